@@ -1,0 +1,17 @@
+/**
+ * The output layer: every command hands its result to a `Formatter`, which renders it for the
+ * chosen `--output-mode` (tables for `cli`, one JSON document for `json`, bare values for `quiet`).
+ */
+import type { ServerInfo } from "../protocol.ts";
+
+export type OutputMode = "cli" | "json" | "quiet";
+export const OUTPUT_MODES: readonly OutputMode[] = ["cli", "json", "quiet"];
+
+export interface Formatter {
+  /** Server info; `serverDir` is the root server directory when printed by `server start`. */
+  serverInfo(info: ServerInfo, serverDir: string | null): void;
+  /** An error that ends the command (exit code 1). */
+  error(error: unknown): void;
+  /** Called when the command ends; JSON mode prints `{}` if the command printed nothing. */
+  finish(): void;
+}

@@ -1,0 +1,140 @@
+/**
+ * The server directory of spec §2: numbered instance directories under a root, an `hq-current`
+ * symlink to the live one, and the rules clients and workers use to find `access.json`.
+ */
+import { ACCESS_FILE_NAME, type Endpoint, readAccessRecord } from "./access_record.ts";
+import { ServerDirError } from "./errors.ts";
+import { joinPath } from "./paths.ts";
+
+export const CURRENT_LINK_NAME = "hq-current";
+
+/** `$HOME/.hq-server`, or the system temp dir's `.hq-server` when there is no home. */
+export function defaultServerDir(): string {
+  const home = Deno.env.get("HOME");
+  if (home) return joinPath(home, ".hq-server");
+  return joinPath(Deno.env.get("TMPDIR") || "/tmp", ".hq-server");
+}
+
+/**
+ * The directory holding the live access file (§2.2): the target of `hq-current` when it resolves
+ * to a directory, else the root itself (a copied access file in a plain directory).
+ */
+export async function resolveActiveDir(root: string): Promise<string> {
+  const current = joinPath(root, CURRENT_LINK_NAME);
+  try {
+    if ((await Deno.stat(current)).isDirectory) return await Deno.realPath(current);
+  } catch {
+    // Missing or dangling link: fall back to the root.
+  }
+  let isDirectory = false;
+  try {
+    isDirectory = (await Deno.stat(root)).isDirectory;
+  } catch {
+    // Reported below.
+  }
+  if (!isDirectory) {
+    throw new ServerDirError("Invalid server directory", {
+      cause: new Error(`"${root}" is not a directory`),
+    });
+  }
+  return root;
+}
+
+/** The path of the access file in the active directory of `root`. */
+export async function accessFilePath(root: string): Promise<string> {
+  return joinPath(await resolveActiveDir(root), ACCESS_FILE_NAME);
+}
+
+/**
+ * Creates the next numbered instance directory (`001`, `002`, …) with mode 0700. Two servers
+ * starting at once in one root each get their own number.
+ */
+export async function createInstanceDir(root: string): Promise<string> {
+  try {
+    await Deno.mkdir(root, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new ServerDirError(`Cannot create server directory "${root}"`, { cause: error });
+  }
+  let next = (await highestInstanceNumber(root)) + 1;
+  for (let attempt = 0; attempt < 100; attempt++, next++) {
+    const path = joinPath(root, String(next).padStart(3, "0"));
+    try {
+      await Deno.mkdir(path, { mode: 0o700 });
+      await Deno.chmod(path, 0o700);
+      return path;
+    } catch (error) {
+      if (error instanceof Deno.errors.AlreadyExists) continue;
+      throw new ServerDirError(`Cannot create server directory "${path}"`, { cause: error });
+    }
+  }
+  throw new ServerDirError(`Cannot create a new instance directory in "${root}"`);
+}
+
+async function highestInstanceNumber(root: string): Promise<number> {
+  let highest = 0;
+  for await (const entry of Deno.readDir(root)) {
+    if (!entry.isDirectory || !/^\d+$/.test(entry.name)) continue;
+    highest = Math.max(highest, Number(entry.name));
+  }
+  return highest;
+}
+
+/** Points `hq-current` at `instanceDir` (absolute), replacing any old or dangling link. */
+export async function linkCurrent(root: string, instanceDir: string): Promise<void> {
+  const link = joinPath(root, CURRENT_LINK_NAME);
+  const temporary = `${link}.${Deno.pid}.tmp`;
+  try {
+    await removeIfPresent(temporary);
+    await Deno.symlink(instanceDir, temporary);
+    // rename() replaces the old link atomically, so a client never sees no link at all.
+    await Deno.rename(temporary, link);
+  } catch (error) {
+    await removeIfPresent(temporary).catch(() => {});
+    throw new ServerDirError(`Cannot create symlink "${link}"`, { cause: error });
+  }
+}
+
+/** Removes `hq-current` if it still points at `instanceDir` (another server may own it now). */
+export async function unlinkCurrent(root: string, instanceDir: string): Promise<void> {
+  const link = joinPath(root, CURRENT_LINK_NAME);
+  try {
+    if ((await Deno.readLink(link)) === instanceDir) await Deno.remove(link);
+  } catch {
+    // Already gone.
+  }
+}
+
+async function removeIfPresent(path: string): Promise<void> {
+  try {
+    await Deno.remove(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+/** Reads the client endpoint from the access file of `root`, with the spec's error messages. */
+export async function loadClientEndpoint(root: string): Promise<Endpoint> {
+  const activeDir = await resolveActiveDir(root);
+  const path = joinPath(activeDir, ACCESS_FILE_NAME);
+  try {
+    await Deno.lstat(path);
+  } catch {
+    throw new ServerDirError(
+      `No running instance of HQ found at "${activeDir}".\nTry to start the server: \`hq server start${
+        serverDirHint(root)
+      }\` or use a different server directory.`,
+    );
+  }
+  const record = await readAccessRecord(path);
+  if (!record.client) {
+    throw new ServerDirError(`Cannot load access record from "${path}"`, {
+      cause: new Error("the record has no client endpoint (is it a worker access file?)"),
+    });
+  }
+  return record.client;
+}
+
+/** ` --server-dir <root>` when the root is not the default, as the spec's hints print it. */
+export function serverDirHint(root: string): string {
+  return root === defaultServerDir() ? "" : ` --server-dir ${root}`;
+}

@@ -1,0 +1,284 @@
+/**
+ * The server process: its two endpoints, its instance in the server directory, and the handling
+ * of client requests. Scheduling decisions will live in a pure core this class only feeds.
+ */
+import {
+  ACCESS_FILE_NAME,
+  type AccessRecord,
+  generateSecretKey,
+  generateServerUid,
+  readAccessRecord,
+  writeAccessRecord,
+} from "../common/access_record.ts";
+import { HqError } from "../common/errors.ts";
+import { logger } from "../common/log.ts";
+import { joinPath } from "../common/paths.ts";
+import {
+  type ClientMessage,
+  type ClientRequest,
+  isClientMessage,
+  isWorkerMessage,
+  type ServerInfo,
+  type ServerResponse,
+  type ServerToClientMessage,
+  type ServerToWorkerMessage,
+  type WorkerMessage,
+} from "../common/protocol.ts";
+import { createInstanceDir, linkCurrent, unlinkCurrent } from "../common/server_dir.ts";
+import type { MessageConnection } from "../common/transport/mod.ts";
+import { HQ_VERSION } from "../common/version.ts";
+import { describe, EndpointListener } from "./endpoint_listener.ts";
+import { findLiveServer } from "./live_server_check.ts";
+
+const log = logger("server::hq_server");
+
+export interface ServerOptions {
+  /** Root server directory (absolute). */
+  serverDir: string;
+  /** Advertised to clients and workers. @default {Deno.hostname()} */
+  host?: string;
+  /** @default {0} (a free port) */
+  clientPort?: number;
+  /** @default {0} (a free port) */
+  workerPort?: number;
+  /** Default idle timeout for workers that set none. */
+  idleTimeoutMs?: number;
+  /** Event journal; accepted now, written once the journal exists. */
+  journalPath?: string;
+  /** Reuse hosts, ports, keys and server uid from this full access record. */
+  accessFile?: string;
+  disableClientAuthentication?: boolean;
+  disableWorkerAuthentication?: boolean;
+}
+
+type ClientConnection = MessageConnection<ClientMessage, ServerToClientMessage>;
+type WorkerConnection = MessageConnection<WorkerMessage, ServerToWorkerMessage>;
+
+export class HqServer {
+  #clients = new Set<ClientConnection>();
+  #workers = new Set<WorkerConnection>();
+  #stopping = false;
+  #resolveStopped!: () => void;
+  /** Resolves once the server has shut down. */
+  readonly stopped: Promise<void> = new Promise((resolve) => (this.#resolveStopped = resolve));
+
+  private constructor(
+    readonly info: ServerInfo,
+    readonly serverDir: string,
+    readonly instanceDir: string,
+    private readonly clientEndpoint: EndpointListener<ClientMessage, ServerToClientMessage>,
+    private readonly workerEndpoint: EndpointListener<WorkerMessage, ServerToWorkerMessage>,
+  ) {}
+
+  /** Starts the server (spec §3.1 steps 1–5) and begins serving. */
+  static async start(options: ServerOptions): Promise<HqServer> {
+    const root = options.serverDir;
+    if (await findLiveServer(root)) {
+      throw new HqError(
+        `Server at ${root} is already online, please stop it first using \`hq server stop --server-dir ${root}\``,
+      );
+    }
+    const template = options.accessFile ? await loadTemplate(options.accessFile) : null;
+    const host = options.host ?? template?.client?.host ?? Deno.hostname();
+    const clientListener = listen(options.clientPort ?? template?.client?.port ?? 0);
+    let workerListener: Deno.TcpListener;
+    try {
+      workerListener = listen(options.workerPort ?? template?.worker?.port ?? 0);
+    } catch (error) {
+      clientListener.close();
+      throw error;
+    }
+    const clientKey = template
+      ? template.client!.secretKey
+      : options.disableClientAuthentication
+      ? null
+      : generateSecretKey();
+    const workerKey = template
+      ? template.worker!.secretKey
+      : options.disableWorkerAuthentication
+      ? null
+      : generateSecretKey();
+    if (clientKey === null) warnUnauthenticated("client", clientListener.addr.port);
+    if (workerKey === null) warnUnauthenticated("worker", workerListener.addr.port);
+
+    const record: AccessRecord = {
+      version: HQ_VERSION,
+      serverUid: template?.serverUid || generateServerUid(),
+      client: {
+        host: options.host ?? template?.client?.host ?? host,
+        port: clientListener.addr.port,
+        secretKey: clientKey,
+      },
+      worker: {
+        host: options.host ?? template?.worker?.host ?? host,
+        port: workerListener.addr.port,
+        secretKey: workerKey,
+      },
+    };
+    let instanceDir: string;
+    try {
+      instanceDir = await createInstanceDir(root);
+      const accessPath = joinPath(instanceDir, ACCESS_FILE_NAME);
+      log.info(`Storing access file as '${accessPath}'`);
+      await writeAccessRecord(accessPath, record);
+      await linkCurrent(root, instanceDir);
+    } catch (error) {
+      clientListener.close();
+      workerListener.close();
+      throw error;
+    }
+
+    const info: ServerInfo = {
+      serverUid: record.serverUid!,
+      clientHost: record.client!.host,
+      clientPort: record.client!.port,
+      workerHost: record.worker!.host,
+      workerPort: record.worker!.port,
+      version: HQ_VERSION,
+      pid: Deno.pid,
+      startDateMs: Date.now(),
+      journalPath: options.journalPath ?? null,
+    };
+    // deno-lint-ignore prefer-const
+    let server: HqServer;
+    const clientEndpoint = new EndpointListener<ClientMessage, ServerToClientMessage>(
+      clientListener,
+      {
+        role: "client",
+        secretKey: clientKey,
+        isMessage: isClientMessage,
+        onConnection: (connection, peer) => server.#serveClient(connection, peer),
+      },
+    );
+    const workerEndpoint = new EndpointListener<WorkerMessage, ServerToWorkerMessage>(
+      workerListener,
+      {
+        role: "worker",
+        secretKey: workerKey,
+        isMessage: isWorkerMessage,
+        onConnection: (connection, peer) => server.#serveWorker(connection, peer),
+      },
+    );
+    server = new HqServer(info, root, instanceDir, clientEndpoint, workerEndpoint);
+    clientEndpoint.serve();
+    workerEndpoint.serve();
+    return server;
+  }
+
+  /** Shuts down (spec §3.1 step 7): stop accepting, drop connections, remove `hq-current`. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return await this.stopped;
+    this.#stopping = true;
+    log.info("Stopping server");
+    await this.#releaseServerDir();
+    this.clientEndpoint.close();
+    this.workerEndpoint.close();
+    await Promise.allSettled([...this.#clients].map((c) => c.flush()));
+    for (const connection of [...this.#clients, ...this.#workers]) connection.close();
+    this.#resolveStopped();
+  }
+
+  /** Removes `hq-current`, so that clients stop finding this server. Idempotent. */
+  async #releaseServerDir(): Promise<void> {
+    await unlinkCurrent(this.serverDir, this.instanceDir);
+  }
+
+  async #serveClient(connection: ClientConnection, peer: string): Promise<void> {
+    this.#clients.add(connection);
+    log.debug(`Client connected from ${peer}`);
+    try {
+      for await (const batch of connection.batches()) {
+        for (const message of batch) {
+          const response = await this.#handleRequest(message.request);
+          connection.send({ type: "response", requestId: message.requestId, response });
+          if (message.request.type === "stop-server") {
+            await connection.flush().catch(() => {});
+            this.stop();
+          }
+        }
+      }
+    } catch (error) {
+      if (!connection.closed) log.warn(`Client connection from ${peer} failed: ${describe(error)}`);
+    } finally {
+      connection.close();
+      this.#clients.delete(connection);
+    }
+  }
+
+  async #serveWorker(connection: WorkerConnection, peer: string): Promise<void> {
+    this.#workers.add(connection);
+    log.debug(`Worker connected from ${peer}`);
+    try {
+      for await (const _batch of connection.batches()) {
+        // Registration and task traffic arrive with the worker issue; heartbeats need no reply.
+      }
+    } catch (error) {
+      if (!connection.closed) log.warn(`Worker connection from ${peer} failed: ${describe(error)}`);
+    } finally {
+      connection.close();
+      this.#workers.delete(connection);
+    }
+  }
+
+  async #handleRequest(request: ClientRequest): Promise<ServerResponse> {
+    switch (request.type) {
+      case "server-info":
+        return { type: "server-info", info: this.info };
+      case "stop-server":
+        // Gone from the server directory before the client hears back, so that a script's next
+        // command after `hq server stop` already sees the server as stopped.
+        await this.#releaseServerDir();
+        return { type: "ok" };
+      case "debug-dump":
+        return await this.#debugDump(request.path);
+    }
+  }
+
+  async #debugDump(path: string): Promise<ServerResponse> {
+    const dump = {
+      info: this.info,
+      serverDir: this.serverDir,
+      instanceDir: this.instanceDir,
+      connectedClients: this.#clients.size,
+      connectedWorkers: this.#workers.size,
+      memory: Deno.memoryUsage(),
+    };
+    try {
+      await Deno.writeTextFile(path, JSON.stringify(dump, null, 2) + "\n");
+      return { type: "ok" };
+    } catch (error) {
+      return { type: "error", message: `Cannot write debug dump to "${path}": ${describe(error)}` };
+    }
+  }
+}
+
+function listen(port: number): Deno.TcpListener {
+  try {
+    return Deno.listen({ hostname: "0.0.0.0", port });
+  } catch (error) {
+    throw new HqError("Cannot create HQ server socket", { cause: error });
+  }
+}
+
+async function loadTemplate(path: string): Promise<AccessRecord> {
+  const record = await readAccessRecord(path);
+  if (!record.client || !record.worker) {
+    throw new HqError(`Access file "${path}" must be a full record with both client and worker`);
+  }
+  return record;
+}
+
+function warnUnauthenticated(role: "client" | "worker", port: number): void {
+  const line = "#".repeat(72);
+  log.warn(
+    [
+      line,
+      `# ${role.toUpperCase()} AUTHENTICATION AND ENCRYPTION IS DISABLED on port ${port}.`,
+      `# Anyone who can reach this port can ${
+        role === "client" ? "submit and cancel jobs and stop the server" : "join as a worker"
+      },`,
+      "# and all traffic on it travels in plain text.",
+      line,
+    ].join("\n"),
+  );
+}

@@ -34,7 +34,7 @@ export async function resolveActiveDir(root: string): Promise<string> {
   }
   if (!isDirectory) {
     throw new ServerDirError("Invalid server directory", {
-      cause: new Error(`"${root}" is not a directory`),
+      cause: new Error(`Error: "${root}" is not a directory`),
     });
   }
   return root;

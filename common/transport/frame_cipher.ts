@@ -17,19 +17,26 @@ export class FrameCipher {
 
   private constructor(private readonly key: CryptoKey) {}
 
-  /** Derives the key for one direction; `label` names the direction and endpoint role. */
-  static async derive(secret: Uint8Array, salt: Uint8Array, label: string): Promise<FrameCipher> {
+  /** Derives one cipher per label (direction) from the endpoint secret and the session salt. */
+  static async derivePair(
+    secret: Uint8Array,
+    salt: Uint8Array,
+    labels: [string, string],
+  ): Promise<[FrameCipher, FrameCipher]> {
     const base = await crypto.subtle.importKey("raw", toBuffer(secret), "HKDF", false, [
       "deriveKey",
     ]);
-    const key = await crypto.subtle.deriveKey(
-      { name: "HKDF", hash: "SHA-256", salt: toBuffer(salt), info: encoder.encode(label) },
-      base,
-      { name: "AES-GCM", length: 256 },
-      false,
-      ["encrypt", "decrypt"],
-    );
-    return new FrameCipher(key);
+    const derive = async (label: string) =>
+      new FrameCipher(
+        await crypto.subtle.deriveKey(
+          { name: "HKDF", hash: "SHA-256", salt: toBuffer(salt), info: encoder.encode(label) },
+          base,
+          { name: "AES-GCM", length: 256 },
+          false,
+          ["encrypt", "decrypt"],
+        ),
+      );
+    return await Promise.all([derive(labels[0]), derive(labels[1])]) as [FrameCipher, FrameCipher];
   }
 
   /** Encrypts the next frame. Frames must be written in the order `seal` was called. */

@@ -69,7 +69,8 @@ export async function connectHandshake(
   }
   if (reply.type !== "challenge") throw unexpected(reply, "server");
   const serverNonce = reply.nonce;
-  const expected = await proofOf(secretKey, "server", role, clientNonce, serverNonce);
+  const hmacKey = await importHmacKey(secretKey);
+  const expected = await proofOf(hmacKey, "server", role, clientNonce, serverNonce);
   if (!constantTimeEqual(expected, reply.proof)) {
     throw new AuthenticationError(
       "Authentication failed: the server could not prove that it holds the access key",
@@ -77,16 +78,17 @@ export async function connectHandshake(
   }
   await send(stream, {
     type: "proof",
-    proof: await proofOf(secretKey, "client", role, clientNonce, serverNonce),
+    proof: await proofOf(hmacKey, "client", role, clientNonce, serverNonce),
   });
   const verdict = await receive(reader, "server");
   throwIfRejected(verdict);
   if (verdict.type !== "accepted") throw unexpected(verdict, "server");
-  const salt = concat(clientNonce, serverNonce);
-  return {
-    sendCipher: await FrameCipher.derive(secretKey, salt, `hq ${role} connector->acceptor`),
-    receiveCipher: await FrameCipher.derive(secretKey, salt, `hq ${role} acceptor->connector`),
-  };
+  const [sendCipher, receiveCipher] = await FrameCipher.derivePair(
+    secretKey,
+    concat(clientNonce, serverNonce),
+    [`hq ${role} connector->acceptor`, `hq ${role} acceptor->connector`],
+  );
+  return { sendCipher, receiveCipher };
 }
 
 /** Runs the accepting side's half; on failure tells the peer why, then throws. */
@@ -132,23 +134,25 @@ export async function acceptHandshake(
   }
   const clientNonce = hello.nonce;
   const serverNonce = randomBytes(NONCE_BYTES);
+  const hmacKey = await importHmacKey(secretKey);
   await send(stream, {
     type: "challenge",
     nonce: serverNonce,
-    proof: await proofOf(secretKey, "server", role, clientNonce, serverNonce),
+    proof: await proofOf(hmacKey, "server", role, clientNonce, serverNonce),
   });
   const answer = await receive(reader, "peer");
   if (answer.type !== "proof") throw unexpected(answer, "peer");
-  const expected = await proofOf(secretKey, "client", role, clientNonce, serverNonce);
+  const expected = await proofOf(hmacKey, "client", role, clientNonce, serverNonce);
   if (!constantTimeEqual(expected, answer.proof)) {
     await reject(stream, "auth", "the peer could not prove that it holds the access key");
   }
   await send(stream, { type: "accepted" });
-  const salt = concat(clientNonce, serverNonce);
-  return {
-    sendCipher: await FrameCipher.derive(secretKey, salt, `hq ${role} acceptor->connector`),
-    receiveCipher: await FrameCipher.derive(secretKey, salt, `hq ${role} connector->acceptor`),
-  };
+  const [sendCipher, receiveCipher] = await FrameCipher.derivePair(
+    secretKey,
+    concat(clientNonce, serverNonce),
+    [`hq ${role} acceptor->connector`, `hq ${role} connector->acceptor`],
+  );
+  return { sendCipher, receiveCipher };
 }
 
 async function reject(stream: ByteStream, reason: RejectReason, message: string): Promise<never> {
@@ -225,20 +229,25 @@ function isProof(value: unknown): value is Uint8Array {
   return value instanceof Uint8Array && value.length === 32;
 }
 
+function importHmacKey(secretKey: Uint8Array): Promise<CryptoKey> {
+  return crypto.subtle.importKey(
+    "raw",
+    toBuffer(secretKey),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    [
+      "sign",
+    ],
+  );
+}
+
 async function proofOf(
-  secretKey: Uint8Array,
+  key: CryptoKey,
   prover: "client" | "server",
   role: Role,
   clientNonce: Uint8Array,
   serverNonce: Uint8Array,
 ): Promise<Uint8Array> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    toBuffer(secretKey),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
   const label = encoder.encode(`hq/${PROTOCOL_VERSION} ${prover} proof for ${role}\0`);
   const signed = await crypto.subtle.sign("HMAC", key, concat(label, clientNonce, serverNonce));
   return new Uint8Array(signed);

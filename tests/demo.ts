@@ -1,0 +1,33 @@
+/**
+ * `deno task demo`: a tour of what hq does today, in a temporary server directory. Starts a
+ * server, asks it for its info in each output mode, shows what clients see once it is gone,
+ * and cleans up. Grows with the product (workers and a job array come next).
+ */
+import { hq, HqProcess, tempDir, waitUntil } from "./harness.ts";
+
+async function show(args: string[], serverDir: string): Promise<void> {
+  console.log(`\n$ hq ${args.join(" ")}`);
+  const result = await hq([...args, "--server-dir", serverDir]);
+  if (result.stdout) console.log(result.stdout.trimEnd());
+  if (result.stderr) console.log(result.stderr.trimEnd().replace(/^/gm, "  (stderr) "));
+  if (result.code !== 0) console.log(`  (exit code ${result.code})`);
+}
+
+await using dir = await tempDir("hq-demo-");
+await using logs = await tempDir("hq-demo-logs-");
+console.log(`Server directory: ${dir.path}`);
+console.log("\n$ hq server start --host 127.0.0.1 &");
+await using server = new HqProcess(
+  ["server", "start", "--host", "127.0.0.1", "--server-dir", dir.path],
+  { logDir: logs.path },
+);
+await waitUntil(() => server.stdout().includes("Journal path"), { what: "the server to start" });
+console.log(server.stdout().trimEnd());
+
+await show(["server", "info"], dir.path);
+await show(["server", "info", "--output-mode", "json"], dir.path);
+await show(["server", "stop"], dir.path);
+const status = await server.status();
+console.log(`  (server exited with code ${status.code})`);
+await show(["server", "info"], dir.path);
+console.log("\nDemo finished; everything it started has ended.");

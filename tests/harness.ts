@@ -1,0 +1,231 @@
+/**
+ * End-to-end test harness: runs the real `hq` (`deno run -A main.ts`) in temporary server
+ * directories, waits for states by polling against a deadline, and kills what it started.
+ */
+import { dirname, joinPath } from "../common/paths.ts";
+
+const MAIN_TS = new URL("../main.ts", import.meta.url).pathname;
+const decoder = new TextDecoder();
+
+export interface HqResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface HqOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  stdin?: string;
+}
+
+/** The command line that runs hq, for tests that spawn it themselves. */
+export function hqCommand(args: string[]): string[] {
+  return [Deno.execPath(), "run", "-A", "--quiet", MAIN_TS, ...args];
+}
+
+/** Runs `hq <args>` to completion. `HQ_*` variables of the test process are not inherited. */
+export async function hq(args: string[], options: HqOptions = {}): Promise<HqResult> {
+  const [program, ...rest] = hqCommand(args);
+  const child = new Deno.Command(program, {
+    args: rest,
+    cwd: options.cwd,
+    env: cleanEnv(options.env),
+    clearEnv: true,
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.stdin));
+    await writer.close();
+  }
+  const output = await child.output();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/** Like `hq`, but fails the test unless the exit code is 0; returns stdout. */
+export async function hqOk(args: string[], options: HqOptions = {}): Promise<string> {
+  const result = await hq(args, options);
+  if (result.code !== 0) {
+    throw new Error(
+      `hq ${
+        args.join(" ")
+      } exited with ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
+    );
+  }
+  return result.stdout;
+}
+
+function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(Deno.env.toObject())) {
+    if (!key.startsWith("HQ_") && key !== "NO_COLOR") env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+/** Polls `check` until it returns a non-undefined value or the deadline passes. */
+export async function waitUntil<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  options: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<T> {
+  const deadline = Date.now() + (options.timeoutMs ?? 20_000);
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out waiting for ${options.what ?? "a condition"}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 50));
+  }
+}
+
+/** A temporary directory removed by `[Symbol.asyncDispose]`. */
+export async function tempDir(prefix = "hq-test-"): Promise<AsyncDisposable & { path: string }> {
+  const path = await Deno.makeTempDir({ prefix });
+  return {
+    path,
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(path, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** A running `hq` process started in the background. */
+export class HqProcess implements AsyncDisposable {
+  readonly child: Deno.ChildProcess;
+  readonly stderrFile: string;
+  readonly stdoutFile: string;
+  #status: Promise<Deno.CommandStatus>;
+  #exited = false;
+
+  constructor(args: string[], options: HqOptions & { logDir: string }) {
+    const [program, ...rest] = hqCommand(args);
+    const id = crypto.randomUUID().slice(0, 8);
+    this.stdoutFile = joinPath(options.logDir, `hq-${id}.stdout`);
+    this.stderrFile = joinPath(options.logDir, `hq-${id}.stderr`);
+    Deno.writeTextFileSync(this.stdoutFile, "");
+    Deno.writeTextFileSync(this.stderrFile, "");
+    // The process writes straight to files, so a chatty server can never block on a full pipe;
+    // `exec` keeps the pid that of hq itself.
+    this.child = new Deno.Command("/bin/sh", {
+      args: [
+        "-c",
+        'out=$1; err=$2; shift 2; exec "$@" >>"$out" 2>>"$err"',
+        "sh",
+        this.stdoutFile,
+        this.stderrFile,
+        program,
+        ...rest,
+      ],
+      cwd: options.cwd,
+      env: cleanEnv(options.env),
+      clearEnv: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    this.#status = this.child.status.then((status) => {
+      this.#exited = true;
+      return status;
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  get exited(): boolean {
+    return this.#exited;
+  }
+
+  status(): Promise<Deno.CommandStatus> {
+    return this.#status;
+  }
+
+  stdout(): string {
+    return Deno.readTextFileSync(this.stdoutFile);
+  }
+
+  stderr(): string {
+    return Deno.readTextFileSync(this.stderrFile);
+  }
+
+  kill(signal: Deno.Signal = "SIGTERM"): void {
+    if (this.#exited) return;
+    try {
+      this.child.kill(signal);
+    } catch {
+      // Already gone.
+    }
+  }
+
+  /** Waits for exit within `timeoutMs`, then SIGKILLs. */
+  async stop(signal: Deno.Signal = "SIGTERM", timeoutMs = 10_000): Promise<Deno.CommandStatus> {
+    this.kill(signal);
+    const timer = setTimeout(() => this.kill("SIGKILL"), timeoutMs);
+    try {
+      return await this.#status;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.#exited) await this.stop("SIGKILL");
+  }
+}
+
+/** A server started with `hq server start` in its own temporary server directory. */
+export class TestServer implements AsyncDisposable {
+  private constructor(
+    readonly dir: string,
+    readonly process: HqProcess,
+    readonly ownsDir: boolean,
+  ) {}
+
+  /**
+   * Starts a server on 127.0.0.1 and waits until `access.json` is in place and the client port
+   * answers. `serverDir` defaults to a fresh temporary directory.
+   */
+  static async start(
+    options: { serverDir?: string; args?: string[]; env?: Record<string, string> } = {},
+  ): Promise<TestServer> {
+    const dir = options.serverDir ?? await Deno.makeTempDir({ prefix: "hq-server-" });
+    const logDir = await Deno.makeTempDir({ prefix: "hq-logs-" });
+    const process = new HqProcess(
+      ["server", "start", "--server-dir", dir, "--host", "127.0.0.1", ...(options.args ?? [])],
+      { logDir, env: options.env },
+    );
+    const server = new TestServer(dir, process, options.serverDir === undefined);
+    try {
+      await waitUntil(async () => {
+        if (process.exited) {
+          throw new Error(`hq server start exited early:\n${process.stderr()}`);
+        }
+        return (await hq(["server", "info", "--server-dir", dir])).code === 0;
+      }, { what: "the server to answer" });
+    } catch (error) {
+      await server[Symbol.asyncDispose]();
+      throw error;
+    }
+    return server;
+  }
+
+  /** Runs `hq <args> --server-dir <dir>`. */
+  hq(args: string[], options: HqOptions = {}): Promise<HqResult> {
+    return hq([...args, "--server-dir", this.dir], options);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.process.stop("SIGTERM");
+    await Deno.remove(dirname(this.process.stdoutFile), { recursive: true }).catch(() => {});
+    if (this.ownsDir) await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}

@@ -276,7 +276,7 @@ export function parseCommandLine<C>(
       const name = eq >= 0 ? token.slice(2, eq) : token.slice(2);
       const inline = eq >= 0 ? token.slice(eq + 1) : undefined;
       if (name === "help") return help(path, true);
-      if (name === "version") return { type: "version" };
+      if (name === "version" && command === root) return { type: "version" };
       const found = find((key, arg) =>
         longName(key, arg) === name || !!arg.aliases?.includes(name)
       );

@@ -14,7 +14,10 @@ export function renderHelp<C>(path: Command<C>[], long: boolean): string {
   const globals = Object.entries(root.args).filter(([, arg]) => arg.global && !arg.hidden);
 
   const usage = [`Usage: ${commandPath}`];
-  if (options.length > 0 || command.subcommands.length === 0) usage.push("[OPTIONS]");
+  if (options.length > 0 || command === root || command.subcommands.length === 0) {
+    usage.push("[OPTIONS]");
+  }
+  for (const [key, arg] of options) if (arg.required) usage.push(displayName(key, arg));
   if (command.subcommands.length > 0) usage.push("<COMMAND>");
   for (const [key, arg] of positionals) usage.push(displayName(key, arg));
 

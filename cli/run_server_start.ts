@@ -11,6 +11,11 @@ const log = logger("server");
 /** `hq server start`: runs in the foreground until `hq server stop`, SIGINT or SIGTERM. */
 export async function runServerStart(args: ServerStartArgs, context: CliContext): Promise<number> {
   setBrokenPipePolicy("ignore");
+  // A bug in one connection's handling must not take the whole server down.
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    log.error(`Internal error (please report it): ${event.reason?.stack ?? event.reason}`);
+  });
   log.info(`HyperQueue ${HQ_VERSION}`);
   const cwd = Deno.cwd();
   const journalPath = args.journal === undefined ? undefined : resolvePath(cwd, args.journal);

@@ -55,7 +55,12 @@ export async function createInstanceDir(root: string): Promise<string> {
   } catch (error) {
     throw new ServerDirError(`Cannot create server directory "${root}"`, { cause: error });
   }
-  let next = (await highestInstanceNumber(root)) + 1;
+  let next: number;
+  try {
+    next = (await highestInstanceNumber(root)) + 1;
+  } catch (error) {
+    throw new ServerDirError(`Cannot read server directory "${root}"`, { cause: error });
+  }
   for (let attempt = 0; attempt < 100; attempt++, next++) {
     const path = joinPath(root, String(next).padStart(3, "0"));
     try {

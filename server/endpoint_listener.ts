@@ -5,7 +5,11 @@
  */
 import { logger } from "../common/log.ts";
 import type { Role } from "../common/protocol.ts";
-import { acceptSession, type MessageConnection } from "../common/transport/mod.ts";
+import {
+  acceptSession,
+  HandshakeAbandonedError,
+  type MessageConnection,
+} from "../common/transport/mod.ts";
 
 const log = logger("server::endpoint_listener");
 
@@ -79,9 +83,11 @@ export class EndpointListener<In, Out> {
     } catch (error) {
       this.#handshaking.delete(conn);
       closeQuietly(conn);
-      if (!this.#closed) {
-        log.warn(`Rejected ${this.options.role} connection from ${peer}: ${describe(error)}`);
-      }
+      if (this.#closed) return;
+      const line = `Rejected ${this.options.role} connection from ${peer}: ${describe(error)}`;
+      // A connect-and-close (`hq server start` probing for a live server) is not worth a warning.
+      if (error instanceof HandshakeAbandonedError) log.debug(line);
+      else log.warn(line);
     }
   }
 }

@@ -13,7 +13,7 @@
  * (endpoint started with authentication disabled) the accepting side answers `accepted` at once.
  */
 import { AuthenticationError, ConnectionError, ProtocolMismatchError } from "../errors.ts";
-import { decodeMsgpack, encodeMsgpack } from "../msgpack.ts";
+import { decodeUntrustedMsgpack, encodeMsgpack } from "../msgpack.ts";
 import {
   HANDSHAKE_MAGIC,
   type HandshakeMessage,
@@ -45,6 +45,9 @@ export interface HandshakeOptions {
 /** The peer rejected us, or we rejected the peer; `reason` says which check failed. */
 export class HandshakeRejectedError extends AuthenticationError {}
 
+/** The peer closed the connection before sending anything (a port probe, a health check). */
+export class HandshakeAbandonedError extends ConnectionError {}
+
 /** Runs the connecting side's half of the handshake. */
 export async function connectHandshake(
   stream: ByteStream,
@@ -72,8 +75,10 @@ export async function connectHandshake(
   const hmacKey = await importHmacKey(secretKey);
   const expected = await proofOf(hmacKey, "server", role, clientNonce, serverNonce);
   if (!constantTimeEqual(expected, reply.proof)) {
-    throw new AuthenticationError(
-      "Authentication failed: the server could not prove that it holds the access key",
+    await reject(
+      stream,
+      "auth",
+      "the server's proof does not match the access key (wrong or outdated access file?)",
     );
   }
   await send(stream, {
@@ -98,7 +103,7 @@ export async function acceptHandshake(
   options: HandshakeOptions,
 ): Promise<Session> {
   const { role, secretKey } = options;
-  const hello = await receive(reader, "peer");
+  const hello = await receive(reader, "peer", true);
   if (hello.type !== "hello") throw unexpected(hello, "peer");
   if (hello.protocol !== PROTOCOL_VERSION) {
     await reject(
@@ -141,6 +146,7 @@ export async function acceptHandshake(
     proof: await proofOf(hmacKey, "server", role, clientNonce, serverNonce),
   });
   const answer = await receive(reader, "peer");
+  throwIfRejected(answer);
   if (answer.type !== "proof") throw unexpected(answer, "peer");
   const expected = await proofOf(hmacKey, "client", role, clientNonce, serverNonce);
   if (!constantTimeEqual(expected, answer.proof)) {
@@ -180,14 +186,19 @@ async function send(stream: ByteStream, message: HandshakeMessage): Promise<void
   await writeFrame(stream, encodeMsgpack(message));
 }
 
-async function receive(reader: FrameReader, from: string): Promise<HandshakeMessage> {
+async function receive(
+  reader: FrameReader,
+  from: string,
+  first = false,
+): Promise<HandshakeMessage> {
   const frame = await reader.read(MAX_HANDSHAKE_FRAME_BYTES);
   if (frame === null) {
+    if (first) throw new HandshakeAbandonedError(`The ${from} closed the connection at once`);
     throw new ConnectionError(`The ${from} closed the connection during the handshake`);
   }
   let value: unknown;
   try {
-    value = decodeMsgpack(frame);
+    value = decodeUntrustedMsgpack(frame);
   } catch {
     throw new FrameError(`Malformed handshake frame from the ${from}`);
   }

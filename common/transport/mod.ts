@@ -8,5 +8,9 @@ export { MAX_FRAME_BYTES, MessageConnection } from "./message_connection.ts";
 export { FrameError, FrameReader, writeFrame } from "./frames.ts";
 export type { ByteStream } from "./frames.ts";
 export { FrameAuthenticationError, FrameCipher } from "./frame_cipher.ts";
-export { HandshakeRejectedError, MAX_HANDSHAKE_FRAME_BYTES } from "./handshake.ts";
+export {
+  HandshakeAbandonedError,
+  HandshakeRejectedError,
+  MAX_HANDSHAKE_FRAME_BYTES,
+} from "./handshake.ts";
 export type { Session } from "./handshake.ts";

@@ -15,7 +15,7 @@ export interface ByteStream {
 export class FrameError extends ConnectionError {}
 
 const HEADER_BYTES = 4;
-const MIN_CAPACITY = 4 * 1024;
+const MIN_CAPACITY = 1024;
 const MAX_IDLE_CAPACITY = 256 * 1024;
 
 export class FrameReader {

@@ -177,7 +177,7 @@ Deno.test("clients report a missing server directory and a directory without a s
   assert.equal(missing.code, 1);
   assert.match(
     missing.stderr,
-    /^Invalid server directory\n\nCaused by:\n    Error: ".*nothing" is not a directory|^Invalid server directory\n\nCaused by:\n    ".*nothing" is not a directory/,
+    /^Invalid server directory\n\nCaused by:\n {4}Error: ".*nothing" is not a directory\n$/,
   );
 
   const empty = await hq(["server", "info", "--server-dir", dir.path]);

@@ -4,6 +4,7 @@ import type { ColorPolicy, OutputMode } from "../common/output/mod.ts";
 import { type ArgValues, defineCommand, flag, option } from "./args.ts";
 import type { CliContext } from "./context.ts";
 import { serverCommand } from "./server_commands.ts";
+import { workerCommand } from "./worker_commands.ts";
 
 export const globalArgs = {
   serverDir: option({
@@ -36,5 +37,5 @@ export const rootCommand = defineCommand<typeof globalArgs, CliContext>({
   name: "hq",
   about: "hq: a HyperQueue-compatible task scheduler for HPC clusters",
   args: globalArgs,
-  subcommands: [serverCommand],
+  subcommands: [serverCommand, workerCommand],
 });

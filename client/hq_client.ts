@@ -6,10 +6,14 @@ import { ConnectionError, ServerReplyError } from "../common/errors.ts";
 import {
   type ClientMessage,
   type ClientRequest,
+  type IdSelector,
   isServerToClientMessage,
   type ServerInfo,
   type ServerResponse,
   type ServerToClientMessage,
+  type WorkerFilter,
+  type WorkerStopOutcome,
+  type WorkerView,
 } from "../common/protocol.ts";
 import { defaultServerDir, loadClientEndpoint, serverDirHint } from "../common/server_dir.ts";
 import { connectSession, type MessageConnection } from "../common/transport/mod.ts";
@@ -91,6 +95,26 @@ export class HqClient {
   /** Asks the server to stop; resolves once the server acknowledged. */
   async stopServer(): Promise<void> {
     await this.request({ type: "stop-server" });
+  }
+
+  async workerList(filter: WorkerFilter): Promise<WorkerView[]> {
+    const response = await this.request({ type: "worker-list", filter });
+    if (response.type !== "workers") throw unexpectedResponse(response);
+    return response.workers;
+  }
+
+  async workerInfo(selector: IdSelector): Promise<WorkerView[]> {
+    const response = await this.request({ type: "worker-info", selector });
+    if (response.type !== "workers") throw unexpectedResponse(response);
+    return response.workers;
+  }
+
+  async workerStop(
+    selector: IdSelector,
+  ): Promise<Array<{ workerId: number; outcome: WorkerStopOutcome }>> {
+    const response = await this.request({ type: "worker-stop", selector });
+    if (response.type !== "worker-stop") throw unexpectedResponse(response);
+    return response.results;
   }
 
   /** Asks the server to write a JSON dump of its state to `path` on the server's host. */

@@ -51,3 +51,8 @@ export function formatErrorChain(error: unknown): string {
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** The message of an error, for one-line logs. */
+export function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

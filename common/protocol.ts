@@ -5,6 +5,8 @@
  *
  * Changing any shape here changes the protocol: bump PROTOCOL_VERSION.
  */
+import type { ResourceDescriptor } from "./resources/resource_descriptor.ts";
+
 export const PROTOCOL_VERSION = 1;
 
 /** Which endpoint a connection is for; each has its own key. */
@@ -51,14 +53,30 @@ export interface ServerInfo {
   journalPath: string | null;
 }
 
+/** Which ids a `worker …`/`job …` command targets (spec §4.8), parsed on the client. */
+export type IdSelector =
+  | { type: "all" }
+  | { type: "last" }
+  /** Inclusive `[start, end, step]` ranges. */
+  | { type: "ids"; ranges: Array<[number, number, number]> };
+
+export type WorkerFilter = "running" | "offline" | "all";
+
 export type ClientRequest =
   | { type: "server-info" }
   | { type: "stop-server" }
   /** Write a JSON dump of the server's state to `path` on the server's host. */
-  | { type: "debug-dump"; path: string };
+  | { type: "debug-dump"; path: string }
+  | { type: "worker-list"; filter: WorkerFilter }
+  | { type: "worker-info"; selector: IdSelector }
+  | { type: "worker-stop"; selector: IdSelector };
+
+export type WorkerStopOutcome = "stopped" | "already-stopped" | "not-found";
 
 export type ServerResponse =
   | { type: "server-info"; info: ServerInfo }
+  | { type: "workers"; workers: WorkerView[] }
+  | { type: "worker-stop"; results: Array<{ workerId: number; outcome: WorkerStopOutcome }> }
   | { type: "ok" }
   | { type: "error"; message: string };
 
@@ -70,10 +88,74 @@ export type ServerToClientMessage = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Worker endpoint (registration and task traffic arrive with the worker issue)
+// Workers
 
-export type WorkerMessage = { type: "heartbeat" };
-export type ServerToWorkerMessage = { type: "stop" };
+export type ManagerKind = "PBS" | "Slurm";
+
+/** The batch allocation a worker runs in. */
+export interface ManagerInfo {
+  manager: ManagerKind;
+  allocationId: string;
+}
+
+export type OnServerLost = "stop" | "finish-running";
+
+/** What a worker tells the server about itself at registration (spec §4.6 `configuration`). */
+export interface WorkerConfiguration {
+  hostname: string;
+  /** `<hostname>:<port>` of the worker's own listener. */
+  listenAddress: string;
+  workDir: string;
+  group: string;
+  heartbeatIntervalMs: number;
+  /** Worker's own value; the server fills in its default at registration. */
+  idleTimeoutMs: number | null;
+  timeLimitMs: number | null;
+  overviewIntervalMs: number | null;
+  minUtilization: number;
+  onServerLost: OnServerLost;
+  retractCheckIntervalMs: number;
+  resources: ResourceDescriptor;
+  manager: ManagerInfo | null;
+  pid: number;
+}
+
+/** Why a worker went offline (spec §5.1). */
+export type WorkerLostReason =
+  | "stopped"
+  | "idle-timeout"
+  | "time-limit-reached"
+  | "connection-lost"
+  | "heartbeat-lost";
+
+export interface WorkerRuntimeInfo {
+  assignedTasks: number;
+  runningTasks: number;
+  isReserved: boolean;
+}
+
+/** A worker as clients see it (`worker list`, `worker info`, the worker's own printout). */
+export interface WorkerView {
+  id: number;
+  configuration: WorkerConfiguration;
+  startedMs: number;
+  ended: { atMs: number; reason: WorkerLostReason } | null;
+  lastTaskStarted: { jobId: number; taskId: number; timeMs: number } | null;
+  runtimeInfo: WorkerRuntimeInfo | null;
+}
+
+export type WorkerMessage =
+  /** First message after the handshake. */
+  | { type: "register"; configuration: WorkerConfiguration }
+  | { type: "heartbeat" }
+  /** The worker's own time limit expired; it exits right after. */
+  | { type: "time-limit-reached" };
+
+export type ServerToWorkerMessage =
+  /** Registration accepted; `configuration` is the effective one (server defaults applied). */
+  | { type: "registered"; workerId: number; startedMs: number; configuration: WorkerConfiguration }
+  /** Exit now (stop, idle timeout). */
+  | { type: "stop" };
 
 // ---------------------------------------------------------------------------------------------
 // Validation of what a peer sent. An authenticated peer can still send a shape we do not know
@@ -89,9 +171,25 @@ export function isClientMessage(value: unknown): value is ClientMessage {
       return true;
     case "debug-dump":
       return typeof request.path === "string";
+    case "worker-list":
+      return request.filter === "running" || request.filter === "offline" ||
+        request.filter === "all";
+    case "worker-info":
+    case "worker-stop":
+      return isIdSelector(request.selector);
     default:
       return false;
   }
+}
+
+function isIdSelector(value: unknown): value is IdSelector {
+  if (!isRecord(value)) return false;
+  if (value.type === "all" || value.type === "last") return true;
+  return value.type === "ids" && Array.isArray(value.ranges) &&
+    value.ranges.every((range) =>
+      Array.isArray(range) && range.length === 3 &&
+      range.every((n) => Number.isSafeInteger(n) && n >= 0)
+    );
 }
 
 export function isServerToClientMessage(value: unknown): value is ServerToClientMessage {
@@ -100,7 +198,22 @@ export function isServerToClientMessage(value: unknown): value is ServerToClient
 }
 
 export function isWorkerMessage(value: unknown): value is WorkerMessage {
-  return isRecord(value) && value.type === "heartbeat";
+  if (!isRecord(value)) return false;
+  switch (value.type) {
+    case "heartbeat":
+    case "time-limit-reached":
+      return true;
+    case "register":
+      return isRecord(value.configuration) && typeof value.configuration.hostname === "string" &&
+        isRecord(value.configuration.resources) &&
+        Array.isArray(value.configuration.resources.resources);
+    default:
+      return false;
+  }
+}
+
+export function isServerToWorkerMessage(value: unknown): value is ServerToWorkerMessage {
+  return isRecord(value) && (value.type === "registered" || value.type === "stop");
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

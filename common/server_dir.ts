@@ -143,3 +143,21 @@ export async function loadClientEndpoint(root: string): Promise<Endpoint> {
 export function serverDirHint(root: string): string {
   return root === defaultServerDir() ? "" : ` --server-dir ${root}`;
 }
+
+/** Reads the worker endpoint from the access file of `root`, with the spec's worker errors. */
+export async function loadWorkerEndpoint(root: string): Promise<Endpoint> {
+  let activeDir: string;
+  try {
+    activeDir = await resolveActiveDir(root);
+  } catch (error) {
+    throw new ServerDirError("Cannot load server directory", { cause: error });
+  }
+  const path = joinPath(activeDir, ACCESS_FILE_NAME);
+  const record = await readAccessRecord(path);
+  if (!record.worker) {
+    throw new ServerDirError(`Cannot load access record from "${path}"`, {
+      cause: new Error("the record has no worker endpoint (is it a client access file?)"),
+    });
+  }
+  return record.worker;
+}

@@ -3,6 +3,7 @@
  * deadline, and hands authenticated connections on. A peer that fails anything is closed and
  * logged in one line; the listener keeps serving everyone else.
  */
+import { describeError } from "../common/errors.ts";
 import { logger } from "../common/log.ts";
 import type { Role } from "../common/protocol.ts";
 import {
@@ -43,7 +44,7 @@ export class EndpointListener<In, Out> {
       } catch (error) {
         if (this.#closed) return;
         // Running out of file descriptors must not end the server: wait and retry.
-        log.warn(`Cannot accept a ${this.options.role} connection: ${describe(error)}`);
+        log.warn(`Cannot accept a ${this.options.role} connection: ${describeError(error)}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
         continue;
       }
@@ -84,7 +85,7 @@ export class EndpointListener<In, Out> {
       this.#handshaking.delete(conn);
       closeQuietly(conn);
       if (this.#closed) return;
-      const line = `Rejected ${this.options.role} connection from ${peer}: ${describe(error)}`;
+      const line = `Rejected ${this.options.role} connection from ${peer}: ${describeError(error)}`;
       // A connect-and-close (`hq server start` probing for a live server) is not worth a warning.
       if (error instanceof HandshakeAbandonedError) log.debug(line);
       else log.warn(line);
@@ -98,8 +99,4 @@ function closeQuietly(conn: Deno.Conn): void {
   } catch {
     // Already closed.
   }
-}
-
-export function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

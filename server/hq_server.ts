@@ -1,6 +1,7 @@
 /**
  * The server process: its two endpoints, its instance in the server directory, and the handling
- * of client requests. Scheduling decisions will live in a pure core this class only feeds.
+ * of client requests. Decisions live in the pure `SchedulerCore`; this shell feeds it events and
+ * the time, and carries its commands out.
  */
 import {
   ACCESS_FILE_NAME,
@@ -10,7 +11,7 @@ import {
   readAccessRecord,
   writeAccessRecord,
 } from "../common/access_record.ts";
-import { HqError } from "../common/errors.ts";
+import { describeError, HqError } from "../common/errors.ts";
 import { logger } from "../common/log.ts";
 import { joinPath } from "../common/paths.ts";
 import {
@@ -27,8 +28,10 @@ import {
 import { createInstanceDir, linkCurrent, unlinkCurrent } from "../common/server_dir.ts";
 import type { MessageConnection } from "../common/transport/mod.ts";
 import { HQ_VERSION } from "../common/version.ts";
-import { describe, EndpointListener } from "./endpoint_listener.ts";
+import { EndpointListener } from "./endpoint_listener.ts";
 import { findLiveServer } from "./live_server_check.ts";
+import { SchedulerCore } from "./scheduler/scheduler_core.ts";
+import { WorkerHub } from "./worker_hub.ts";
 
 const log = logger("server::hq_server");
 
@@ -52,11 +55,15 @@ export interface ServerOptions {
 }
 
 type ClientConnection = MessageConnection<ClientMessage, ServerToClientMessage>;
-type WorkerConnection = MessageConnection<WorkerMessage, ServerToWorkerMessage>;
+
+/** How often the core gets a `tick` (heartbeat and idle checks are due at most this late). */
+const TICK_INTERVAL_MS = 100;
 
 export class HqServer {
   #clients = new Set<ClientConnection>();
-  #workers = new Set<WorkerConnection>();
+  readonly #core = new SchedulerCore();
+  readonly #workers: WorkerHub;
+  readonly #ticker: ReturnType<typeof setInterval>;
   #stopping = false;
   #resolveStopped!: () => void;
   /** Resolves once the server has shut down. */
@@ -68,7 +75,11 @@ export class HqServer {
     readonly instanceDir: string,
     private readonly clientEndpoint: EndpointListener<ClientMessage, ServerToClientMessage>,
     private readonly workerEndpoint: EndpointListener<WorkerMessage, ServerToWorkerMessage>,
-  ) {}
+    idleTimeoutMs: number | null,
+  ) {
+    this.#workers = new WorkerHub(this.#core, { defaultIdleTimeoutMs: idleTimeoutMs });
+    this.#ticker = setInterval(() => this.#workers.tick(), TICK_INTERVAL_MS);
+  }
 
   /** Starts the server (spec §3.1 steps 1–5) and begins serving. */
   static async start(options: ServerOptions): Promise<HqServer> {
@@ -156,10 +167,17 @@ export class HqServer {
         role: "worker",
         secretKey: workerKey,
         isMessage: isWorkerMessage,
-        onConnection: (connection, peer) => server.#serveWorker(connection, peer),
+        onConnection: (connection, peer) => server.#workers.serve(connection, peer),
       },
     );
-    server = new HqServer(info, root, instanceDir, clientEndpoint, workerEndpoint);
+    server = new HqServer(
+      info,
+      root,
+      instanceDir,
+      clientEndpoint,
+      workerEndpoint,
+      options.idleTimeoutMs ?? null,
+    );
     clientEndpoint.serve();
     workerEndpoint.serve();
     return server;
@@ -173,8 +191,10 @@ export class HqServer {
     await this.#releaseServerDir();
     this.clientEndpoint.close();
     this.workerEndpoint.close();
+    clearInterval(this.#ticker);
     await Promise.allSettled([...this.#clients].map((c) => c.flush()));
-    for (const connection of [...this.#clients, ...this.#workers]) connection.close();
+    for (const connection of this.#clients) connection.close();
+    this.#workers.closeAll();
     this.#resolveStopped();
   }
 
@@ -198,25 +218,12 @@ export class HqServer {
         }
       }
     } catch (error) {
-      if (!connection.closed) log.warn(`Client connection from ${peer} failed: ${describe(error)}`);
+      if (!connection.closed) {
+        log.warn(`Client connection from ${peer} failed: ${describeError(error)}`);
+      }
     } finally {
       connection.close();
       this.#clients.delete(connection);
-    }
-  }
-
-  async #serveWorker(connection: WorkerConnection, peer: string): Promise<void> {
-    this.#workers.add(connection);
-    log.debug(`Worker connected from ${peer}`);
-    try {
-      for await (const _batch of connection.batches()) {
-        // Registration and task traffic arrive with the worker issue; heartbeats need no reply.
-      }
-    } catch (error) {
-      if (!connection.closed) log.warn(`Worker connection from ${peer} failed: ${describe(error)}`);
-    } finally {
-      connection.close();
-      this.#workers.delete(connection);
     }
   }
 
@@ -231,6 +238,12 @@ export class HqServer {
         return { type: "ok" };
       case "debug-dump":
         return await this.#debugDump(request.path);
+      case "worker-list":
+        return { type: "workers", workers: this.#workers.list(request.filter) };
+      case "worker-info":
+        return { type: "workers", workers: this.#workers.info(request.selector) };
+      case "worker-stop":
+        return { type: "worker-stop", results: this.#workers.stop(request.selector) };
     }
   }
 
@@ -240,14 +253,18 @@ export class HqServer {
       serverDir: this.serverDir,
       instanceDir: this.instanceDir,
       connectedClients: this.#clients.size,
-      connectedWorkers: this.#workers.size,
+      connectedWorkers: this.#workers.connectedCount,
+      workers: this.#workers.list("all"),
       memory: Deno.memoryUsage(),
     };
     try {
       await Deno.writeTextFile(path, JSON.stringify(dump, null, 2) + "\n");
       return { type: "ok" };
     } catch (error) {
-      return { type: "error", message: `Cannot write debug dump to "${path}": ${describe(error)}` };
+      return {
+        type: "error",
+        message: `Cannot write debug dump to "${path}": ${describeError(error)}`,
+      };
     }
   }
 }

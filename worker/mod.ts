@@ -1,5 +1,9 @@
 /**
- * The worker: runs on compute nodes, registers with the server's worker endpoint and executes
- * tasks. Built by the worker issue; the worker endpoint's transport already exists in common/.
+ * The worker: runs on compute nodes (by hand or inside PBS/Slurm allocations), detects its
+ * hardware, registers with the server's worker endpoint and lives until stopped (spec §4–§6).
  */
-export {};
+export { startWorker } from "./start_worker.ts";
+export type { StartWorkerOptions } from "./start_worker.ts";
+export type { WorkerOptions } from "./worker_configuration.ts";
+export { DETECTABLE_RESOURCES, detectResources } from "./hw_detect.ts";
+export type { DetectableResource } from "./hw_detect.ts";

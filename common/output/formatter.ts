@@ -2,7 +2,8 @@
  * The output layer: every command hands its result to a `Formatter`, which renders it for the
  * chosen `--output-mode` (tables for `cli`, one JSON document for `json`, bare values for `quiet`).
  */
-import type { ServerInfo } from "../protocol.ts";
+import type { ServerInfo, WorkerView } from "../protocol.ts";
+import type { ResourceDescriptor } from "../resources/resource_descriptor.ts";
 
 export type OutputMode = "cli" | "json" | "quiet";
 export const OUTPUT_MODES: readonly OutputMode[] = ["cli", "json", "quiet"];
@@ -10,6 +11,12 @@ export const OUTPUT_MODES: readonly OutputMode[] = ["cli", "json", "quiet"];
 export interface Formatter {
   /** Server info; `serverDir` is the root server directory when printed by `server start`. */
   serverInfo(info: ServerInfo, serverDir: string | null): void;
+  /** `hq worker list`. */
+  workerList(workers: WorkerView[]): void;
+  /** `hq worker info`, and the worker's own printout at start (one element). */
+  workerInfo(workers: WorkerView[]): void;
+  /** `hq worker hwdetect`. */
+  hwdetect(resources: ResourceDescriptor): void;
   /** An error that ends the command (exit code 1). */
   error(error: unknown): void;
   /** Called when the command ends; JSON mode prints `{}` if the command printed nothing. */

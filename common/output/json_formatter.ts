@@ -1,8 +1,9 @@
 import { formatErrorChain } from "../errors.ts";
-import type { ServerInfo } from "../protocol.ts";
+import type { ServerInfo, WorkerView } from "../protocol.ts";
+import type { ResourceDescriptor } from "../resources/resource_descriptor.ts";
 import { formatJsonTimestamp } from "../timestamp.ts";
 import type { Formatter } from "./formatter.ts";
-import { toSortedJson } from "./json.ts";
+import { JsonFloat, jsonSeconds, toSortedJson } from "./json.ts";
 import { writeStdout } from "./stdout.ts";
 
 /** One pretty-printed JSON value per invocation, keys sorted (spec §8.1). */
@@ -24,6 +25,18 @@ export class JsonFormatter implements Formatter {
     });
   }
 
+  workerList(workers: WorkerView[]): void {
+    this.#print(workers.map((view) => workerJson(view, false)));
+  }
+
+  workerInfo(workers: WorkerView[]): void {
+    this.#print(workers.map((view) => workerJson(view, true)));
+  }
+
+  hwdetect(resources: ResourceDescriptor): void {
+    this.#print(resources);
+  }
+
   error(error: unknown): void {
     this.#print({ error: formatErrorChain(error) });
   }
@@ -36,4 +49,43 @@ export class JsonFormatter implements Formatter {
     this.#printed = true;
     writeStdout(`${toSortedJson(value)}\n`);
   }
+}
+
+/** The worker object of spec §4.6. */
+export function workerJson(view: WorkerView, withRuntimeInfo: boolean): unknown {
+  const config = view.configuration;
+  const runtime = view.runtimeInfo;
+  return {
+    allocation: config.manager === null
+      ? null
+      : { id: config.manager.allocationId, manager: config.manager.manager },
+    configuration: {
+      group: config.group,
+      heartbeat_interval: jsonSeconds(config.heartbeatIntervalMs),
+      hostname: config.hostname,
+      idle_timeout: jsonSeconds(config.idleTimeoutMs),
+      listen_address: config.listenAddress,
+      min_utilization: new JsonFloat(config.minUtilization),
+      on_server_lost: config.onServerLost,
+      resources: config.resources,
+      time_limit: jsonSeconds(config.timeLimitMs),
+      work_dir: config.workDir,
+    },
+    ended: view.ended === null ? null : { at: formatJsonTimestamp(view.ended.atMs) },
+    id: view.id,
+    last_task_started: view.lastTaskStarted === null ? null : {
+      task_id: { job_id: view.lastTaskStarted.jobId, job_task_id: view.lastTaskStarted.taskId },
+      time: formatJsonTimestamp(view.lastTaskStarted.timeMs),
+    },
+    runtime_info: withRuntimeInfo && runtime !== null
+      ? {
+        SingleNodeTasks: {
+          assigned_tasks: runtime.assignedTasks,
+          is_reserved: runtime.isReserved,
+          running_tasks: runtime.runningTasks,
+        },
+      }
+      : null,
+    started: formatJsonTimestamp(view.startedMs),
+  };
 }

@@ -1,13 +1,22 @@
-import type { ServerInfo } from "../protocol.ts";
+import type { ServerInfo, WorkerView } from "../protocol.ts";
 import { CliFormatter } from "./cli_formatter.ts";
 import type { Formatter } from "./formatter.ts";
 import { writeStdout } from "./stdout.ts";
+import { workerState } from "./worker_words.ts";
 
 /** Only the minimal lines the spec lists for quiet mode. Errors still go to stderr. */
 export class QuietFormatter implements Formatter {
   serverInfo(_info: ServerInfo, serverDir: string | null): void {
     if (serverDir !== null) writeStdout(`${serverDir}\n`);
   }
+
+  workerList(workers: WorkerView[]): void {
+    writeStdout(workers.map((view) => `${view.id} ${workerState(view).text}\n`).join(""));
+  }
+
+  workerInfo(_workers: WorkerView[]): void {}
+
+  hwdetect(): void {}
 
   error(error: unknown): void {
     new CliFormatter(false).error(error);

@@ -1,0 +1,18 @@
+import { logger } from "../common/log.ts";
+import { DETECTABLE_RESOURCES, detectResources } from "../worker/hw_detect.ts";
+import type { CliContext } from "./context.ts";
+
+const log = logger("worker::hwdetect");
+
+/** `hq worker hwdetect`: what `worker start` would detect here, in detection order (§4.2). */
+export function runHwdetect(noHyperThreading: boolean, context: CliContext): Promise<void> {
+  const detected = detectResources({
+    env: Deno.env.toObject(),
+    detect: new Set(DETECTABLE_RESOURCES),
+    noHyperThreading,
+  });
+  for (const warning of detected.warnings) log.warn(warning);
+  for (const note of detected.notes) log.debug(note);
+  context.output.hwdetect({ resources: detected.resources, coupling: { weights: [] } });
+  return Promise.resolve();
+}

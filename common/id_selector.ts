@@ -1,0 +1,69 @@
+/**
+ * Id selectors of spec §4.8 (`3`, `1-3`, `2-10:2`, `1,3,5-8`, `all`, `last`), parsed on the
+ * client and resolved on the server against the ids it knows.
+ */
+import type { IdSelector } from "./protocol.ts";
+
+/** Parses a selector; throws an `Error` with the detail (the CLI turns it into a usage error). */
+export function parseIdSelector(text: string): IdSelector {
+  const trimmed = text.trim();
+  if (trimmed === "all") return { type: "all" };
+  if (trimmed === "last") return { type: "last" };
+  const ranges: Array<[number, number, number]> = [];
+  for (const item of trimmed.split(",")) ranges.push(parseRange(item.trim()));
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i][0] <= sorted[i - 1][1]) throw new Error("Ranges overlap");
+  }
+  return { type: "ids", ranges };
+}
+
+/** A plain id (no ranges), e.g. for `hq worker address`. */
+export function parseId(text: string): number {
+  return parseNumber(text.trim());
+}
+
+function parseRange(item: string): [number, number, number] {
+  const match = /^([0-9_]+)(?:-([0-9_]+)(?::([0-9_]+))?)?$/.exec(item);
+  if (!match) throw new Error(`Invalid id or range "${item}"`);
+  const start = parseNumber(match[1]);
+  if (match[2] === undefined) return [start, start, 1];
+  const end = parseNumber(match[2]);
+  if (end < start) throw new Error(`Range end ${end} is smaller than its start ${start}`);
+  if (match[3] === undefined) return [start, end, 1];
+  const step = parseNumber(match[3]);
+  if (step === 0 || step > end - start) {
+    throw new Error(`Invalid step ${step} in range "${item}": it must be in 1..=${end - start}`);
+  }
+  return [start, end, step];
+}
+
+function parseNumber(text: string): number {
+  if (!/^[0-9]+(_[0-9]+)*$/.test(text)) throw new Error(`Invalid number "${text}"`);
+  const value = Number(text.replaceAll("_", ""));
+  if (!Number.isSafeInteger(value) || value > 0xffff_ffff) {
+    throw new Error(`Number "${text}" is too large`);
+  }
+  return value;
+}
+
+/**
+ * The ids a selector names, given the ids that exist (ascending). `all` and `last` resolve
+ * against `knownIds`; explicit ids are returned in selector order whether known or not, except
+ * that huge ranges only yield the known ids inside them.
+ */
+export function selectIds(selector: IdSelector, knownIds: readonly number[]): number[] {
+  if (selector.type === "all") return [...knownIds];
+  if (selector.type === "last") return knownIds.length > 0 ? [knownIds[knownIds.length - 1]] : [];
+  const out: number[] = [];
+  for (const [start, end, step] of selector.ranges) {
+    if ((end - start) / step <= 100_000) {
+      for (let id = start; id <= end; id += step) out.push(id);
+    } else {
+      for (const id of knownIds) {
+        if (id >= start && id <= end && (id - start) % step === 0) out.push(id);
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,209 @@
+/**
+ * The server's side of worker connections: registration, turning worker messages into core
+ * events, carrying the core's commands to the workers, and the views clients ask for.
+ */
+import { describeError } from "../common/errors.ts";
+import { selectIds } from "../common/id_selector.ts";
+import { logger } from "../common/log.ts";
+import type {
+  IdSelector,
+  ServerToWorkerMessage,
+  WorkerConfiguration,
+  WorkerFilter,
+  WorkerLostReason,
+  WorkerMessage,
+  WorkerStopOutcome,
+  WorkerView,
+} from "../common/protocol.ts";
+import { validateResourceDescriptor } from "../common/resources/mod.ts";
+import { FrameError, type MessageConnection } from "../common/transport/mod.ts";
+import type { CoreCommand, CoreEvent, WorkerId } from "./scheduler/core_events.ts";
+import type { SchedulerCore, WorkerRecord } from "./scheduler/scheduler_core.ts";
+
+const log = logger("server::worker_hub");
+
+type WorkerConnection = MessageConnection<WorkerMessage, ServerToWorkerMessage>;
+
+export const REASON_WORDS: Record<WorkerLostReason, string> = {
+  "stopped": "stopped",
+  "idle-timeout": "idle timeout",
+  "time-limit-reached": "time limit reached",
+  "connection-lost": "connection lost",
+  "heartbeat-lost": "heartbeat lost",
+};
+
+export interface WorkerHubOptions {
+  /** The server's `--idle-timeout`, applied to workers that set none. */
+  defaultIdleTimeoutMs: number | null;
+  /** The clock; injected so the hub stays testable. @default {Date.now} */
+  now?: () => number;
+}
+
+export class WorkerHub {
+  readonly #links = new Map<WorkerId, WorkerConnection>();
+  #nextWorkerId = 1;
+  readonly #now: () => number;
+
+  constructor(private readonly core: SchedulerCore, private readonly options: WorkerHubOptions) {
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Serves one authenticated worker connection until it closes. */
+  async serve(connection: WorkerConnection, peer: string): Promise<void> {
+    let workerId: WorkerId | null = null;
+    try {
+      for await (const batch of connection.batches()) {
+        for (const message of batch) {
+          if (workerId === null) {
+            if (message.type !== "register") {
+              throw new FrameError(`Expected a registration, got "${message.type}"`);
+            }
+            workerId = this.#register(connection, message.configuration, peer);
+            continue;
+          }
+          switch (message.type) {
+            case "register":
+              throw new FrameError("The worker registered twice");
+            case "heartbeat":
+              this.#handle({ type: "worker-heartbeat", workerId });
+              break;
+            case "time-limit-reached":
+              this.#handle({ type: "worker-time-limit-reached", workerId });
+              break;
+          }
+        }
+      }
+    } catch (error) {
+      if (!connection.closed) {
+        log.warn(`Worker connection from ${peer} failed: ${describeError(error)}`);
+      }
+    } finally {
+      connection.close();
+      if (workerId !== null) {
+        this.#links.delete(workerId);
+        this.#handle({ type: "worker-connection-closed", workerId });
+      }
+    }
+  }
+
+  /** Advances the core's clock: heartbeats, idle timeouts, stop grace periods. */
+  tick(): void {
+    this.#handle({ type: "tick" });
+  }
+
+  /** `hq worker stop`: `all` means every running worker. */
+  stop(selector: IdSelector): Array<{ workerId: WorkerId; outcome: WorkerStopOutcome }> {
+    const ids = selector.type === "all"
+      ? [...this.core.workers.keys()].filter((id) => this.core.isRunning(id))
+      : selectIds(selector, this.#knownIds());
+    return ids.map((workerId) => {
+      if (!this.core.workers.has(workerId)) return { workerId, outcome: "not-found" };
+      const record = this.core.workers.get(workerId)!;
+      if (!this.core.isRunning(workerId) || record.stopReason !== null) {
+        return { workerId, outcome: "already-stopped" };
+      }
+      this.#handle({ type: "worker-stop-requested", workerId });
+      return { workerId, outcome: "stopped" };
+    });
+  }
+
+  /** Workers for `hq worker list`. */
+  list(filter: WorkerFilter): WorkerView[] {
+    const views: WorkerView[] = [];
+    for (const record of this.core.workers.values()) {
+      const running = record.ended === null;
+      if (filter === "running" && !running) continue;
+      if (filter === "offline" && running) continue;
+      views.push(toView(record, false));
+    }
+    return views.sort((a, b) => a.id - b.id);
+  }
+
+  /** Workers for `hq worker info`; unknown ids are left out. */
+  info(selector: IdSelector): WorkerView[] {
+    const views: WorkerView[] = [];
+    for (const id of selectIds(selector, this.#knownIds())) {
+      const record = this.core.workers.get(id);
+      if (record) views.push(toView(record, true));
+    }
+    return views;
+  }
+
+  get connectedCount(): number {
+    return this.#links.size;
+  }
+
+  /** Drops every worker connection (server shutdown); workers follow their server-lost policy. */
+  closeAll(): void {
+    for (const link of this.#links.values()) link.close();
+  }
+
+  #register(
+    connection: WorkerConnection,
+    requested: WorkerConfiguration,
+    peer: string,
+  ): WorkerId {
+    try {
+      validateResourceDescriptor(requested.resources);
+    } catch (error) {
+      throw new FrameError(`Invalid worker resources: ${describeError(error)}`);
+    }
+    const workerId = this.#nextWorkerId++;
+    const configuration: WorkerConfiguration = {
+      ...requested,
+      idleTimeoutMs: requested.idleTimeoutMs ?? this.options.defaultIdleTimeoutMs,
+    };
+    this.#links.set(workerId, connection);
+    this.#handle({ type: "worker-joined", workerId, configuration });
+    const record = this.core.workers.get(workerId)!;
+    connection.send({ type: "registered", workerId, startedMs: record.startedMs, configuration });
+    log.info(`Worker ${workerId} registered from ${peer}`);
+    return workerId;
+  }
+
+  #handle(event: CoreEvent): void {
+    const wasRunning = "workerId" in event && this.core.isRunning(event.workerId);
+    this.#apply(this.core.handle(event, this.#now()));
+    if (wasRunning && "workerId" in event && !this.core.isRunning(event.workerId)) {
+      this.#logOffline(event.workerId);
+    }
+  }
+
+  #apply(commands: CoreCommand[]): void {
+    for (const command of commands) {
+      const link = this.#links.get(command.workerId);
+      switch (command.type) {
+        case "stop-worker":
+          link?.send({ type: "stop" });
+          break;
+        case "disconnect-worker":
+          this.#logOffline(command.workerId);
+          link?.close();
+          this.#links.delete(command.workerId);
+          break;
+      }
+    }
+  }
+
+  #logOffline(workerId: WorkerId): void {
+    const reason = this.core.workers.get(workerId)?.ended?.reason;
+    if (reason) log.info(`Worker ${workerId} is offline: ${REASON_WORDS[reason]}`);
+  }
+
+  #knownIds(): number[] {
+    return [...this.core.workers.keys()].sort((a, b) => a - b);
+  }
+}
+
+function toView(record: Readonly<WorkerRecord>, withRuntimeInfo: boolean): WorkerView {
+  return {
+    id: record.id,
+    configuration: record.configuration,
+    startedMs: record.startedMs,
+    ended: record.ended,
+    lastTaskStarted: null,
+    runtimeInfo: withRuntimeInfo && record.ended === null
+      ? { assignedTasks: record.assignedTasks, runningTasks: 0, isReserved: false }
+      : null,
+  };
+}

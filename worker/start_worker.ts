@@ -1,0 +1,183 @@
+/**
+ * A worker process (spec §4.1 startup sequence, §5 lifecycle): connects to the server's worker
+ * endpoint, registers, sends heartbeats, and ends on a stop from the server, its own time limit,
+ * a signal, or the loss of the server.
+ */
+import { ConnectionError, describeError } from "../common/errors.ts";
+import { logger } from "../common/log.ts";
+import {
+  isServerToWorkerMessage,
+  type ServerToWorkerMessage,
+  type WorkerMessage,
+  type WorkerView,
+} from "../common/protocol.ts";
+import { loadWorkerEndpoint } from "../common/server_dir.ts";
+import { connectSession, type MessageConnection } from "../common/transport/mod.ts";
+import { prepareConfiguration, type WorkerOptions } from "./worker_configuration.ts";
+
+const log = logger("worker");
+
+const CONNECT_ATTEMPTS = 20;
+const CONNECT_RETRY_MS = 2_000;
+const REGISTRATION_TIMEOUT_MS = 30_000;
+
+export interface StartWorkerOptions extends WorkerOptions {
+  /** Root server directory (absolute). */
+  serverDir: string;
+  /** Called once registered with the worker's own view (the info printout). */
+  onRegistered?: (view: WorkerView) => void;
+  /** The environment to detect the batch system and GPUs from. @default {Deno.env} */
+  env?: Record<string, string | undefined>;
+}
+
+type ServerLink = MessageConnection<ServerToWorkerMessage, WorkerMessage>;
+
+/** Why the worker ended; each maps to an exit code (spec §5.6). */
+type Ending =
+  | { kind: "stopped" }
+  | { kind: "signal"; signal: Deno.Signal }
+  | { kind: "time-limit" }
+  | { kind: "server-lost"; error: Error };
+
+/** Runs the worker until it ends; resolves with the exit code, or throws a user-facing error. */
+export async function startWorker(options: StartWorkerOptions): Promise<number> {
+  const endpoint = await loadWorkerEndpoint(options.serverDir);
+  const prepared = await prepareConfiguration(options, options.env ?? Deno.env.toObject());
+  const listener = Deno.listen({ hostname: "0.0.0.0", port: 0 });
+  const configuration = {
+    ...prepared,
+    listenAddress: `${prepared.hostname}:${listener.addr.port}`,
+  };
+  const link = await connectWithRetries(endpoint.host, endpoint.port, endpoint.secretKey);
+  const cleanups: Array<() => void> = [() => listener.close(), () => link.close()];
+  try {
+    link.send({ type: "register", configuration });
+    const batches = link.batches();
+    const registered = await firstMessage(batches);
+    if (registered.type !== "registered") {
+      throw new ConnectionError(`The server did not accept the registration`);
+    }
+    log.info(`Worker ${registered.workerId} registered`);
+    options.onRegistered?.({
+      id: registered.workerId,
+      configuration: registered.configuration,
+      startedMs: registered.startedMs,
+      ended: null,
+      lastTaskStarted: null,
+      runtimeInfo: null,
+    });
+
+    const ending = await new Promise<Ending>((resolve) => {
+      const heartbeat = () => link.send({ type: "heartbeat" });
+      heartbeat();
+      const heartbeatTimer = setInterval(heartbeat, registered.configuration.heartbeatIntervalMs);
+      cleanups.push(() => clearInterval(heartbeatTimer));
+      const { timeLimitMs } = registered.configuration;
+      if (timeLimitMs !== null) {
+        const timer = setTimeout(() => resolve({ kind: "time-limit" }), timeLimitMs);
+        cleanups.push(() => clearTimeout(timer));
+      }
+      for (const signal of ["SIGINT", "SIGTERM", "SIGTSTP"] as const) {
+        const onSignal = () => resolve({ kind: "signal", signal });
+        Deno.addSignalListener(signal, onSignal);
+        cleanups.push(() => Deno.removeSignalListener(signal, onSignal));
+      }
+      receive(batches).then(resolve);
+    });
+    return await finish(ending, link);
+  } finally {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        cleanup();
+      } catch {
+        // Already released.
+      }
+    }
+  }
+}
+
+async function finish(ending: Ending, link: ServerLink): Promise<number> {
+  switch (ending.kind) {
+    case "stopped":
+      log.info("Worker stopped by the server");
+      return 0;
+    case "signal":
+      log.info(`Received ${ending.signal}, stopping the worker`);
+      return 0;
+    case "time-limit":
+      log.info("Time limit reached, stopping the worker");
+      link.send({ type: "time-limit-reached" });
+      await link.flush().catch(() => {});
+      return 0;
+    case "server-lost":
+      throw ending.error;
+  }
+}
+
+/** Messages from the server until it says stop or the connection ends. */
+async function receive(batches: AsyncGenerator<ServerToWorkerMessage[]>): Promise<Ending> {
+  try {
+    for await (const batch of batches) {
+      for (const message of batch) {
+        if (message.type === "stop") return { kind: "stopped" };
+      }
+    }
+    return { kind: "server-lost", error: new ConnectionError("Server connection closed") };
+  } catch (error) {
+    return {
+      kind: "server-lost",
+      error: new ConnectionError(`Server connection closed: ${describeError(error)}`),
+    };
+  }
+}
+
+async function firstMessage(
+  batches: AsyncGenerator<ServerToWorkerMessage[]>,
+): Promise<ServerToWorkerMessage> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new ConnectionError("The server did not answer the registration")),
+      REGISTRATION_TIMEOUT_MS,
+    );
+  });
+  try {
+    const next = await Promise.race([batches.next(), timeout]);
+    if (next.done || next.value.length === 0) {
+      throw new ConnectionError("Server connection closed during registration");
+    }
+    return next.value[0];
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** TCP connect: up to 20 attempts 2 s apart; an authentication rejection is never retried. */
+async function connectWithRetries(
+  host: string,
+  port: number,
+  secretKey: Uint8Array | null,
+): Promise<ServerLink> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await connectSession<ServerToWorkerMessage, WorkerMessage>({
+        host,
+        port,
+        role: "worker",
+        secretKey,
+        isMessage: isServerToWorkerMessage,
+      });
+    } catch (error) {
+      if (error instanceof ConnectionError) throw error;
+      log.warn(
+        `Cannot connect to server at ${host}:${port} (attempt ${attempt}/${CONNECT_ATTEMPTS}): ${
+          describeError(error)
+        }`,
+      );
+      if (attempt >= CONNECT_ATTEMPTS) {
+        throw new ConnectionError("Server could not be connected", { cause: error });
+      }
+      await new Promise((resolve) => setTimeout(resolve, CONNECT_RETRY_MS));
+    }
+  }
+}

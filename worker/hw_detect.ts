@@ -28,6 +28,12 @@ export const DETECTABLE_RESOURCES: readonly DetectableResource[] = [
 /** Neither sysfs nor the runtime could say how many CPUs there are. */
 export class HardwareDetectionError extends HqError {}
 
+/**
+ * Hidden testing knob (ours): read `sys/…` and `proc/…` under this directory instead of `/`, so
+ * end-to-end tests can run `hq worker hwdetect` and `hq worker start` on made-up machines.
+ */
+export const SYSFS_ROOT_VARIABLE = "HQ_HWDETECT_ROOT";
+
 export interface DetectOptions {
   /** Directory that `sys/…` and `proc/…` are read under. @default {"/"} */
   root?: string;

@@ -12,7 +12,12 @@ import {
   type ResourceDescriptorItem,
 } from "../common/resources/mod.ts";
 import { logger } from "../common/log.ts";
-import { type DetectableResource, detectResources, pruneHyperThreading } from "./hw_detect.ts";
+import {
+  type DetectableResource,
+  detectResources,
+  pruneHyperThreading,
+  SYSFS_ROOT_VARIABLE,
+} from "./hw_detect.ts";
 import { detectManager, type ManagerOption } from "./manager_detection.ts";
 
 const log = logger("worker::configuration");
@@ -56,7 +61,9 @@ export async function prepareConfiguration(
   });
   const given = new Set(options.resources.map((item) => item.name));
   if (options.cpus) given.add(CPU_RESOURCE_NAME);
+  const root = env[SYSFS_ROOT_VARIABLE];
   const detected = detectResources({
+    root,
     env,
     detect: options.detect,
     noHyperThreading: options.noHyperThreading,
@@ -67,7 +74,7 @@ export async function prepareConfiguration(
 
   const prune = (item: ResourceDescriptorItem) => {
     if (!options.noHyperThreading) return item;
-    const pruned = pruneHyperThreading(item, {});
+    const pruned = pruneHyperThreading(item, { root });
     for (const warning of pruned.warnings) log.warn(warning);
     return pruned.cpus;
   };

@@ -4,6 +4,7 @@ import { HqError } from "../common/errors.ts";
 import { logger } from "../common/log.ts";
 import { HqClient } from "../client/mod.ts";
 import type { CliContext } from "./context.ts";
+import { withClient } from "./with_client.ts";
 import type { ServerWaitArgs } from "./server_commands.ts";
 
 const log = logger("client");
@@ -60,17 +61,5 @@ export async function runServerWait(args: ServerWaitArgs, context: CliContext): 
       );
     }
     await new Promise((resolve) => setTimeout(resolve, Math.min(WAIT_RETRY_MS, remainingMs)));
-  }
-}
-
-async function withClient(
-  context: CliContext,
-  action: (client: HqClient) => Promise<void>,
-): Promise<void> {
-  const client = await HqClient.connect({ serverDir: context.globals.serverDir });
-  try {
-    await action(client);
-  } finally {
-    client.close();
   }
 }

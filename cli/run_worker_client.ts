@@ -1,10 +1,10 @@
 /** The `hq worker …` commands that ask the server about workers. */
-import { HqClient } from "../client/mod.ts";
 import { selectIds } from "../common/id_selector.ts";
 import { logger } from "../common/log.ts";
 import { writeStdout } from "../common/output/mod.ts";
 import type { IdSelector } from "../common/protocol.ts";
 import type { CliContext } from "./context.ts";
+import { withClient } from "./with_client.ts";
 import type { WorkerListArgs } from "./worker_commands.ts";
 import { HqError } from "../common/errors.ts";
 
@@ -57,16 +57,4 @@ export async function runWorkerWait(count: number, context: CliContext): Promise
       await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
   });
-}
-
-async function withClient(
-  context: CliContext,
-  action: (client: HqClient) => Promise<void>,
-): Promise<void> {
-  const client = await HqClient.connect({ serverDir: context.globals.serverDir });
-  try {
-    await action(client);
-  } finally {
-    client.close();
-  }
 }

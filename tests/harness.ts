@@ -223,6 +223,55 @@ export class TestServer implements AsyncDisposable {
     return hq([...args, "--server-dir", this.dir], options);
   }
 
+  /** Runs `hq <args> --server-dir <dir>`, failing unless it exits 0; returns stdout. */
+  hqOk(args: string[], options: HqOptions = {}): Promise<string> {
+    return hqOk([...args, "--server-dir", this.dir], options);
+  }
+
+  /**
+   * Starts `hq worker start --server-dir <dir> <args>` in the background, logging beside the
+   * server. Unless `args` name one, the worker gets a `--work-dir` that is removed with the
+   * server, so tests leave no `hq-worker…` directories behind.
+   */
+  startWorker(args: string[] = [], options: HqOptions = {}): HqProcess {
+    const logDir = dirname(this.process.stdoutFile);
+    const workDir = args.some((arg) => arg === "--work-dir" || arg.startsWith("--work-dir="))
+      ? []
+      : ["--work-dir", joinPath(logDir, `work-${crypto.randomUUID().slice(0, 8)}`)];
+    return new HqProcess(
+      ["worker", "start", "--server-dir", this.dir, ...workDir, ...args],
+      { ...options, logDir },
+    );
+  }
+
+  /** Worker states by id, from `hq worker list --all --output-mode quiet`. */
+  async workerStates(): Promise<Map<number, string>> {
+    const stdout = await this.hqOk(["worker", "list", "--all", "--output-mode", "quiet"]);
+    const states = new Map<number, string>();
+    for (const line of stdout.split("\n").filter((line) => line !== "")) {
+      const space = line.indexOf(" ");
+      states.set(Number(line.slice(0, space)), line.slice(space + 1));
+    }
+    return states;
+  }
+
+  /** Polls `worker list --all` until worker `id` is in `state` (a cli word such as `RUNNING`). */
+  async waitForWorkerState(
+    id: number,
+    state: string,
+    options: { timeoutMs?: number } = {},
+  ): Promise<void> {
+    let last: string | undefined;
+    try {
+      await waitUntil(async () => {
+        last = (await this.workerStates()).get(id);
+        return last === state;
+      }, { timeoutMs: options.timeoutMs, intervalMs: 100, what: `worker ${id} to be ${state}` });
+    } catch (error) {
+      throw new Error(`${(error as Error).message} (last seen: ${last ?? "not listed"})`);
+    }
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     await this.process.stop("SIGTERM");
     await Deno.remove(dirname(this.process.stdoutFile), { recursive: true }).catch(() => {});

@@ -58,14 +58,6 @@ export async function startWorker(options: StartWorkerOptions): Promise<number> 
       throw new ConnectionError(`The server did not accept the registration`);
     }
     log.info(`Worker ${registered.workerId} registered`);
-    options.onRegistered?.({
-      id: registered.workerId,
-      configuration: registered.configuration,
-      startedMs: registered.startedMs,
-      ended: null,
-      lastTaskStarted: null,
-      runtimeInfo: null,
-    });
 
     const ending = await new Promise<Ending>((resolve) => {
       const heartbeat = () => link.send({ type: "heartbeat" });
@@ -82,6 +74,17 @@ export async function startWorker(options: StartWorkerOptions): Promise<number> 
         Deno.addSignalListener(signal, onSignal);
         cleanups.push(() => Deno.removeSignalListener(signal, onSignal));
       }
+      // Printed only once the signal listeners are in place: a script that signals the worker as
+      // soon as it sees the printout must get the graceful stop, not the default action (for
+      // SIGTSTP that is a stopped process the server later records as HEARTBEAT LOST).
+      options.onRegistered?.({
+        id: registered.workerId,
+        configuration: registered.configuration,
+        startedMs: registered.startedMs,
+        ended: null,
+        lastTaskStarted: null,
+        runtimeInfo: null,
+      });
       receive(batches).then(resolve);
     });
     return await finish(ending, link);

@@ -42,15 +42,23 @@ type Ending =
 /** Runs the worker until it ends; resolves with the exit code, or throws a user-facing error. */
 export async function startWorker(options: StartWorkerOptions): Promise<number> {
   const endpoint = await loadWorkerEndpoint(options.serverDir);
-  const prepared = await prepareConfiguration(options, options.env ?? Deno.env.toObject());
-  const listener = Deno.listen({ hostname: "0.0.0.0", port: 0 });
-  const configuration = {
-    ...prepared,
-    listenAddress: `${prepared.hostname}:${listener.addr.port}`,
-  };
-  const link = await connectWithRetries(endpoint.host, endpoint.port, endpoint.secretKey);
-  const cleanups: Array<() => void> = [() => listener.close(), () => link.close()];
+  const { temporaryDir, ...prepared } = await prepareConfiguration(
+    options,
+    options.env ?? Deno.env.toObject(),
+  );
+  const cleanups: Array<() => void> = [];
+  if (temporaryDir !== null) {
+    cleanups.push(() => Deno.removeSync(temporaryDir, { recursive: true }));
+  }
   try {
+    const listener = Deno.listen({ hostname: "0.0.0.0", port: 0 });
+    cleanups.push(() => listener.close());
+    const configuration = {
+      ...prepared,
+      listenAddress: `${prepared.hostname}:${listener.addr.port}`,
+    };
+    const link = await connectWithRetries(endpoint.host, endpoint.port, endpoint.secretKey);
+    cleanups.push(() => link.close());
     link.send({ type: "register", configuration });
     const batches = link.batches();
     const registered = await firstMessage(batches);

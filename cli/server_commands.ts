@@ -1,5 +1,6 @@
 /** `hq server …` (spec §3): arguments and help here, implementations loaded when run. */
 import type { CliContext } from "./context.ts";
+import { lazyImport } from "./lazy_import.ts";
 import { type ArgValues, defineCommand, flag, option, positional } from "./args.ts";
 import { parseDurationArg, parsePort } from "./value_parsers.ts";
 
@@ -88,40 +89,46 @@ export const serverCommand = defineCommand<Record<never, never>, CliContext>({
       about: "Start the server",
       args: serverStartArgs,
       run: async (values, context: CliContext) =>
-        (await import("./run_server_start.ts")).runServerStart(values, context),
+        (await lazyImport<typeof import("./run_server_start.ts")>("./run_server_start.ts"))
+          .runServerStart(values, context),
     }),
     defineCommand({
       name: "stop",
       about: "Stop the server",
       run: async (_values, context: CliContext) =>
-        (await import("./run_server_client.ts")).runServerStop(context),
+        (await lazyImport<typeof import("./run_server_client.ts")>("./run_server_client.ts"))
+          .runServerStop(context),
     }),
     defineCommand({
       name: "info",
       about: "Show details of a running server",
       run: async (_values, context: CliContext) =>
-        (await import("./run_server_client.ts")).runServerInfo(context),
+        (await lazyImport<typeof import("./run_server_client.ts")>("./run_server_client.ts"))
+          .runServerInfo(context),
     }),
     defineCommand({
       name: "wait",
       about: "Wait until the server is reachable",
       args: serverWaitArgs,
       run: async (values, context: CliContext) =>
-        (await import("./run_server_client.ts")).runServerWait(values, context),
+        (await lazyImport<typeof import("./run_server_client.ts")>("./run_server_client.ts"))
+          .runServerWait(values, context),
     }),
     defineCommand({
       name: "generate-access",
       about: "Generate an access file without starting the server",
       args: generateAccessArgs,
       run: async (values, context: CliContext) =>
-        (await import("./run_generate_access.ts")).runGenerateAccess(values, context),
+        (await lazyImport<typeof import("./run_generate_access.ts")>("./run_generate_access.ts"))
+          .runGenerateAccess(values, context),
     }),
     defineCommand({
       name: "debug-dump",
       about: "Ask the server to write a dump of its internal state (JSON)",
       args: debugDumpArgs,
       run: async (values, context: CliContext) =>
-        (await import("./run_server_client.ts")).runDebugDump(values.path, context),
+        (await lazyImport<typeof import("./run_server_client.ts")>("./run_server_client.ts"))
+          .runDebugDump(values.path, context),
     }),
   ],
 });

@@ -6,6 +6,7 @@ import {
 } from "../common/resources/parse_resource_definition.ts";
 import { type ArgValues, defineCommand, flag, option, optionList, positional } from "./args.ts";
 import type { CliContext } from "./context.ts";
+import { lazyImport } from "./lazy_import.ts";
 import { parseDurationArg, parseHumantimeArg } from "./value_parsers.ts";
 
 const DETECTABLE = ["cpus", "mem", "gpus/nvidia", "gpus/amd"] as const;
@@ -135,14 +136,16 @@ export const workerCommand = defineCommand<Record<never, never>, CliContext>({
       about: "Start a worker",
       args: workerStartArgs,
       run: async (values, context: CliContext) =>
-        (await import("./run_worker_start.ts")).runWorkerStart(values, context),
+        (await lazyImport<typeof import("./run_worker_start.ts")>("./run_worker_start.ts"))
+          .runWorkerStart(values, context),
     }),
     defineCommand({
       name: "stop",
       about: "Stop workers",
       args: selectorArg,
       run: async (values, context: CliContext) =>
-        (await import("./run_worker_client.ts")).runWorkerStop(values.selector, context),
+        (await lazyImport<typeof import("./run_worker_client.ts")>("./run_worker_client.ts"))
+          .runWorkerStop(values.selector, context),
     }),
     defineCommand({
       name: "list",
@@ -150,14 +153,16 @@ export const workerCommand = defineCommand<Record<never, never>, CliContext>({
       args: workerListArgs,
       conflicts: [["all", "filter"]],
       run: async (values, context: CliContext) =>
-        (await import("./run_worker_client.ts")).runWorkerList(values, context),
+        (await lazyImport<typeof import("./run_worker_client.ts")>("./run_worker_client.ts"))
+          .runWorkerList(values, context),
     }),
     defineCommand({
       name: "info",
       about: "Show details of workers",
       args: selectorArg,
       run: async (values, context: CliContext) =>
-        (await import("./run_worker_client.ts")).runWorkerInfo(values.selector, context),
+        (await lazyImport<typeof import("./run_worker_client.ts")>("./run_worker_client.ts"))
+          .runWorkerInfo(values.selector, context),
     }),
     defineCommand({
       name: "address",
@@ -171,7 +176,8 @@ export const workerCommand = defineCommand<Record<never, never>, CliContext>({
         }),
       },
       run: async (values, context: CliContext) =>
-        (await import("./run_worker_client.ts")).runWorkerAddress(values.workerId, context),
+        (await lazyImport<typeof import("./run_worker_client.ts")>("./run_worker_client.ts"))
+          .runWorkerAddress(values.workerId, context),
     }),
     defineCommand({
       name: "wait",
@@ -185,7 +191,8 @@ export const workerCommand = defineCommand<Record<never, never>, CliContext>({
         }),
       },
       run: async (values, context: CliContext) =>
-        (await import("./run_worker_client.ts")).runWorkerWait(values.count, context),
+        (await lazyImport<typeof import("./run_worker_client.ts")>("./run_worker_client.ts"))
+          .runWorkerWait(values.count, context),
     }),
     defineCommand({
       name: "hwdetect",
@@ -194,7 +201,8 @@ export const workerCommand = defineCommand<Record<never, never>, CliContext>({
         noHyperThreading: flag({ help: "Keep only the first hardware thread of each core" }),
       },
       run: async (values, context: CliContext) =>
-        (await import("./run_worker_hwdetect.ts")).runHwdetect(values.noHyperThreading, context),
+        (await lazyImport<typeof import("./run_worker_hwdetect.ts")>("./run_worker_hwdetect.ts"))
+          .runHwdetect(values.noHyperThreading, context),
     }),
   ],
 });

@@ -41,7 +41,7 @@ export class HqClient {
   /** Connects to the server whose access file is found in `options.serverDir` (spec §2.2). */
   static async connect(options: ConnectOptions = {}): Promise<HqClient> {
     const root = options.serverDir ?? defaultServerDir();
-    const endpoint = await loadClientEndpoint(root);
+    const endpoint = loadClientEndpoint(root);
     const timeoutMs = options.timeoutMs ?? 10_000;
     const connect = (host: string) =>
       connectSession<ServerToClientMessage, ClientMessage>({

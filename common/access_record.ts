@@ -39,10 +39,19 @@ export function generateServerUid(): string {
 }
 
 /** Reads and validates an access file; the version must equal ours exactly. */
-export async function readAccessRecord(path: string): Promise<AccessRecord> {
+export function readAccessRecord(path: string): Promise<AccessRecord> {
+  try {
+    return Promise.resolve(readAccessRecordSync(path));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** `readAccessRecord` without the promise, for the start of client commands. */
+export function readAccessRecordSync(path: string): AccessRecord {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = Deno.readTextFileSync(path);
   } catch (error) {
     throw new ServerDirError(`Cannot load access record from "${path}"`, { cause: error });
   }

@@ -219,7 +219,7 @@ Deno.test("resolveActiveDir rejects a root that is a file or missing", async () 
   await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/file`, "");
     for (const root of [`${dir}/file`, `${dir}/missing`]) {
-      await assert.rejects(resolveActiveDir(root), (error: unknown) => {
+      assert.throws(() => resolveActiveDir(root), (error: unknown) => {
         assert.ok(error instanceof ServerDirError);
         assert.equal(error.message, "Invalid server directory");
         assert.ok(error.cause instanceof Error);
@@ -253,7 +253,7 @@ Deno.test("loadClientEndpoint says no instance runs when access.json is missing"
   await withTempDir(async (root) => {
     const instance = await createInstanceDir(root);
     await linkCurrent(root, instance);
-    await assert.rejects(loadClientEndpoint(root), (error: unknown) => {
+    assert.throws(() => loadClientEndpoint(root), (error: unknown) => {
       assert.ok(error instanceof ServerDirError);
       assert.equal(
         error.message,
@@ -270,7 +270,7 @@ Deno.test("loadClientEndpoint reports a worker-only access file", async () => {
   await withTempDir(async (root) => {
     const workerOnly = splitAccessRecord(record(), "worker");
     await Deno.writeTextFile(`${root}/access.json`, serializeAccessRecord(workerOnly));
-    await assert.rejects(loadClientEndpoint(root), (error: unknown) => {
+    assert.throws(() => loadClientEndpoint(root), (error: unknown) => {
       assert.ok(error instanceof ServerDirError);
       assert.equal(error.message, `Cannot load access record from "${root}/access.json"`);
       assert.match((error.cause as Error).message, /no client endpoint/);
@@ -282,13 +282,13 @@ Deno.test("loadClientEndpoint reports a worker-only access file", async () => {
 Deno.test("loadClientEndpoint passes on a version mismatch", async () => {
   await withTempDir(async (root) => {
     await writeAccessRecord(`${root}/access.json`, { ...record(), version: "v0.1.0" });
-    await assert.rejects(loadClientEndpoint(root), VersionMismatchError);
+    assert.throws(() => loadClientEndpoint(root), VersionMismatchError);
   });
 });
 
 Deno.test("loadClientEndpoint reports an invalid server directory", async () => {
   await withTempDir(async (dir) => {
-    await assert.rejects(loadClientEndpoint(`${dir}/missing`), (error: unknown) => {
+    assert.throws(() => loadClientEndpoint(`${dir}/missing`), (error: unknown) => {
       assert.ok(error instanceof ServerDirError);
       assert.equal(error.message, "Invalid server directory");
       return true;

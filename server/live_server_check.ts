@@ -7,7 +7,7 @@ import { loadClientEndpoint } from "../common/server_dir.ts";
 export async function findLiveServer(root: string): Promise<boolean> {
   let endpoint;
   try {
-    endpoint = await loadClientEndpoint(root);
+    endpoint = loadClientEndpoint(root);
   } catch {
     return false;
   }

@@ -41,7 +41,7 @@ type Ending =
 
 /** Runs the worker until it ends; resolves with the exit code, or throws a user-facing error. */
 export async function startWorker(options: StartWorkerOptions): Promise<number> {
-  const endpoint = await loadWorkerEndpoint(options.serverDir);
+  const endpoint = loadWorkerEndpoint(options.serverDir);
   const { temporaryDir, ...prepared } = await prepareConfiguration(
     options,
     options.env ?? Deno.env.toObject(),

@@ -2,7 +2,8 @@
  * How many workers one server holds: simulated workers (many connections from one process, the
  * real protocol and real encryption: handshake, registration, a heartbeat every second) against a
  * real `hq server start`. Reports the server's CPU (% of one core, over a 10 s window once every
- * worker is registered) and RSS at 1,000 and 10,000 workers, next to the idle server.
+ * worker is registered) and RSS at 1,000 and 10,000 workers, next to the platform floor measured
+ * in the same run: a bare Deno listener reading the same number of connections' messages.
  *
  *   deno run -A bench/worker_capacity.ts [--counts 1000,10000] [--window-ms 10000]
  *   deno run -A bench/worker_capacity.ts --simulate N --server-dir D   (the simulator itself)
@@ -73,6 +74,76 @@ async function simulate(count: number, serverDir: string): Promise<void> {
   for await (const _ of Deno.stdin.readable) { /* until the parent closes stdin */ }
   for (const link of links) link.close();
   Deno.exit(0);
+}
+
+/**
+ * The platform floor: a bare Deno listener that only reads (1 KiB buffer per connection), with
+ * the same number of connections each sending one 40-byte message a second. No framing, crypto
+ * or logic: what any Deno server pays for the same wakeups.
+ */
+async function rawServer(): Promise<void> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  console.log(`port ${listener.addr.port}`);
+  for await (const conn of listener) {
+    (async () => {
+      const buffer = new Uint8Array(1024);
+      while ((await conn.read(buffer)) !== null) { /* discard */ }
+    })().catch(() => {});
+  }
+}
+
+async function rawSimulate(count: number, port: number): Promise<void> {
+  const message = new Uint8Array(40);
+  for (let i = 0; i < count; i++) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    setTimeout(() => {
+      conn.write(message).catch(() => {});
+      setInterval(() => conn.write(message).catch(() => {}), HEARTBEAT_MS);
+    }, Math.random() * HEARTBEAT_MS);
+  }
+  console.log("ready");
+  for await (const _ of Deno.stdin.readable) { /* until the parent closes stdin */ }
+  Deno.exit(0);
+}
+
+/** Spawns this file with `args`; resolves once its stdout contains `marker` (returns stdout). */
+async function spawnSelf(
+  args: string[],
+  marker: RegExp,
+): Promise<{ child: Deno.ChildProcess; output: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", import.meta.filename!, ...args],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let output = "";
+  while (!marker.test(output)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`\`${args.join(" ")}\` ended early`);
+    output += value;
+  }
+  reader.releaseLock();
+  return { child, output };
+}
+
+async function measureRawFloor(
+  count: number,
+  windowMs: number,
+): Promise<{ cpuPercent: number; rss: number }> {
+  const server = await spawnSelf(["--raw-server"], /port \d+/);
+  const port = Number(/port (\d+)/.exec(server.output)![1]);
+  const simulator = await spawnSelf(
+    ["--raw-simulate", String(count), "--port", String(port)],
+    /ready/,
+  );
+  const loaded = await measure(server.child.pid, windowMs);
+  await simulator.child.stdin.close();
+  await simulator.child.status;
+  server.child.kill("SIGKILL");
+  await server.child.status;
+  return loaded;
 }
 
 function configuration(index: number): WorkerConfiguration {
@@ -146,41 +217,25 @@ export async function benchWorkerCapacity(
     await using server = await startLiveServer();
     const pid = serverPid(server.serverDir);
     const idle = await measure(pid, Math.min(windowMs, 3_000));
-    const simulator = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        import.meta.filename!,
-        "--simulate",
-        String(count),
-        "--server-dir",
-        server.serverDir,
-      ],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    const reader = simulator.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let output = "";
-    while (!output.includes("ready")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("the simulator ended before all workers registered");
-      output += value;
-    }
+    const simulator = await spawnSelf(
+      ["--simulate", String(count), "--server-dir", server.serverDir],
+      /ready/,
+    );
     const loaded = await measure(pid, windowMs);
     // Heartbeats really arrived: a worker silent for 2 periods would be HEARTBEAT LOST by now.
     const client = await HqClient.connect({ serverDir: server.serverDir });
     const running = (await client.workerList("running")).length;
     client.close();
-    await simulator.stdin.close();
-    await simulator.status;
+    await simulator.child.stdin.close();
+    await simulator.child.status;
+    const floor = await measureRawFloor(count, windowMs);
     rows.push({
       name: `worker_capacity/${count}-workers-cpu`,
       figure: loaded.cpuPercent,
       unit: "% of a core",
-      reference: idle.cpuPercent,
-      referenceLabel: "idle server",
-      ratio: null,
+      reference: floor.cpuPercent,
+      referenceLabel: "bare Deno reads",
+      ratio: loaded.cpuPercent / floor.cpuPercent,
       target: count === 10_000 ? "< 20%" : "",
     }, {
       name: `worker_capacity/${count}-workers-still-running`,
@@ -194,10 +249,18 @@ export async function benchWorkerCapacity(
       name: `worker_capacity/${count}-workers-rss`,
       figure: loaded.rss,
       unit: "MB",
-      reference: idle.rss,
-      referenceLabel: "idle server",
-      ratio: loaded.rss / idle.rss,
+      reference: floor.rss,
+      referenceLabel: "bare Deno reads",
+      ratio: loaded.rss / floor.rss,
       target: count === 10_000 ? "< 300 MB" : "",
+    }, {
+      name: `worker_capacity/idle-server-rss`,
+      figure: idle.rss,
+      unit: "MB",
+      reference: null,
+      referenceLabel: "",
+      ratio: null,
+      target: "",
     });
   }
   return rows;
@@ -210,7 +273,11 @@ if (import.meta.main) {
     return index >= 0 ? args[index + 1] : undefined;
   };
   const simulateCount = flag("--simulate");
-  if (simulateCount !== undefined) {
+  if (args.includes("--raw-server")) {
+    await rawServer();
+  } else if (flag("--raw-simulate") !== undefined) {
+    await rawSimulate(Number(flag("--raw-simulate")), Number(flag("--port")));
+  } else if (simulateCount !== undefined) {
     await simulate(Number(simulateCount), flag("--server-dir")!);
   } else {
     const counts = flag("--counts")?.split(",").map(Number);

@@ -201,9 +201,13 @@ function toView(record: Readonly<WorkerRecord>, withRuntimeInfo: boolean): Worke
     configuration: record.configuration,
     startedMs: record.startedMs,
     ended: record.ended,
-    lastTaskStarted: null,
+    lastTaskStarted: record.lastTaskStarted,
     runtimeInfo: withRuntimeInfo && record.ended === null
-      ? { assignedTasks: record.assignedTasks, runningTasks: 0, isReserved: false }
+      ? {
+        assignedTasks: record.placements.size,
+        runningTasks: record.runningTasks,
+        isReserved: false,
+      }
       : null,
   };
 }

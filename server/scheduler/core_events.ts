@@ -2,9 +2,18 @@
  * What goes into the scheduler core and what comes out. The core never does I/O: the server loop
  * turns messages into events, passes the time in, and carries the commands out.
  */
+import type { SubmitDescription } from "../../common/job_types.ts";
 import type { WorkerConfiguration } from "../../common/protocol.ts";
 
 export type WorkerId = number;
+export type JobId = number;
+
+/** One task instance, as workers and the core name it. */
+export interface TaskRef {
+  jobId: JobId;
+  taskId: number;
+  instanceId: number;
+}
 
 export type CoreEvent =
   /** A worker registered; the shell chose its id and applied the server's defaults. */
@@ -17,10 +26,42 @@ export type CoreEvent =
   /** The worker's connection closed or broke. */
   | { type: "worker-connection-closed"; workerId: WorkerId }
   /** Time passed: check heartbeats, idle timeouts and stop grace periods. */
-  | { type: "tick" };
+  | { type: "tick" }
+  /** A new job (ids chosen by the shell); `submit` is null for `hq job open`. */
+  | {
+    type: "job-created";
+    jobId: JobId;
+    name: string;
+    maxFails: number | null;
+    isOpen: boolean;
+    submit: SubmitDescription | null;
+  }
+  /** More tasks into an open job (ids already checked by the shell). */
+  | { type: "tasks-added"; jobId: JobId; submit: SubmitDescription }
+  | { type: "job-closed"; jobId: JobId }
+  | { type: "job-canceled"; jobId: JobId; reason: string | null }
+  | { type: "job-forgotten"; jobId: JobId }
+  | { type: "task-started"; workerId: WorkerId; task: TaskRef }
+  | { type: "task-finished"; workerId: WorkerId; task: TaskRef }
+  /** `started` false: the task failed while being prepared, before it ran (spec §5.1). */
+  | { type: "task-failed"; workerId: WorkerId; task: TaskRef; error: string; started: boolean }
+  /** Place waiting tasks onto free resources (the shell sends it after a batch of events). */
+  | { type: "schedule" };
+
+/** A task handed to a worker: where its template is, its entry and its CPUs. */
+export interface AssignedTask extends TaskRef {
+  /** Index of the submit (within its job) whose template the task runs. */
+  submitIndex: number;
+  entry: string | null;
+  /** CPU labels allocated to the task. */
+  cpus: string[];
+}
 
 export type CoreCommand =
   /** Tell the worker to exit. */
   | { type: "stop-worker"; workerId: WorkerId }
   /** Drop the worker's connection (heartbeat lost, or it ignored a stop for too long). */
-  | { type: "disconnect-worker"; workerId: WorkerId };
+  | { type: "disconnect-worker"; workerId: WorkerId }
+  | { type: "assign-tasks"; workerId: WorkerId; tasks: AssignedTask[] }
+  /** Stop these running or assigned tasks (cancel, abort); the worker reports nothing back. */
+  | { type: "cancel-tasks"; workerId: WorkerId; tasks: TaskRef[] };

@@ -1,15 +1,32 @@
 /**
- * The pure, synchronous core of the server. Today it owns the workers' lifecycle (spec §5):
- * registration, heartbeats, idle timeouts, stop requests and the final reason of every offline
- * worker. Task scheduling joins it with the job and scheduler issues.
+ * The pure, synchronous core of the server: workers' lifecycle (spec server-worker §5), jobs and
+ * their tasks' states (jobs spec §6), and placing waiting tasks on free CPUs. Events in, commands
+ * out; time is passed in. The resource scheduler of its own issue replaces `#schedule`.
  */
+import type { SubmitDescription, TaskState } from "../../common/job_types.ts";
 import type { WorkerConfiguration, WorkerLostReason } from "../../common/protocol.ts";
-import type { CoreCommand, CoreEvent, WorkerId } from "./core_events.ts";
+import type {
+  AssignedTask,
+  CoreCommand,
+  CoreEvent,
+  JobId,
+  TaskRef,
+  WorkerId,
+} from "./core_events.ts";
+import { JobRecord, SLOT_STATES, type SubmitRecord } from "./job_record.ts";
+import { Slot } from "./task_table.ts";
 
 /** A worker told to stop that is still connected this long later is dropped (spec §5.2). */
 export const STOP_GRACE_MS = 60_000;
 const MIN_CHECK_INTERVAL_MS = 500;
 const MAX_CHECK_INTERVAL_MS = 5 * 60_000;
+
+/** A task placed on a worker: where it lives and the CPUs it holds. */
+interface Placement {
+  submit: SubmitRecord;
+  index: number;
+  cpus: string[];
+}
 
 export interface WorkerRecord {
   id: WorkerId;
@@ -23,25 +40,39 @@ export interface WorkerRecord {
   stopRequestedMs: number | null;
   /** When the worker last became idle (no assigned tasks); null while it has tasks. */
   idleSinceMs: number | null;
-  assignedTasks: number;
   nextCheckMs: number;
+  freeCpus: string[];
+  /** Tasks assigned to (or running on) the worker, by `jobId:taskId`. */
+  placements: Map<string, Placement>;
+  runningTasks: number;
+  lastTaskStarted: { jobId: number; taskId: number; timeMs: number } | null;
 }
+
+const LOSS_COUNTS_AS_CRASH: ReadonlySet<WorkerLostReason> = new Set([
+  "connection-lost",
+  "heartbeat-lost",
+]);
 
 export class SchedulerCore {
   readonly #workers = new Map<WorkerId, WorkerRecord>();
   readonly #running = new Set<WorkerId>();
+  readonly #jobs = new Map<JobId, JobRecord>();
+  /** Submits with waiting tasks, in scheduling order (priority, then job id). */
+  #queue: SubmitRecord[] = [];
+  #nowMs = 0;
 
   handle(event: CoreEvent, nowMs: number): CoreCommand[] {
+    this.#nowMs = nowMs;
     switch (event.type) {
       case "worker-joined":
-        return this.#onWorkerJoined(event.workerId, event.configuration, nowMs);
+        return this.#onWorkerJoined(event.workerId, event.configuration);
       case "worker-heartbeat": {
         const worker = this.#runningWorker(event.workerId);
         if (worker) worker.lastHeartbeatMs = nowMs;
         return [];
       }
       case "worker-stop-requested":
-        return this.#requestStop(event.workerId, "stopped", nowMs);
+        return this.#requestStop(event.workerId, "stopped");
       case "worker-time-limit-reached": {
         const worker = this.#runningWorker(event.workerId);
         if (worker && worker.stopReason === null) {
@@ -52,11 +83,53 @@ export class SchedulerCore {
       }
       case "worker-connection-closed": {
         const worker = this.#runningWorker(event.workerId);
-        if (worker) this.#markOffline(worker, worker.stopReason ?? "connection-lost", nowMs);
+        if (worker) return this.#markOffline(worker, worker.stopReason ?? "connection-lost");
         return [];
       }
       case "tick":
-        return this.#onTick(nowMs);
+        return this.#onTick();
+      case "job-created": {
+        const job = new JobRecord(event.jobId, event.name, event.maxFails, event.isOpen, nowMs);
+        this.#jobs.set(job.id, job);
+        if (event.submit) this.#addSubmit(job, event.submit);
+        else if (!job.isOpen) job.completedMs = nowMs;
+        return [];
+      }
+      case "tasks-added": {
+        const job = this.#jobs.get(event.jobId);
+        if (job) this.#addSubmit(job, event.submit);
+        return [];
+      }
+      case "job-closed": {
+        const job = this.#jobs.get(event.jobId);
+        if (job) {
+          job.isOpen = false;
+          this.#checkCompleted(job);
+        }
+        return [];
+      }
+      case "job-canceled":
+        return this.#cancelJob(event.jobId, event.reason);
+      case "job-forgotten": {
+        const job = this.#jobs.get(event.jobId);
+        if (job?.isCompleted) this.#jobs.delete(event.jobId);
+        return [];
+      }
+      case "task-started":
+        this.#onTaskStarted(event.workerId, event.task);
+        return [];
+      case "task-finished":
+        return this.#onTaskEnded(event.workerId, event.task, Slot.Finished, null, true);
+      case "task-failed":
+        return this.#onTaskEnded(
+          event.workerId,
+          event.task,
+          Slot.Failed,
+          event.error,
+          event.started,
+        );
+      case "schedule":
+        return this.#schedule();
     }
   }
 
@@ -65,69 +138,304 @@ export class SchedulerCore {
     return this.#workers;
   }
 
+  /** Every job not forgotten, by id. */
+  get jobs(): ReadonlyMap<JobId, JobRecord> {
+    return this.#jobs;
+  }
+
   /** Whether the worker is registered and not offline. */
   isRunning(workerId: WorkerId): boolean {
     return this.#running.has(workerId);
   }
 
-  #onWorkerJoined(
-    workerId: WorkerId,
-    configuration: WorkerConfiguration,
-    nowMs: number,
-  ): CoreCommand[] {
+  /** Whether any task waits while some running worker has free CPUs (worth a `schedule`). */
+  get hasWork(): boolean {
+    return this.#queue.length > 0;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Workers
+
+  #onWorkerJoined(workerId: WorkerId, configuration: WorkerConfiguration): CoreCommand[] {
     const worker: WorkerRecord = {
       id: workerId,
       configuration,
-      startedMs: nowMs,
+      startedMs: this.#nowMs,
       ended: null,
-      lastHeartbeatMs: nowMs,
+      lastHeartbeatMs: this.#nowMs,
       stopReason: null,
       stopRequestedMs: null,
-      idleSinceMs: nowMs,
-      assignedTasks: 0,
-      nextCheckMs: nowMs + checkIntervalMs(configuration),
+      idleSinceMs: this.#nowMs,
+      nextCheckMs: this.#nowMs + checkIntervalMs(configuration),
+      freeCpus: cpuLabels(configuration),
+      placements: new Map(),
+      runningTasks: 0,
+      lastTaskStarted: null,
     };
     this.#workers.set(workerId, worker);
     this.#running.add(workerId);
     return [];
   }
 
-  #requestStop(workerId: WorkerId, reason: WorkerLostReason, nowMs: number): CoreCommand[] {
+  #requestStop(workerId: WorkerId, reason: WorkerLostReason): CoreCommand[] {
     const worker = this.#runningWorker(workerId);
     if (!worker || worker.stopReason !== null) return [];
     worker.stopReason = reason;
-    worker.stopRequestedMs = nowMs;
+    worker.stopRequestedMs = this.#nowMs;
     return [{ type: "stop-worker", workerId }];
   }
 
-  #onTick(nowMs: number): CoreCommand[] {
+  #onTick(): CoreCommand[] {
+    const now = this.#nowMs;
     const commands: CoreCommand[] = [];
     for (const workerId of this.#running) {
       const worker = this.#workers.get(workerId)!;
-      if (nowMs < worker.nextCheckMs) continue;
-      worker.nextCheckMs = nowMs + checkIntervalMs(worker.configuration);
+      if (now < worker.nextCheckMs) continue;
+      worker.nextCheckMs = now + checkIntervalMs(worker.configuration);
       const { heartbeatIntervalMs, idleTimeoutMs } = worker.configuration;
-      if (nowMs - worker.lastHeartbeatMs > 2 * heartbeatIntervalMs) {
-        this.#markOffline(worker, worker.stopReason ?? "heartbeat-lost", nowMs);
+      if (now - worker.lastHeartbeatMs > 2 * heartbeatIntervalMs) {
         commands.push({ type: "disconnect-worker", workerId });
-      } else if (
-        worker.stopRequestedMs !== null && nowMs - worker.stopRequestedMs > STOP_GRACE_MS
-      ) {
-        this.#markOffline(worker, worker.stopReason!, nowMs);
+        commands.push(...this.#markOffline(worker, worker.stopReason ?? "heartbeat-lost"));
+      } else if (worker.stopRequestedMs !== null && now - worker.stopRequestedMs > STOP_GRACE_MS) {
         commands.push({ type: "disconnect-worker", workerId });
+        commands.push(...this.#markOffline(worker, worker.stopReason!));
       } else if (
         idleTimeoutMs !== null && worker.stopReason === null && worker.idleSinceMs !== null &&
-        nowMs - worker.idleSinceMs > idleTimeoutMs
+        now - worker.idleSinceMs > idleTimeoutMs
       ) {
-        commands.push(...this.#requestStop(workerId, "idle-timeout", nowMs));
+        commands.push(...this.#requestStop(workerId, "idle-timeout"));
       }
     }
     return commands;
   }
 
-  #markOffline(worker: WorkerRecord, reason: WorkerLostReason, nowMs: number): void {
-    worker.ended = { atMs: nowMs, reason };
+  /** Records the loss and puts the worker's tasks back (spec jobs §6.4). */
+  #markOffline(worker: WorkerRecord, reason: WorkerLostReason): CoreCommand[] {
+    worker.ended = { atMs: this.#nowMs, reason };
     this.#running.delete(worker.id);
+    const commands: CoreCommand[] = [];
+    for (const { submit, index } of worker.placements.values()) {
+      const table = submit.table;
+      const wasRunning = table.state(index) === Slot.Running;
+      const crashLimit = submit.description.template.crashLimit;
+      table.instanceIds.set(index, table.instanceId(index) + 1);
+      table.setWorkerId(index, null);
+      table.setStartedMs(index, null);
+      this.#setSlot(submit, index, Slot.Waiting);
+      let failure: string | null = null;
+      if (wasRunning && crashLimit === "never-restart") {
+        failure = "Task was running on a lost worker while never restart flag was set.";
+      } else if (
+        wasRunning && LOSS_COUNTS_AS_CRASH.has(reason) && typeof crashLimit === "number"
+      ) {
+        const crashes = (table.crashCounts.get(index) ?? 0) + 1;
+        table.crashCounts.set(index, crashes);
+        if (crashes >= crashLimit) {
+          failure =
+            `Task was running on a worker that was lost; the task has occurred ${crashes} times in this situation and limit was reached.`;
+        }
+      }
+      if (failure !== null) {
+        table.errors.set(index, failure);
+        table.setFinishedMs(index, this.#nowMs);
+        commands.push(...this.#finishTask(submit, index, Slot.Failed));
+      } else {
+        submit.requeued.push(index);
+        this.#enqueue(submit);
+      }
+    }
+    worker.placements.clear();
+    worker.freeCpus = [];
+    worker.runningTasks = 0;
+    return commands;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Jobs and tasks
+
+  #addSubmit(job: JobRecord, description: SubmitDescription): void {
+    const submit = job.addSubmit(description);
+    if (submit.ids.count > 0) this.#enqueue(submit);
+    else this.#checkCompleted(job);
+  }
+
+  #cancelJob(jobId: JobId, reason: string | null): CoreCommand[] {
+    const job = this.#jobs.get(jobId);
+    if (!job) return [];
+    const canceled = job.activeTasks;
+    const commands = this.#stopActiveTasks(job, Slot.Canceled);
+    if (canceled > 0) job.cancelReason = reason;
+    return commands;
+  }
+
+  /** Cancels or aborts every waiting and running task of the job. */
+  #stopActiveTasks(job: JobRecord, target: Slot): CoreCommand[] {
+    const byWorker = new Map<WorkerId, TaskRef[]>();
+    for (const submit of job.submits) {
+      const table = submit.table;
+      // Touched tasks: scan what the cursor passed (plus requeued ones, which are below it).
+      for (let index = 0; index < submit.cursor; index++) {
+        const slot = table.state(index);
+        if (slot === Slot.Assigned || slot === Slot.Running) {
+          const workerId = table.workerId(index)!;
+          const refs = byWorker.get(workerId) ?? [];
+          refs.push({
+            jobId: job.id,
+            taskId: submit.ids.idAt(index),
+            instanceId: table.instanceId(index),
+          });
+          byWorker.set(workerId, refs);
+          this.#release(this.#workers.get(workerId), job.id, submit.ids.idAt(index));
+          this.#setSlot(submit, index, target);
+        } else if (slot === Slot.Waiting) {
+          this.#setSlot(submit, index, target);
+        }
+      }
+      submit.requeued.length = 0;
+      if (submit.untouchedWaiting && submit.cursor < submit.ids.count) {
+        const count = submit.ids.count - submit.cursor;
+        submit.untouchedWaiting = false;
+        table.setUntouched(submit.cursor, target);
+        job.counts.waiting -= count;
+        job.counts[SLOT_STATES[target]] += count;
+      }
+    }
+    this.#queue = this.#queue.filter((submit) => submit.hasWaitingTasks());
+    this.#checkCompleted(job);
+    return [...byWorker].map(([workerId, tasks]) => ({ type: "cancel-tasks", workerId, tasks }));
+  }
+
+  #onTaskStarted(workerId: WorkerId, ref: TaskRef): void {
+    const found = this.#locate(workerId, ref);
+    if (!found || found.submit.table.state(found.index) !== Slot.Assigned) return;
+    const { submit, index } = found;
+    this.#setSlot(submit, index, Slot.Running);
+    submit.table.setStartedMs(index, this.#nowMs);
+    submit.job.workerIds.add(workerId);
+    const worker = this.#workers.get(workerId)!;
+    worker.runningTasks++;
+    worker.lastTaskStarted = { jobId: ref.jobId, taskId: ref.taskId, timeMs: this.#nowMs };
+  }
+
+  #onTaskEnded(
+    workerId: WorkerId,
+    ref: TaskRef,
+    target: Slot,
+    error: string | null,
+    started: boolean,
+  ): CoreCommand[] {
+    const found = this.#locate(workerId, ref);
+    if (!found) return [];
+    const { submit, index } = found;
+    const slot = submit.table.state(index);
+    if (slot !== Slot.Assigned && slot !== Slot.Running) return [];
+    const worker = this.#workers.get(workerId)!;
+    if (slot === Slot.Running) worker.runningTasks--;
+    this.#release(worker, ref.jobId, ref.taskId);
+    const table = submit.table;
+    if (!started && slot === Slot.Assigned) {
+      // Failed while being prepared: it never ran, so it has no worker or start time (§5.1).
+      table.setWorkerId(index, null);
+      table.setStartedMs(index, null);
+    } else if (slot === Slot.Assigned) {
+      table.setStartedMs(index, this.#nowMs);
+      submit.job.workerIds.add(workerId);
+    }
+    table.setFinishedMs(index, this.#nowMs);
+    if (error !== null) table.errors.set(index, error);
+    return this.#finishTask(submit, index, target);
+  }
+
+  /** Moves a task to a final state, applies `--max-fails`, and completes the job if done. */
+  #finishTask(submit: SubmitRecord, index: number, target: Slot): CoreCommand[] {
+    this.#setSlot(submit, index, target);
+    const job = submit.job;
+    if (target === Slot.Failed && job.maxFails !== null && job.counts.failed > job.maxFails) {
+      return this.#stopActiveTasks(job, Slot.Aborted);
+    }
+    this.#checkCompleted(job);
+    return [];
+  }
+
+  #checkCompleted(job: JobRecord): void {
+    if (job.isCompleted && job.completedMs === null) job.completedMs = this.#nowMs;
+  }
+
+  /** Sets a task's slot and keeps the job's counters in step. */
+  #setSlot(submit: SubmitRecord, index: number, slot: Slot): void {
+    const previous = submit.table.state(index);
+    submit.table.setState(index, slot);
+    const counts = submit.job.counts;
+    counts[SLOT_STATES[previous] as TaskState]--;
+    counts[SLOT_STATES[slot] as TaskState]++;
+  }
+
+  /** The task a worker reported, if that worker holds exactly that instance. */
+  #locate(workerId: WorkerId, ref: TaskRef): { submit: SubmitRecord; index: number } | null {
+    const placement = this.#workers.get(workerId)?.placements.get(`${ref.jobId}:${ref.taskId}`);
+    if (!placement) return null;
+    if (placement.submit.table.instanceId(placement.index) !== ref.instanceId) return null;
+    return placement;
+  }
+
+  /** Frees the CPUs a task held on a worker. */
+  #release(worker: WorkerRecord | undefined, jobId: JobId, taskId: number): void {
+    if (!worker) return;
+    const key = `${jobId}:${taskId}`;
+    const placement = worker.placements.get(key);
+    if (!placement) return;
+    worker.placements.delete(key);
+    if (worker.ended === null) worker.freeCpus.push(...placement.cpus);
+    if (worker.placements.size === 0) worker.idleSinceMs = this.#nowMs;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Scheduling: priority first, then job id; a greedy fill of free CPUs.
+
+  #enqueue(submit: SubmitRecord): void {
+    if (this.#queue.includes(submit)) return;
+    this.#queue.push(submit);
+    this.#queue.sort((a, b) => b.priority - a.priority || a.job.id - b.job.id || a.index - b.index);
+  }
+
+  #schedule(): CoreCommand[] {
+    const commands: CoreCommand[] = [];
+    if (this.#queue.length === 0) return commands;
+    for (const workerId of this.#running) {
+      const worker = this.#workers.get(workerId)!;
+      if (worker.stopReason !== null || worker.freeCpus.length === 0) continue;
+      const tasks: AssignedTask[] = [];
+      for (const submit of this.#queue) {
+        const needed = submit.cpusPerTask;
+        while (worker.freeCpus.length >= needed) {
+          const index = submit.takeNext();
+          if (index < 0) break;
+          tasks.push(this.#assign(worker, submit, index, worker.freeCpus.splice(0, needed)));
+        }
+        if (worker.freeCpus.length === 0) break;
+      }
+      if (tasks.length > 0) commands.push({ type: "assign-tasks", workerId, tasks });
+      this.#queue = this.#queue.filter((submit) => submit.hasWaitingTasks());
+      if (this.#queue.length === 0) break;
+    }
+    return commands;
+  }
+
+  #assign(worker: WorkerRecord, submit: SubmitRecord, index: number, cpus: string[]): AssignedTask {
+    const table = submit.table;
+    this.#setSlot(submit, index, Slot.Assigned);
+    table.setWorkerId(index, worker.id);
+    const taskId = submit.ids.idAt(index);
+    worker.placements.set(`${submit.job.id}:${taskId}`, { submit, index, cpus });
+    worker.idleSinceMs = null;
+    return {
+      jobId: submit.job.id,
+      taskId,
+      instanceId: table.instanceId(index),
+      submitIndex: submit.index,
+      entry: submit.description.entries?.[index] ?? null,
+      cpus,
+    };
   }
 
   #runningWorker(workerId: WorkerId): WorkerRecord | undefined {
@@ -142,4 +450,23 @@ export function checkIntervalMs(configuration: WorkerConfiguration): number {
     interval = Math.min(interval, configuration.idleTimeoutMs / 16);
   }
   return Math.min(Math.max(interval, MIN_CHECK_INTERVAL_MS), MAX_CHECK_INTERVAL_MS);
+}
+
+/** Every CPU label of a worker, in descriptor order. */
+function cpuLabels(configuration: WorkerConfiguration): string[] {
+  const item = configuration.resources.resources.find((resource) => resource.name === "cpus");
+  if (!item) return [];
+  switch (item.kind) {
+    case "list":
+      return [...item.values];
+    case "groups":
+      return item.groups.flat();
+    case "range": {
+      const labels: string[] = [];
+      for (let cpu = item.start; cpu <= item.end; cpu++) labels.push(String(cpu));
+      return labels;
+    }
+    case "sum":
+      return [];
+  }
 }

@@ -1,0 +1,106 @@
+/**
+ * The shapes of jobs and tasks shared by client, server and worker: what a submit carries, and
+ * what clients are shown. Plain data (they travel in msgpack messages).
+ */
+import type { IdRange } from "./id_ranges.ts";
+
+export type CrashLimit = number | "never-restart" | "unlimited";
+export type PinMode = "taskset" | "omp";
+
+export type TaskState = "waiting" | "running" | "finished" | "failed" | "canceled" | "aborted";
+export const TASK_STATES: readonly TaskState[] = [
+  "waiting",
+  "running",
+  "finished",
+  "failed",
+  "canceled",
+  "aborted",
+];
+
+export type JobState = "waiting" | "running" | "finished" | "failed" | "canceled" | "aborted" | "opened";
+
+/** How every task of one submit runs; stored once per submit and shared by its tasks. */
+export interface TaskTemplate {
+  /** The command, verbatim; no shell. */
+  args: string[];
+  /** User `--env` values only. */
+  env: Record<string, string>;
+  /** Partially resolved (spec §3): `%{TASK_ID}`/`%{INSTANCE_ID}` remain. */
+  cwd: string;
+  /** Partially resolved path, or null for `none`. */
+  stdout: string | null;
+  stderr: string | null;
+  /** Remove the stdout/stderr file when the task finishes successfully. */
+  removeStdoutIfFinished: boolean;
+  removeStderrIfFinished: boolean;
+  /** Bytes given to every task instance on stdin (`--stdin`), else /dev/null. */
+  stdin: Uint8Array | null;
+  /** CPUs per task, in 1/10000 units (1 CPU = 10000). */
+  cpus: number;
+  timeLimitMs: number | null;
+  timeRequestMs: number;
+  priority: number;
+  crashLimit: CrashLimit;
+  pin: PinMode | null;
+  taskDir: boolean;
+  /** The client's working directory at submit. */
+  submitDir: string;
+}
+
+/** One `hq submit` into a job: its template, its task ids and optional entries. */
+export interface SubmitDescription {
+  template: TaskTemplate;
+  ids: IdRange[];
+  /** `HQ_ENTRY` of each task, by index into `ids` (`--each-line`, `--from-json`). */
+  entries: string[] | null;
+}
+
+export type TaskCounts = Record<TaskState, number>;
+
+/** A job as `job list` shows it (spec §9.1). */
+export interface JobSummaryView {
+  id: number;
+  name: string;
+  isOpen: boolean;
+  cancelReason: string | null;
+  taskCount: number;
+  counts: TaskCounts;
+  state: JobState;
+}
+
+/** A task as `task list`/`job info` show it (spec §9.3). */
+export interface TaskView {
+  id: number;
+  state: TaskState;
+  instanceId: number;
+  workerId: number | null;
+  startedMs: number | null;
+  finishedMs: number | null;
+  error: string | null;
+}
+
+/** A job in detail (`job info`, spec §9.2). */
+export interface JobDetailView extends JobSummaryView {
+  maxFails: number | null;
+  submittedMs: number;
+  completedMs: number | null;
+  submits: SubmitDescription[];
+  tasks: TaskView[];
+  /** Hostnames of the workers that ran tasks, by worker id (for the `Workers` row). */
+  workerHostnames: Record<number, string>;
+}
+
+/** The derived job state of spec §6.2 (first matching rule). */
+export function jobState(counts: TaskCounts, isOpen: boolean): JobState {
+  if (counts.running > 0) return "running";
+  if (counts.waiting > 0) return "waiting";
+  if (counts.failed > 0) return "failed";
+  if (counts.aborted > 0) return "aborted";
+  if (counts.canceled > 0) return "canceled";
+  if (isOpen) return "opened";
+  return "finished";
+}
+
+export function emptyCounts(): TaskCounts {
+  return { waiting: 0, running: 0, finished: 0, failed: 0, canceled: 0, aborted: 0 };
+}

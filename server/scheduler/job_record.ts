@@ -1,0 +1,163 @@
+/**
+ * A job and its submits as the core keeps them: counters per state, and per submit a task table
+ * plus a cursor over the tasks not yet handed to the scheduler, so an array is only
+ * materialized as fast as workers take its tasks.
+ */
+import { IdRanges } from "../../common/id_ranges.ts";
+import {
+  emptyCounts,
+  type JobDetailView,
+  jobState,
+  type JobSummaryView,
+  type SubmitDescription,
+  type TaskCounts,
+  type TaskState,
+  type TaskView,
+} from "../../common/job_types.ts";
+import { Slot, TaskTable } from "./task_table.ts";
+
+export const SLOT_STATES: readonly TaskState[] = [
+  "waiting", // Waiting
+  "waiting", // Assigned: not started yet, users see it waiting
+  "running",
+  "finished",
+  "failed",
+  "canceled",
+  "aborted",
+];
+
+export class SubmitRecord {
+  readonly ids: IdRanges;
+  readonly table = new TaskTable();
+  /** Tasks at indexes ≥ cursor were never handed to the scheduler. */
+  cursor = 0;
+  /** Indexes put back to waiting after a worker loss, in order. */
+  readonly requeued: number[] = [];
+  /** Whether untouched tasks (≥ cursor) still wait; false after a bulk cancel or abort. */
+  untouchedWaiting = true;
+
+  constructor(
+    readonly job: JobRecord,
+    readonly index: number,
+    readonly description: SubmitDescription,
+  ) {
+    this.ids = new IdRanges(description.ids);
+  }
+
+  /** CPUs one task needs, in whole CPUs (fractions arrive with the resource scheduler). */
+  get cpusPerTask(): number {
+    return Math.max(1, Math.ceil(this.description.template.cpus / 10_000));
+  }
+
+  get priority(): number {
+    return this.description.template.priority;
+  }
+
+  hasWaitingTasks(): boolean {
+    return this.requeued.length > 0 || (this.untouchedWaiting && this.cursor < this.ids.count);
+  }
+
+  /** Takes the next waiting task (requeued first), marking it assigned; -1 when none. */
+  takeNext(): number {
+    while (this.requeued.length > 0) {
+      const index = this.requeued.shift()!;
+      if (this.table.state(index) === Slot.Waiting) return index;
+    }
+    if (this.untouchedWaiting && this.cursor < this.ids.count) return this.cursor++;
+    return -1;
+  }
+
+  taskView(index: number): TaskView {
+    const table = this.table;
+    const slot = table.state(index);
+    const started = slot !== Slot.Waiting && slot !== Slot.Assigned;
+    return {
+      id: this.ids.idAt(index),
+      state: SLOT_STATES[slot],
+      instanceId: table.instanceId(index),
+      workerId: started ? table.workerId(index) : null,
+      startedMs: started ? table.startedMs(index) : null,
+      finishedMs: slot === Slot.Finished || slot === Slot.Failed ? table.finishedMs(index) : null,
+      error: slot === Slot.Failed ? table.errors.get(index) ?? null : null,
+    };
+  }
+}
+
+export class JobRecord {
+  readonly submits: SubmitRecord[] = [];
+  readonly counts: TaskCounts = emptyCounts();
+  taskCount = 0;
+  cancelReason: string | null = null;
+  completedMs: number | null = null;
+  /** Worker ids that ran tasks of this job, for `job info`'s `Workers` row. */
+  readonly workerIds = new Set<number>();
+
+  constructor(
+    readonly id: number,
+    readonly name: string,
+    readonly maxFails: number | null,
+    public isOpen: boolean,
+    readonly submittedMs: number,
+  ) {}
+
+  addSubmit(description: SubmitDescription): SubmitRecord {
+    const submit = new SubmitRecord(this, this.submits.length, description);
+    this.submits.push(submit);
+    this.taskCount += submit.ids.count;
+    this.counts.waiting += submit.ids.count;
+    this.completedMs = null;
+    return submit;
+  }
+
+  /** The submit and index of a task id; null if the job has no such task. */
+  findTask(taskId: number): { submit: SubmitRecord; index: number } | null {
+    for (const submit of this.submits) {
+      const index = submit.ids.indexOf(taskId);
+      if (index >= 0) return { submit, index };
+    }
+    return null;
+  }
+
+  /** The largest task id, or -1 for an empty job. */
+  maxTaskId(): number {
+    return Math.max(-1, ...this.submits.map((submit) => submit.ids.max()));
+  }
+
+  get activeTasks(): number {
+    return this.counts.waiting + this.counts.running;
+  }
+
+  /** Closed and nothing waiting or running (spec §6.2). */
+  get isCompleted(): boolean {
+    return !this.isOpen && this.activeTasks === 0;
+  }
+
+  summary(): JobSummaryView {
+    return {
+      id: this.id,
+      name: this.name,
+      isOpen: this.isOpen,
+      cancelReason: this.cancelReason,
+      taskCount: this.taskCount,
+      counts: { ...this.counts },
+      state: jobState(this.counts, this.isOpen),
+    };
+  }
+
+  detail(workerHostnames: Record<number, string>): JobDetailView {
+    const tasks: TaskView[] = [];
+    for (const submit of this.submits) {
+      for (let index = 0; index < submit.ids.count; index++) tasks.push(submit.taskView(index));
+    }
+    tasks.sort((a, b) => a.id - b.id);
+    return {
+      ...this.summary(),
+      maxFails: this.maxFails,
+      submittedMs: this.submittedMs,
+      completedMs: this.completedMs,
+      submits: this.submits.map((submit) => submit.description),
+      tasks,
+      workerHostnames,
+    };
+  }
+}

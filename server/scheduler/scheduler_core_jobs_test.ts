@@ -1,0 +1,294 @@
+import assert from "node:assert/strict";
+import type { SubmitDescription, TaskTemplate } from "../../common/job_types.ts";
+import type { WorkerConfiguration } from "../../common/protocol.ts";
+import type { AssignedTask, CoreCommand, CoreEvent, TaskRef } from "./core_events.ts";
+import { SchedulerCore } from "./scheduler_core.ts";
+
+function template(overrides: Partial<TaskTemplate> = {}): TaskTemplate {
+  return {
+    args: ["true"],
+    env: {},
+    cwd: "/tmp",
+    stdout: null,
+    stderr: null,
+    removeStdoutIfFinished: false,
+    removeStderrIfFinished: false,
+    stdin: null,
+    cpus: 10_000,
+    timeLimitMs: null,
+    timeRequestMs: 0,
+    priority: 0,
+    crashLimit: 5,
+    pin: null,
+    taskDir: false,
+    submitDir: "/tmp",
+    ...overrides,
+  };
+}
+
+function workerConfiguration(cpus: number): WorkerConfiguration {
+  return {
+    hostname: "cn1",
+    listenAddress: "cn1:1",
+    workDir: "/tmp/w",
+    group: "default",
+    heartbeatIntervalMs: 8_000,
+    idleTimeoutMs: null,
+    timeLimitMs: null,
+    overviewIntervalMs: null,
+    minUtilization: 0,
+    onServerLost: "stop",
+    retractCheckIntervalMs: 30_000,
+    resources: {
+      resources: [{ name: "cpus", kind: "range", start: 0, end: cpus - 1 }],
+      coupling: { weights: [] },
+    },
+    manager: null,
+    pid: 1,
+  };
+}
+
+/** Builds core state with small steps and a fixed clock. */
+class CoreTestEnv {
+  readonly core = new SchedulerCore();
+  nowMs = 1_000;
+  #nextJob = 1;
+
+  handle(event: CoreEvent): CoreCommand[] {
+    this.nowMs += 1;
+    return this.core.handle(event, this.nowMs);
+  }
+
+  addWorker(workerId: number, cpus: number): void {
+    this.handle({ type: "worker-joined", workerId, configuration: workerConfiguration(cpus) });
+  }
+
+  submit(
+    ids: Array<[number, number, number]>,
+    options: { template?: Partial<TaskTemplate>; maxFails?: number } = {},
+  ): number {
+    const jobId = this.#nextJob++;
+    const submit: SubmitDescription = { template: template(options.template), ids, entries: null };
+    this.handle({
+      type: "job-created",
+      jobId,
+      name: "job",
+      maxFails: options.maxFails ?? null,
+      isOpen: false,
+      submit,
+    });
+    return jobId;
+  }
+
+  /** Runs a scheduling round; returns the assigned tasks per worker. */
+  schedule(): Map<number, AssignedTask[]> {
+    const assigned = new Map<number, AssignedTask[]>();
+    for (const command of this.handle({ type: "schedule" })) {
+      if (command.type === "assign-tasks") assigned.set(command.workerId, command.tasks);
+    }
+    return assigned;
+  }
+
+  start(workerId: number, task: TaskRef): void {
+    this.handle({ type: "task-started", workerId, task: ref(task) });
+  }
+
+  finish(workerId: number, task: TaskRef): CoreCommand[] {
+    return this.handle({ type: "task-finished", workerId, task: ref(task) });
+  }
+
+  fail(
+    workerId: number,
+    task: TaskRef,
+    error = "Program terminated with exit code 3.",
+  ): CoreCommand[] {
+    return this.handle({ type: "task-failed", workerId, task: ref(task), error, started: true });
+  }
+
+  counts(jobId: number) {
+    return this.core.jobs.get(jobId)!.summary().counts;
+  }
+
+  stateOf(jobId: number): string {
+    return this.core.jobs.get(jobId)!.summary().state;
+  }
+}
+
+function ref(task: TaskRef): TaskRef {
+  return { jobId: task.jobId, taskId: task.taskId, instanceId: task.instanceId };
+}
+
+Deno.test("SchedulerCore fills a worker's free CPUs with the array's tasks in id order", () => {
+  const env = new CoreTestEnv();
+  env.addWorker(1, 2);
+  const job = env.submit([[1, 5, 1]]);
+  const assigned = env.schedule().get(1)!;
+  assert.deepEqual(assigned.map((t) => t.taskId), [1, 2]);
+  assert.deepEqual(assigned.map((t) => t.cpus), [["0"], ["1"]]);
+  assert.deepEqual(env.counts(job), { ...zero(), waiting: 5 });
+  env.start(1, assigned[0]);
+  env.finish(1, assigned[0]);
+  const next = env.schedule().get(1)!;
+  assert.deepEqual(next.map((t) => t.taskId), [3]);
+  assert.deepEqual(next[0].cpus, ["0"]);
+});
+
+Deno.test("SchedulerCore gives a freed CPU to the higher priority first, then the earlier job", () => {
+  const env = new CoreTestEnv();
+  env.addWorker(1, 1);
+  const low = env.submit([[0, 0, 1]]);
+  const high = env.submit([[0, 0, 1]], { template: { priority: 5 } });
+  const later = env.submit([[0, 0, 1]]);
+  const first = env.schedule().get(1)!;
+  assert.equal(first[0].jobId, high);
+  env.start(1, first[0]);
+  env.finish(1, first[0]);
+  assert.equal(env.schedule().get(1)![0].jobId, low);
+  assert.notEqual(low, later);
+});
+
+Deno.test("SchedulerCore runs a job to FINISHED and records start and end", () => {
+  const env = new CoreTestEnv();
+  env.addWorker(1, 4);
+  const job = env.submit([[0, 0, 1]]);
+  const [task] = env.schedule().get(1)!;
+  assert.equal(env.stateOf(job), "waiting");
+  env.start(1, task);
+  assert.equal(env.stateOf(job), "running");
+  env.finish(1, task);
+  assert.equal(env.stateOf(job), "finished");
+  const detail = env.core.jobs.get(job)!.detail({});
+  assert.equal(detail.tasks[0].workerId, 1);
+  assert.ok(detail.tasks[0].startedMs! < detail.tasks[0].finishedMs!);
+  assert.ok(detail.completedMs !== null);
+});
+
+Deno.test("SchedulerCore marks the job FAILED and aborts the rest once failures exceed max-fails", () => {
+  const env = new CoreTestEnv();
+  env.addWorker(1, 2);
+  const job = env.submit([[0, 9, 1]], { maxFails: 1 });
+  const [a, b] = env.schedule().get(1)!;
+  env.start(1, a);
+  env.start(1, b);
+  assert.deepEqual(env.fail(1, a), []);
+  const commands = env.fail(1, env.schedule().get(1)?.[0] ?? b);
+  assert.equal(env.counts(job).failed, 2);
+  assert.equal(env.counts(job).waiting + env.counts(job).running, 0);
+  assert.ok(env.counts(job).aborted >= 7);
+  assert.ok(commands.length <= 1);
+  assert.equal(env.stateOf(job), "failed");
+});
+
+Deno.test("SchedulerCore cancels waiting and running tasks and tells the worker to stop them", () => {
+  const env = new CoreTestEnv();
+  env.addWorker(7, 1);
+  const job = env.submit([[0, 999_999, 1]]);
+  const [running] = env.schedule().get(7)!;
+  env.start(7, running);
+  const commands = env.handle({ type: "job-canceled", jobId: job, reason: "enough" });
+  assert.deepEqual(commands, [{
+    type: "cancel-tasks",
+    workerId: 7,
+    tasks: [{ jobId: job, taskId: 0, instanceId: 0 }],
+  }]);
+  assert.deepEqual(env.counts(job), { ...zero(), canceled: 1_000_000 });
+  assert.equal(env.stateOf(job), "canceled");
+  assert.equal(env.core.jobs.get(job)!.cancelReason, "enough");
+  assert.equal(env.schedule().size, 0);
+});
+
+Deno.test("SchedulerCore requeues running tasks of a lost worker with the next instance id", () => {
+  const env = new CoreTestEnv();
+  env.addWorker(1, 1);
+  const job = env.submit([[0, 0, 1]]);
+  const [task] = env.schedule().get(1)!;
+  env.start(1, task);
+  env.handle({ type: "worker-connection-closed", workerId: 1 });
+  assert.deepEqual(env.counts(job), { ...zero(), waiting: 1 });
+  env.addWorker(2, 1);
+  const [again] = env.schedule().get(2)!;
+  assert.equal(again.taskId, 0);
+  assert.equal(again.instanceId, 1);
+  // A stale report of the old instance changes nothing.
+  env.finish(1, task);
+  assert.deepEqual(env.counts(job), { ...zero(), waiting: 1 });
+  env.start(2, again);
+  env.finish(2, again);
+  assert.equal(env.stateOf(job), "finished");
+});
+
+Deno.test("SchedulerCore fails a task whose crash limit is reached by worker losses", () => {
+  const env = new CoreTestEnv();
+  const job = env.submit([[0, 0, 1]], { template: { crashLimit: 1 } });
+  env.addWorker(1, 1);
+  const [task] = env.schedule().get(1)!;
+  env.start(1, task);
+  env.handle({ type: "worker-connection-closed", workerId: 1 });
+  const detail = env.core.jobs.get(job)!.detail({});
+  assert.equal(detail.tasks[0].state, "failed");
+  assert.match(
+    detail.tasks[0].error!,
+    /has occurred 1 times in this situation and limit was reached/,
+  );
+  assert.equal(detail.tasks[0].workerId, null);
+});
+
+Deno.test("SchedulerCore does not count a stopped worker as a crash, but never-restart fails", () => {
+  const env = new CoreTestEnv();
+  const counted = env.submit([[0, 0, 1]], { template: { crashLimit: 1 } });
+  const never = env.submit([[0, 0, 1]], { template: { crashLimit: "never-restart" } });
+  env.addWorker(1, 2);
+  const tasks = env.schedule().get(1)!;
+  for (const task of tasks) env.start(1, task);
+  env.handle({ type: "worker-stop-requested", workerId: 1 });
+  env.handle({ type: "worker-connection-closed", workerId: 1 });
+  assert.equal(env.stateOf(counted), "waiting");
+  assert.equal(env.stateOf(never), "failed");
+  assert.equal(
+    env.core.jobs.get(never)!.detail({}).tasks[0].error,
+    "Task was running on a lost worker while never restart flag was set.",
+  );
+});
+
+Deno.test("SchedulerCore keeps an open job OPENED until it is closed", () => {
+  const env = new CoreTestEnv();
+  env.handle({
+    type: "job-created",
+    jobId: 1,
+    name: "job",
+    maxFails: null,
+    isOpen: true,
+    submit: null,
+  });
+  assert.equal(env.stateOf(1), "opened");
+  env.addWorker(1, 1);
+  env.handle({
+    type: "tasks-added",
+    jobId: 1,
+    submit: { template: template(), ids: [[0, 0, 1]], entries: ["a"] },
+  });
+  const [task] = env.schedule().get(1)!;
+  assert.equal(task.entry, "a");
+  env.start(1, task);
+  env.finish(1, task);
+  assert.equal(env.stateOf(1), "opened");
+  assert.equal(env.core.jobs.get(1)!.isCompleted, false);
+  env.handle({ type: "job-closed", jobId: 1 });
+  assert.equal(env.stateOf(1), "finished");
+  assert.equal(env.core.jobs.get(1)!.isCompleted, true);
+});
+
+Deno.test("SchedulerCore keeps a million-task array as ranges until workers take its tasks", () => {
+  const env = new CoreTestEnv();
+  const job = env.submit([[1, 1_000_000, 1]]);
+  const record = env.core.jobs.get(job)!;
+  assert.equal(record.taskCount, 1_000_000);
+  assert.equal(record.submits[0].cursor, 0);
+  env.addWorker(1, 4);
+  env.schedule();
+  assert.equal(record.submits[0].cursor, 4);
+});
+
+function zero() {
+  return { waiting: 0, running: 0, finished: 0, failed: 0, canceled: 0, aborted: 0 };
+}

@@ -20,7 +20,7 @@ import {
 } from "./server_dir.ts";
 import { HQ_VERSION } from "./version.ts";
 
-async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
+async function withTempDir(body: (dir: string) => Promise<void> | void): Promise<void> {
   // realPath: on some systems the temp dir sits behind a symlink, and resolveActiveDir resolves it.
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "hq-server-dir-test-" }));
   try {
@@ -287,7 +287,7 @@ Deno.test("loadClientEndpoint passes on a version mismatch", async () => {
 });
 
 Deno.test("loadClientEndpoint reports an invalid server directory", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir((dir) => {
     assert.throws(() => loadClientEndpoint(`${dir}/missing`), (error: unknown) => {
       assert.ok(error instanceof ServerDirError);
       assert.equal(error.message, "Invalid server directory");

@@ -17,7 +17,14 @@ export const TASK_STATES: readonly TaskState[] = [
   "aborted",
 ];
 
-export type JobState = "waiting" | "running" | "finished" | "failed" | "canceled" | "aborted" | "opened";
+export type JobState =
+  | "waiting"
+  | "running"
+  | "finished"
+  | "failed"
+  | "canceled"
+  | "aborted"
+  | "opened";
 
 /** How every task of one submit runs; stored once per submit and shared by its tasks. */
 export interface TaskTemplate {

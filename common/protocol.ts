@@ -5,6 +5,13 @@
  *
  * Changing any shape here changes the protocol: bump PROTOCOL_VERSION.
  */
+import type {
+  JobDetailView,
+  JobSummaryView,
+  SubmitDescription,
+  TaskState,
+  TaskTemplate,
+} from "./job_types.ts";
 import type { ResourceDescriptor } from "./resources/resource_descriptor.ts";
 
 export const PROTOCOL_VERSION = 1;
@@ -69,7 +76,34 @@ export type ClientRequest =
   | { type: "debug-dump"; path: string }
   | { type: "worker-list"; filter: WorkerFilter }
   | { type: "worker-info"; selector: IdSelector }
-  | { type: "worker-stop"; selector: IdSelector };
+  | { type: "worker-stop"; selector: IdSelector }
+  /**
+   * A new job with one submit, or (with `jobId`) more tasks into an open job. With `autoIdCount`
+   * the server numbers that many tasks after the job's largest task id (jobs spec §2.2) and
+   * ignores `submit.ids`.
+   */
+  | {
+    type: "submit";
+    jobId: number | null;
+    name: string;
+    maxFails: number | null;
+    submit: SubmitDescription;
+    autoIdCount: number | null;
+  }
+  | { type: "job-open"; name: string; maxFails: number | null }
+  | { type: "job-list" }
+  | { type: "job-info"; selector: IdSelector }
+  | { type: "job-cancel"; selector: IdSelector; reason: string | null }
+  | { type: "job-close"; selector: IdSelector }
+  | { type: "job-forget"; selector: IdSelector; states: TaskState[] }
+  /** Answered once every selected job is completed (or idle, with `withoutClose`). */
+  | { type: "job-wait"; selector: IdSelector; withoutClose: boolean };
+
+/** What happened to one job of a `job cancel`/`close`/`forget`. */
+export type JobActionResult =
+  | { jobId: number; outcome: "canceled"; canceled: number; finished: number }
+  | { jobId: number; outcome: "closed" | "forgotten" | "ignored" }
+  | { jobId: number; outcome: "not-found" | "already-finished" | "already-closed" };
 
 export type WorkerStopOutcome = "stopped" | "already-stopped" | "not-found";
 
@@ -77,6 +111,11 @@ export type ServerResponse =
   | { type: "server-info"; info: ServerInfo }
   | { type: "workers"; workers: WorkerView[] }
   | { type: "worker-stop"; results: Array<{ workerId: number; outcome: WorkerStopOutcome }> }
+  | { type: "job-created"; jobId: number }
+  /** `totalCount` counts every job the server knows (for `job list`'s footer). */
+  | { type: "jobs"; jobs: JobSummaryView[] }
+  | { type: "job-details"; jobs: JobDetailView[]; notFound: number[] }
+  | { type: "job-actions"; results: JobActionResult[] }
   | { type: "ok" }
   | { type: "error"; message: string };
 
@@ -144,18 +183,44 @@ export interface WorkerView {
   runtimeInfo: WorkerRuntimeInfo | null;
 }
 
+/** One task instance, as workers and the server name it. */
+export interface TaskRefMessage {
+  jobId: number;
+  taskId: number;
+  instanceId: number;
+}
+
 export type WorkerMessage =
   /** First message after the handshake. */
   | { type: "register"; configuration: WorkerConfiguration }
   | { type: "heartbeat" }
   /** The worker's own time limit expired; it exits right after. */
-  | { type: "time-limit-reached" };
+  | { type: "time-limit-reached" }
+  | { type: "task-started"; task: TaskRefMessage }
+  | { type: "task-finished"; task: TaskRefMessage }
+  /** `started` false: failed while being prepared, before it ran (jobs spec §5.1). */
+  | { type: "task-failed"; task: TaskRefMessage; error: string; started: boolean };
+
+/** A task handed to a worker; its template is sent once per worker (`templates`). */
+export interface AssignedTaskMessage extends TaskRefMessage {
+  submitIndex: number;
+  entry: string | null;
+  cpus: string[];
+}
 
 export type ServerToWorkerMessage =
   /** Registration accepted; `configuration` is the effective one (server defaults applied). */
   | { type: "registered"; workerId: number; startedMs: number; configuration: WorkerConfiguration }
   /** Exit now (stop, idle timeout). */
-  | { type: "stop" };
+  | { type: "stop" }
+  | {
+    type: "assign-tasks";
+    /** Templates the worker has not been sent before, by job and submit index. */
+    templates: Array<{ jobId: number; submitIndex: number; template: TaskTemplate }>;
+    tasks: AssignedTaskMessage[];
+  }
+  /** Stop these tasks (cancel, abort); nothing is reported back for them. */
+  | { type: "cancel-tasks"; tasks: TaskRefMessage[] };
 
 // ---------------------------------------------------------------------------------------------
 // Validation of what a peer sent. An authenticated peer can still send a shape we do not know
@@ -176,7 +241,24 @@ export function isClientMessage(value: unknown): value is ClientMessage {
         request.filter === "all";
     case "worker-info":
     case "worker-stop":
+    case "job-info":
+    case "job-close":
       return isIdSelector(request.selector);
+    case "job-cancel":
+      return isIdSelector(request.selector) &&
+        (request.reason === null || typeof request.reason === "string");
+    case "job-forget":
+      return isIdSelector(request.selector) && Array.isArray(request.states);
+    case "job-wait":
+      return isIdSelector(request.selector) && typeof request.withoutClose === "boolean";
+    case "job-list":
+      return true;
+    case "job-open":
+      return typeof request.name === "string";
+    case "submit":
+      return typeof request.name === "string" && isRecord(request.submit) &&
+        isRecord(request.submit.template) && Array.isArray(request.submit.template.args) &&
+        Array.isArray(request.submit.ids);
     default:
       return false;
   }
@@ -203,6 +285,11 @@ export function isWorkerMessage(value: unknown): value is WorkerMessage {
     case "heartbeat":
     case "time-limit-reached":
       return true;
+    case "task-started":
+    case "task-finished":
+      return isTaskRef(value.task);
+    case "task-failed":
+      return isTaskRef(value.task) && typeof value.error === "string";
     case "register":
       return isRecord(value.configuration) && typeof value.configuration.hostname === "string" &&
         isRecord(value.configuration.resources) &&
@@ -213,7 +300,14 @@ export function isWorkerMessage(value: unknown): value is WorkerMessage {
 }
 
 export function isServerToWorkerMessage(value: unknown): value is ServerToWorkerMessage {
-  return isRecord(value) && (value.type === "registered" || value.type === "stop");
+  return isRecord(value) &&
+    (value.type === "registered" || value.type === "stop" || value.type === "assign-tasks" ||
+      value.type === "cancel-tasks");
+}
+
+function isTaskRef(value: unknown): value is TaskRefMessage {
+  return isRecord(value) && typeof value.jobId === "number" && typeof value.taskId === "number" &&
+    typeof value.instanceId === "number";
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

@@ -31,6 +31,7 @@ import { HQ_VERSION } from "../common/version.ts";
 import { EndpointListener } from "./endpoint_listener.ts";
 import { findLiveServer } from "./live_server_check.ts";
 import { SchedulerCore } from "./scheduler/scheduler_core.ts";
+import { JobService } from "./job_service.ts";
 import { WorkerHub } from "./worker_hub.ts";
 
 const log = logger("server::hq_server");
@@ -63,6 +64,7 @@ export class HqServer {
   #clients = new Set<ClientConnection>();
   readonly #core = new SchedulerCore();
   readonly #workers: WorkerHub;
+  readonly #jobService: JobService;
   readonly #ticker: ReturnType<typeof setInterval>;
   #stopping = false;
   #resolveStopped!: () => void;
@@ -78,6 +80,7 @@ export class HqServer {
     idleTimeoutMs: number | null,
   ) {
     this.#workers = new WorkerHub(this.#core, { defaultIdleTimeoutMs: idleTimeoutMs });
+    this.#jobService = new JobService(this.#workers);
     this.#ticker = setInterval(() => this.#workers.tick(), TICK_INTERVAL_MS);
   }
 
@@ -208,14 +211,8 @@ export class HqServer {
     log.debug(`Client connected from ${peer}`);
     try {
       for await (const batch of connection.batches()) {
-        for (const message of batch) {
-          const response = await this.#handleRequest(message.request);
-          connection.send({ type: "response", requestId: message.requestId, response });
-          if (message.request.type === "stop-server") {
-            await connection.flush().catch(() => {});
-            this.stop();
-          }
-        }
+        // Not awaited: a `job wait` must not hold up the requests behind it.
+        for (const message of batch) this.#respond(connection, message);
       }
     } catch (error) {
       if (!connection.closed) {
@@ -224,6 +221,21 @@ export class HqServer {
     } finally {
       connection.close();
       this.#clients.delete(connection);
+    }
+  }
+
+  async #respond(connection: ClientConnection, message: ClientMessage): Promise<void> {
+    let response: ServerResponse;
+    try {
+      response = await this.#handleRequest(message.request);
+    } catch (error) {
+      log.error(`Request "${message.request.type}" failed: ${describeError(error)}`);
+      response = { type: "error", message: describeError(error) };
+    }
+    connection.send({ type: "response", requestId: message.requestId, response });
+    if (message.request.type === "stop-server") {
+      await connection.flush().catch(() => {});
+      this.stop();
     }
   }
 
@@ -244,6 +256,8 @@ export class HqServer {
         return { type: "workers", workers: this.#workers.info(request.selector) };
       case "worker-stop":
         return { type: "worker-stop", results: this.#workers.stop(request.selector) };
+      default:
+        return await this.#jobService.handle(request);
     }
   }
 

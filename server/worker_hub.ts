@@ -17,7 +17,8 @@ import type {
 } from "../common/protocol.ts";
 import { validateResourceDescriptor } from "../common/resources/mod.ts";
 import { FrameError, type MessageConnection } from "../common/transport/mod.ts";
-import type { CoreCommand, CoreEvent, WorkerId } from "./scheduler/core_events.ts";
+import type { TaskTemplate } from "../common/job_types.ts";
+import type { AssignedTask, CoreCommand, CoreEvent, WorkerId } from "./scheduler/core_events.ts";
 import type { SchedulerCore, WorkerRecord } from "./scheduler/scheduler_core.ts";
 
 const log = logger("server::worker_hub");
@@ -41,10 +42,15 @@ export interface WorkerHubOptions {
 
 export class WorkerHub {
   readonly #links = new Map<WorkerId, WorkerConnection>();
+  /** Which submit templates each worker has already been sent (`jobId:submitIndex`). */
+  readonly #sentTemplates = new Map<WorkerId, Set<string>>();
+  #roundPending = false;
+  /** Called after each batch of events (job waiters check their jobs here). */
+  onChange: () => void = () => {};
   #nextWorkerId = 1;
   readonly #now: () => number;
 
-  constructor(private readonly core: SchedulerCore, private readonly options: WorkerHubOptions) {
+  constructor(readonly core: SchedulerCore, private readonly options: WorkerHubOptions) {
     this.#now = options.now ?? Date.now;
   }
 
@@ -65,10 +71,25 @@ export class WorkerHub {
             case "register":
               throw new FrameError("The worker registered twice");
             case "heartbeat":
-              this.#handle({ type: "worker-heartbeat", workerId });
+              this.handle({ type: "worker-heartbeat", workerId });
               break;
             case "time-limit-reached":
-              this.#handle({ type: "worker-time-limit-reached", workerId });
+              this.handle({ type: "worker-time-limit-reached", workerId });
+              break;
+            case "task-started":
+              this.handle({ type: "task-started", workerId, task: message.task });
+              break;
+            case "task-finished":
+              this.handle({ type: "task-finished", workerId, task: message.task });
+              break;
+            case "task-failed":
+              this.handle({
+                type: "task-failed",
+                workerId,
+                task: message.task,
+                error: message.error,
+                started: message.started,
+              });
               break;
           }
         }
@@ -81,14 +102,15 @@ export class WorkerHub {
       connection.close();
       if (workerId !== null) {
         this.#links.delete(workerId);
-        this.#handle({ type: "worker-connection-closed", workerId });
+        this.#sentTemplates.delete(workerId);
+        this.handle({ type: "worker-connection-closed", workerId });
       }
     }
   }
 
   /** Advances the core's clock: heartbeats, idle timeouts, stop grace periods. */
   tick(): void {
-    this.#handle({ type: "tick" });
+    this.handle({ type: "tick" });
   }
 
   /** `hq worker stop`: `all` means every running worker. */
@@ -102,7 +124,7 @@ export class WorkerHub {
       if (!this.core.isRunning(workerId) || record.stopReason !== null) {
         return { workerId, outcome: "already-stopped" };
       }
-      this.#handle({ type: "worker-stop-requested", workerId });
+      this.handle({ type: "worker-stop-requested", workerId });
       return { workerId, outcome: "stopped" };
     });
   }
@@ -154,19 +176,33 @@ export class WorkerHub {
       idleTimeoutMs: requested.idleTimeoutMs ?? this.options.defaultIdleTimeoutMs,
     };
     this.#links.set(workerId, connection);
-    this.#handle({ type: "worker-joined", workerId, configuration });
+    this.handle({ type: "worker-joined", workerId, configuration });
     const record = this.core.workers.get(workerId)!;
     connection.send({ type: "registered", workerId, startedMs: record.startedMs, configuration });
     log.info(`Worker ${workerId} registered from ${peer}`);
     return workerId;
   }
 
-  #handle(event: CoreEvent): void {
+  /**
+   * Feeds one event to the core and carries out its commands. A scheduling round follows once
+   * the current batch of events is handled, so a frame of 1,000 finished tasks costs one round.
+   */
+  handle(event: CoreEvent): void {
     const wasRunning = "workerId" in event && this.core.isRunning(event.workerId);
     this.#apply(this.core.handle(event, this.#now()));
     if (wasRunning && "workerId" in event && !this.core.isRunning(event.workerId)) {
       this.#logOffline(event.workerId);
     }
+    if (!this.#roundPending) {
+      this.#roundPending = true;
+      queueMicrotask(() => this.#afterEvents());
+    }
+  }
+
+  #afterEvents(): void {
+    this.#roundPending = false;
+    this.#apply(this.core.handle({ type: "schedule" }, this.#now()));
+    this.onChange();
   }
 
   #apply(commands: CoreCommand[]): void {
@@ -180,9 +216,37 @@ export class WorkerHub {
           this.#logOffline(command.workerId);
           link?.close();
           this.#links.delete(command.workerId);
+          this.#sentTemplates.delete(command.workerId);
+          break;
+        case "assign-tasks":
+          link?.send({
+            type: "assign-tasks",
+            templates: this.#templatesToSend(command.workerId, command.tasks),
+            tasks: command.tasks,
+          });
+          break;
+        case "cancel-tasks":
+          link?.send({ type: "cancel-tasks", tasks: command.tasks });
           break;
       }
     }
+  }
+
+  #templatesToSend(
+    workerId: WorkerId,
+    tasks: AssignedTask[],
+  ): Array<{ jobId: number; submitIndex: number; template: TaskTemplate }> {
+    let sent = this.#sentTemplates.get(workerId);
+    if (!sent) this.#sentTemplates.set(workerId, sent = new Set());
+    const templates = [];
+    for (const { jobId, submitIndex } of tasks) {
+      const key = `${jobId}:${submitIndex}`;
+      if (sent.has(key)) continue;
+      sent.add(key);
+      const template = this.core.jobs.get(jobId)?.submits[submitIndex].description.template;
+      if (template) templates.push({ jobId, submitIndex, template });
+    }
+    return templates;
   }
 
   #logOffline(workerId: WorkerId): void {

@@ -1,0 +1,191 @@
+/**
+ * Client requests about jobs: submit, open/close, list, info, cancel, forget and wait. Chooses job
+ * ids, checks what the core must not see (unknown or closed jobs, clashing task ids), turns the
+ * rest into core events, and answers waiters when their jobs complete.
+ */
+import { IdRanges } from "../common/id_ranges.ts";
+import { selectIds } from "../common/id_selector.ts";
+import type { TaskState } from "../common/job_types.ts";
+import type {
+  ClientRequest,
+  IdSelector,
+  JobActionResult,
+  ServerResponse,
+} from "../common/protocol.ts";
+import type { JobRecord } from "./scheduler/job_record.ts";
+import type { WorkerHub } from "./worker_hub.ts";
+
+interface Waiter {
+  jobIds: number[];
+  withoutClose: boolean;
+  resolve: (response: ServerResponse) => void;
+}
+
+export class JobService {
+  #nextJobId = 1;
+  #waiters: Waiter[] = [];
+
+  constructor(private readonly workers: WorkerHub) {
+    workers.onChange = () => this.#wakeWaiters();
+  }
+
+  get #jobs(): ReadonlyMap<number, JobRecord> {
+    return this.workers.core.jobs;
+  }
+
+  /** Answers a job request; `job-wait` resolves only once the jobs are done. */
+  handle(request: ClientRequest): ServerResponse | Promise<ServerResponse> {
+    switch (request.type) {
+      case "submit":
+        return this.#submit(request);
+      case "job-open": {
+        const jobId = this.#nextJobId++;
+        this.workers.handle({
+          type: "job-created",
+          jobId,
+          name: request.name,
+          maxFails: request.maxFails,
+          isOpen: true,
+          submit: null,
+        });
+        return { type: "job-created", jobId };
+      }
+      case "job-list":
+        return {
+          type: "jobs",
+          jobs: [...this.#jobs.values()].map((job) => job.summary()).sort((a, b) => a.id - b.id),
+        };
+      case "job-info": {
+        const ids = this.#select(request.selector);
+        const hostnames = this.#hostnames();
+        return {
+          type: "job-details",
+          jobs: ids.filter((id) => this.#jobs.has(id)).map((id) =>
+            this.#jobs.get(id)!.detail(hostnames)
+          ),
+          notFound: ids.filter((id) => !this.#jobs.has(id)),
+        };
+      }
+      case "job-cancel":
+        return { type: "job-actions", results: this.#cancel(request.selector, request.reason) };
+      case "job-close":
+        return { type: "job-actions", results: this.#close(request.selector) };
+      case "job-forget":
+        return { type: "job-actions", results: this.#forget(request.selector, request.states) };
+      case "job-wait":
+        return this.#wait(request.selector, request.withoutClose);
+      default:
+        return { type: "error", message: `Unexpected request "${request.type}"` };
+    }
+  }
+
+  #submit(request: Extract<ClientRequest, { type: "submit" }>): ServerResponse {
+    const { jobId: targetJobId, name, maxFails } = request;
+    let submit = request.submit;
+    if (targetJobId === null) {
+      const jobId = this.#nextJobId++;
+      this.workers.handle({ type: "job-created", jobId, name, maxFails, isOpen: false, submit });
+      return { type: "job-created", jobId };
+    }
+    const job = this.#jobs.get(targetJobId);
+    if (!job) return { type: "error", message: `Job ${targetJobId} not found.` };
+    if (!job.isOpen) return { type: "error", message: `Job ${targetJobId} is not opened.` };
+    if (request.autoIdCount !== null) {
+      submit = {
+        ...submit,
+        ids: IdRanges.sequence(job.maxTaskId() + 1, request.autoIdCount).ranges.slice(),
+      };
+    }
+    const ids = new IdRanges(submit.ids);
+    for (const existing of job.submits) {
+      // Clashes are rare and arrays are ranges: compare the smaller side against the larger.
+      const [small, large] = existing.ids.count < ids.count
+        ? [existing.ids, ids]
+        : [ids, existing.ids];
+      for (const id of small) {
+        if (large.has(id)) {
+          return { type: "error", message: `Task ${id} already exists in job ${job.id}.` };
+        }
+      }
+    }
+    this.workers.handle({ type: "tasks-added", jobId: job.id, submit });
+    return { type: "job-created", jobId: job.id };
+  }
+
+  #cancel(selector: IdSelector, reason: string | null): JobActionResult[] {
+    const ids = selector.type === "all"
+      ? [...this.#jobs.values()].filter((job) => job.activeTasks > 0).map((job) => job.id)
+      : this.#select(selector);
+    return ids.map((jobId): JobActionResult => {
+      const job = this.#jobs.get(jobId);
+      if (!job) return { jobId, outcome: "not-found" };
+      const canceled = job.activeTasks;
+      if (canceled === 0) return { jobId, outcome: "already-finished" };
+      this.workers.handle({ type: "job-canceled", jobId, reason });
+      return { jobId, outcome: "canceled", canceled, finished: job.counts.finished };
+    });
+  }
+
+  #close(selector: IdSelector): JobActionResult[] {
+    const ids = selector.type === "all"
+      ? [...this.#jobs.values()].filter((job) => job.isOpen).map((job) => job.id)
+      : this.#select(selector);
+    return ids.map((jobId): JobActionResult => {
+      const job = this.#jobs.get(jobId);
+      if (!job) return { jobId, outcome: "not-found" };
+      if (!job.isOpen) return { jobId, outcome: "already-closed" };
+      this.workers.handle({ type: "job-closed", jobId });
+      return { jobId, outcome: "closed" };
+    });
+  }
+
+  #forget(selector: IdSelector, states: TaskState[]): JobActionResult[] {
+    return this.#select(selector).map((jobId): JobActionResult => {
+      const job = this.#jobs.get(jobId);
+      const state = job?.summary().state;
+      if (!job || !job.isCompleted || !states.includes(state as TaskState)) {
+        return { jobId, outcome: "ignored" };
+      }
+      this.workers.handle({ type: "job-forgotten", jobId });
+      return { jobId, outcome: "forgotten" };
+    });
+  }
+
+  #wait(selector: IdSelector, withoutClose: boolean): ServerResponse | Promise<ServerResponse> {
+    const jobIds = this.#select(selector).filter((id) => this.#jobs.has(id));
+    const waiter = { jobIds, withoutClose } as Omit<Waiter, "resolve">;
+    if (this.#isDone(waiter)) return { type: "ok" };
+    return new Promise((resolve) => this.#waiters.push({ ...waiter, resolve }));
+  }
+
+  #wakeWaiters(): void {
+    if (this.#waiters.length === 0) return;
+    this.#waiters = this.#waiters.filter((waiter) => {
+      if (!this.#isDone(waiter)) return true;
+      waiter.resolve({ type: "ok" });
+      return false;
+    });
+  }
+
+  #isDone(waiter: Omit<Waiter, "resolve">): boolean {
+    return waiter.jobIds.every((id) => {
+      const job = this.#jobs.get(id);
+      if (!job) return true;
+      return waiter.withoutClose ? job.activeTasks === 0 : job.isCompleted;
+    });
+  }
+
+  /** `last` is the highest id ever created, even if forgotten (spec §1). */
+  #select(selector: IdSelector): number[] {
+    if (selector.type === "last") return this.#nextJobId > 1 ? [this.#nextJobId - 1] : [];
+    return selectIds(selector, [...this.#jobs.keys()].sort((a, b) => a - b));
+  }
+
+  #hostnames(): Record<number, string> {
+    const hostnames: Record<number, string> = {};
+    for (const [id, worker] of this.workers.core.workers) {
+      hostnames[id] = worker.configuration.hostname;
+    }
+    return hostnames;
+  }
+}

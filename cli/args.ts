@@ -148,6 +148,7 @@ function parseBoolean(raw: string): boolean {
 export type CommandRun<S extends ArgSpecs, C> = (
   values: ArgValues<S>,
   context: C,
+  given: ReadonlySet<string>,
 ) => Promise<number | void>;
 
 export interface CommandSpec<S extends ArgSpecs, C> {
@@ -171,7 +172,11 @@ export interface Command<C> {
   args: ArgSpecs;
   conflicts: Array<[string, string]>;
   subcommands: Command<C>[];
-  run?: (values: Record<string, unknown>, context: C) => Promise<number | void>;
+  run?: (
+    values: Record<string, unknown>,
+    context: C,
+    given: ReadonlySet<string>,
+  ) => Promise<number | void>;
 }
 
 export function defineCommand<S extends ArgSpecs, C>(spec: CommandSpec<S, C>): Command<C> {
@@ -194,6 +199,8 @@ export type ParseOutcome<C> =
     path: Command<C>[];
     values: Record<string, unknown>;
     globals: Record<string, unknown>;
+    /** Keys of the arguments given on the command line (not from env or defaults). */
+    given: ReadonlySet<string>;
   }
   | { type: "help"; path: Command<C>[]; long: boolean; toStderr: boolean; exitCode: number }
   | { type: "version" };
@@ -347,7 +354,7 @@ export function parseCommandLine<C>(
       );
     }
   }
-  return { type: "run", path, values, globals };
+  return { type: "run", path, values, globals, given: new Set(raw.keys()) };
 }
 
 function help<C>(path: Command<C>[], long: boolean): ParseOutcome<C> {

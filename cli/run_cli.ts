@@ -42,7 +42,7 @@ export async function runCli(argv: string[]): Promise<number> {
   };
   const command = outcome.path[outcome.path.length - 1];
   try {
-    const code = (await command.run!(outcome.values, context)) ?? 0;
+    const code = (await command.run!(outcome.values, context, outcome.given)) ?? 0;
     context.output.finish();
     return code;
   } catch (error) {

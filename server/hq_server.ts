@@ -80,7 +80,7 @@ export class HqServer {
     idleTimeoutMs: number | null,
   ) {
     this.#workers = new WorkerHub(this.#core, { defaultIdleTimeoutMs: idleTimeoutMs });
-    this.#jobService = new JobService(this.#workers);
+    this.#jobService = new JobService(this.#workers, info.serverUid);
     this.#ticker = setInterval(() => this.#workers.tick(), TICK_INTERVAL_MS);
   }
 

@@ -5,7 +5,8 @@
  */
 import { IdRanges } from "../common/id_ranges.ts";
 import { selectIds } from "../common/id_selector.ts";
-import type { TaskState } from "../common/job_types.ts";
+import type { SubmitDescription, TaskState } from "../common/job_types.ts";
+import { resolveAtSubmit } from "../common/placeholders.ts";
 import type {
   ClientRequest,
   IdSelector,
@@ -25,7 +26,7 @@ export class JobService {
   #nextJobId = 1;
   #waiters: Waiter[] = [];
 
-  constructor(private readonly workers: WorkerHub) {
+  constructor(private readonly workers: WorkerHub, private readonly serverUid: string) {
     workers.onChange = () => this.#wakeWaiters();
   }
 
@@ -84,6 +85,7 @@ export class JobService {
     let submit = request.submit;
     if (targetJobId === null) {
       const jobId = this.#nextJobId++;
+      submit = this.#resolvePaths(submit, jobId);
       this.workers.handle({ type: "job-created", jobId, name, maxFails, isOpen: false, submit });
       return { type: "job-created", jobId };
     }
@@ -96,6 +98,7 @@ export class JobService {
         ids: IdRanges.sequence(job.maxTaskId() + 1, request.autoIdCount).ranges.slice(),
       };
     }
+    submit = this.#resolvePaths(submit, job.id);
     const ids = new IdRanges(submit.ids);
     for (const existing of job.submits) {
       // Clashes are rare and arrays are ranges: compare the smaller side against the larger.
@@ -110,6 +113,17 @@ export class JobService {
     }
     this.workers.handle({ type: "tasks-added", jobId: job.id, submit });
     return { type: "job-created", jobId: job.id };
+  }
+
+  /** Step 1 of placeholder resolution (jobs spec §3), done once per submit. */
+  #resolvePaths(submit: SubmitDescription, jobId: number): SubmitDescription {
+    const template = submit.template;
+    const paths = resolveAtSubmit(template, {
+      jobId,
+      submitDir: template.submitDir,
+      serverUid: this.serverUid,
+    });
+    return { ...submit, template: { ...template, ...paths } };
   }
 
   #cancel(selector: IdSelector, reason: string | null): JobActionResult[] {

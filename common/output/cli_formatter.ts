@@ -1,6 +1,12 @@
 import { formatDuration } from "../duration.ts";
 import { formatErrorChain } from "../errors.ts";
+import { formatIdList } from "../id_ranges.ts";
+import type { JobDetailView, JobSummaryView, TaskView } from "../job_types.ts";
 import type { ServerInfo, WorkerView } from "../protocol.ts";
+import { logger } from "../log.ts";
+import { countLines, formatMakespan, progressBar, stateCell } from "./job_words.ts";
+import { formatAmount } from "../resources/amount.ts";
+import { paint } from "./colors.ts";
 import {
   describeResources,
   formatResourcesLine,
@@ -60,8 +66,144 @@ export class CliFormatter implements Formatter {
     writeStdout(`${describeResources(resources)}\n`);
   }
 
+  submitted(jobId: number): void {
+    const word = this.colors ? paint("successfully", "green") : "successfully";
+    writeStdout(`Job submitted ${word}, job ID: ${jobId}\n`);
+  }
+
+  jobOpened(jobId: number): void {
+    writeStdout(`Job ${jobId} is open.\n`);
+  }
+
+  jobList(jobs: JobSummaryView[], options: { totalCount: number; verbose: boolean }): void {
+    const header = ["ID", "Name", "State", "Tasks"];
+    if (options.verbose) header.push("Cancel Reason");
+    const rows: Cell[][] = jobs.map((job) => {
+      const row: Cell[] = [
+        job.isOpen ? `*${job.id}` : String(job.id),
+        truncateMiddle(job.name, 50),
+        stateCell(job.state),
+        String(job.taskCount),
+      ];
+      if (options.verbose) row.push(job.cancelReason ?? "");
+      return row;
+    });
+    let text = renderHorizontalTable(header, rows, { colors: this.colors, rightAligned: [0] });
+    if (jobs.some((job) => job.isOpen)) text += "* = Open jobs\n";
+    if (jobs.length < options.totalCount) {
+      text += options.totalCount === 1
+        ? "There is 1 job in total.\n"
+        : `There are ${options.totalCount} jobs in total. Use \`--all\` to display all jobs.\n`;
+    }
+    writeStdout(text);
+  }
+
+  jobInfo(jobs: JobDetailView[]): void {
+    writeStdout(jobs.map((job) => this.#jobTables(job)).join("\n"));
+  }
+
+  taskList(
+    jobs: Array<{ job: JobDetailView; tasks: TaskView[] }>,
+    options: { verbose: boolean },
+  ): void {
+    const withJobId = jobs.length > 1;
+    const header = [
+      ...(withJobId ? ["Job ID"] : []),
+      "Task ID",
+      "State",
+      "Worker",
+      "Makespan",
+      "Error",
+    ];
+    let truncated = false;
+    const rows: Cell[][] = [];
+    for (const { job, tasks } of jobs) {
+      for (const task of tasks) {
+        let error = task.error ?? "";
+        if (!options.verbose && error.length >= 16) {
+          error = `${error.slice(0, 16)}...`;
+          truncated = true;
+        }
+        rows.push([
+          ...(withJobId ? [String(job.id)] : []),
+          String(task.id),
+          stateCell(task.state),
+          task.workerId === null ? "" : job.workerHostnames[task.workerId] ?? "",
+          makespanOf(task),
+          error === "" ? "" : { text: error, color: "red" },
+        ]);
+      }
+    }
+    writeStdout(renderHorizontalTable(header, rows, { colors: this.colors }));
+    if (truncated) log.info("An error message was truncated. Use -v to display the full error.");
+  }
+
   error(error: unknown): void {
     writeStderr(`${formatErrorChain(error)}\n`);
+  }
+
+  #jobTables(job: JobDetailView): string {
+    const rows: [string, Cell][] = [["ID", String(job.id)], ["Name", job.name]];
+    if (job.taskCount === 1) {
+      rows.push(["State", stateCell(job.tasks[0]?.state ?? job.state)]);
+    } else {
+      const lines = [progressBar(job.counts, job.taskCount), ...countLines(job.counts)];
+      rows.push(["State", lines.map((line) => `${line}\n`).join("").trimEnd()]);
+    }
+    rows.push(
+      ["Cancel Reason", job.cancelReason ?? ""],
+      ["Session", job.isOpen ? "open" : "closed"],
+      ["Tasks", `${job.taskCount}; Ids: ${taskIdsText(job)}`],
+      ["Workers", workersText(job)],
+    );
+    if (job.submits.length === 1) {
+      const template = job.submits[0].template;
+      rows.push(
+        ["Resources", `cpus: ${formatAmount(template.cpus)} compact`],
+        ["Pin", template.pin ?? "none"],
+        ["Priority", String(template.priority)],
+        ["Command", template.args.map(wrap80).join("\n")],
+        ["Stdout", template.stdout ?? "<None>"],
+        ["Stderr", template.stderr ?? "<None>"],
+        [
+          "Environment",
+          Object.entries(template.env)
+            .filter(([key]) => !key.startsWith("HQ_"))
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+            .map(([key, value]) => `${key}=${value}`)
+            .join("\n"),
+        ],
+        ["Working directory", template.cwd],
+        [
+          "Task time limit",
+          template.timeLimitMs === null ? "None" : formatDuration(template.timeLimitMs),
+        ],
+        ["Crash limit", String(template.crashLimit)],
+      );
+    }
+    rows.push(["Submission date", formatCliDate(job.submittedMs)]);
+    if (job.submits.length === 1) {
+      rows.push(["Submission directory", job.submits[0].template.submitDir]);
+    }
+    rows.push(["Makespan", formatMakespan((job.completedMs ?? Date.now()) - job.submittedMs)]);
+    let text = renderVerticalTable(rows, { colors: this.colors });
+    const failed = job.tasks.filter((task) => task.state === "failed");
+    if (failed.length > 0) {
+      const shown = failed.slice(0, 5);
+      text += renderHorizontalTable(
+        ["Task ID", "Worker", "Error"],
+        shown.map((task) => [
+          String(task.id),
+          task.workerId === null ? "" : job.workerHostnames[task.workerId] ?? "",
+          { text: task.error ?? "", color: "red" },
+        ]),
+        { colors: this.colors },
+      );
+      text += failed.length > shown.length
+        ? `${failed.length} tasks failed. (${shown.length} shown)\n`
+        : `${failed.length} tasks failed.\n`;
+    }
+    return text;
   }
 
   #workerTable(view: WorkerView): string {
@@ -118,4 +260,39 @@ export function writeStderr(text: string): void {
   } catch {
     // Nowhere left to report to.
   }
+}
+
+const log = logger("client");
+
+function truncateMiddle(text: string, max: number): string {
+  if (text.length <= max) return text;
+  return `${text.slice(0, 24)}...${text.slice(text.length - 23)}`;
+}
+
+function makespanOf(task: TaskView): string {
+  if (task.startedMs === null) return "";
+  return formatMakespan((task.finishedMs ?? Date.now()) - task.startedMs);
+}
+
+/** `0-2`, or `0-10:2` for a single stepped array, else merged sorted ids. */
+function taskIdsText(job: JobDetailView): string {
+  if (job.submits.length === 1 && job.submits[0].ids.length === 1) {
+    const [start, end, step] = job.submits[0].ids[0];
+    if (step > 1 && end > start) return `${start}-${end}:${step}`;
+  }
+  return formatIdList(job.tasks.map((task) => task.id));
+}
+
+function workersText(job: JobDetailView): string {
+  const ids = [...new Set(job.tasks.map((task) => task.workerId).filter((id) => id !== null))]
+    .sort((a, b) => a! - b!) as number[];
+  const names = ids.map((id) => job.workerHostnames[id] ?? "N/A");
+  if (names.length <= 2) return names.join(", ");
+  return `${names.slice(0, 2).join(", ")}, … (${names.length} total)`;
+}
+
+function wrap80(text: string): string {
+  const lines: string[] = [];
+  for (let i = 0; i < text.length; i += 80) lines.push(text.slice(i, i + 80));
+  return lines.length === 0 ? "" : lines.join("\n");
 }

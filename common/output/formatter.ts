@@ -2,6 +2,7 @@
  * The output layer: every command hands its result to a `Formatter`, which renders it for the
  * chosen `--output-mode` (tables for `cli`, one JSON document for `json`, bare values for `quiet`).
  */
+import type { JobDetailView, JobSummaryView, TaskView } from "../job_types.ts";
 import type { ServerInfo, WorkerView } from "../protocol.ts";
 import type { ResourceDescriptor } from "../resources/resource_descriptor.ts";
 
@@ -17,6 +18,19 @@ export interface Formatter {
   workerInfo(workers: WorkerView[]): void;
   /** `hq worker hwdetect`. */
   hwdetect(resources: ResourceDescriptor): void;
+  /** `hq submit`: the new job's id. */
+  submitted(jobId: number): void;
+  /** `hq job open`. */
+  jobOpened(jobId: number): void;
+  /** `hq job list`; `totalCount` is the number of jobs the server knows. */
+  jobList(jobs: JobSummaryView[], options: { totalCount: number; verbose: boolean }): void;
+  /** `hq job info`. */
+  jobInfo(jobs: JobDetailView[]): void;
+  /** `hq task list`: the selected tasks of each found job. */
+  taskList(
+    jobs: Array<{ job: JobDetailView; tasks: TaskView[] }>,
+    options: { verbose: boolean },
+  ): void;
   /** An error that ends the command (exit code 1). */
   error(error: unknown): void;
   /** Called when the command ends; JSON mode prints `{}` if the command printed nothing. */

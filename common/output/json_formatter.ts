@@ -1,5 +1,7 @@
 import { formatErrorChain } from "../errors.ts";
+import type { JobDetailView, JobSummaryView, TaskView } from "../job_types.ts";
 import type { ServerInfo, WorkerView } from "../protocol.ts";
+import { jobInfoJson, taskDescriptionJson, taskJson } from "./job_words.ts";
 import type { ResourceDescriptor } from "../resources/resource_descriptor.ts";
 import { formatJsonTimestamp } from "../timestamp.ts";
 import type { Formatter } from "./formatter.ts";
@@ -35,6 +37,37 @@ export class JsonFormatter implements Formatter {
 
   hwdetect(resources: ResourceDescriptor): void {
     this.#print(resources);
+  }
+
+  submitted(jobId: number): void {
+    this.#print({ id: jobId });
+  }
+
+  jobOpened(jobId: number): void {
+    this.#print({ id: jobId });
+  }
+
+  jobList(jobs: JobSummaryView[]): void {
+    this.#print(jobs.map(jobInfoJson));
+  }
+
+  jobInfo(jobs: JobDetailView[]): void {
+    this.#print(jobs.map((job) => ({
+      finished_at: job.completedMs === null ? null : formatJsonTimestamp(job.completedMs),
+      info: jobInfoJson(job),
+      max_fails: job.maxFails,
+      started_at: formatJsonTimestamp(job.submittedMs),
+      submits: job.submits.map((submit) => ({ array: taskDescriptionJson(submit.template) })),
+      tasks: job.tasks.map((task) => taskJson(job, task)),
+    })));
+  }
+
+  taskList(jobs: Array<{ job: JobDetailView; tasks: TaskView[] }>): void {
+    const out: Record<string, unknown> = {};
+    for (const { job, tasks } of jobs) {
+      out[String(job.id)] = tasks.map((task) => taskJson(job, task));
+    }
+    this.#print(out);
   }
 
   error(error: unknown): void {

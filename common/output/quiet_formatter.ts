@@ -1,3 +1,4 @@
+import type { JobSummaryView } from "../job_types.ts";
 import type { ServerInfo, WorkerView } from "../protocol.ts";
 import { CliFormatter } from "./cli_formatter.ts";
 import type { Formatter } from "./formatter.ts";
@@ -17,6 +18,22 @@ export class QuietFormatter implements Formatter {
   workerInfo(_workers: WorkerView[]): void {}
 
   hwdetect(): void {}
+
+  submitted(jobId: number): void {
+    writeStdout(`${jobId}\n`);
+  }
+
+  jobOpened(jobId: number): void {
+    writeStdout(`${jobId}\n`);
+  }
+
+  jobList(jobs: JobSummaryView[]): void {
+    writeStdout(jobs.map((job) => `${job.id} ${job.state.toUpperCase()}\n`).join(""));
+  }
+
+  jobInfo(): void {}
+
+  taskList(): void {}
 
   error(error: unknown): void {
     new CliFormatter(false).error(error);

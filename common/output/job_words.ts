@@ -1,0 +1,150 @@
+/** How jobs and tasks read in tables and JSON (jobs spec §6, §7, §9). */
+import { formatDuration } from "../duration.ts";
+import type {
+  JobDetailView,
+  JobState,
+  TaskCounts,
+  TaskState,
+  TaskTemplate,
+  TaskView,
+} from "../job_types.ts";
+import { resolveForTask } from "../placeholders.ts";
+import type { Color } from "./colors.ts";
+import { jsonSeconds } from "./json.ts";
+import { formatJsonTimestamp } from "../timestamp.ts";
+
+const STATE_COLORS: Record<JobState, Color> = {
+  waiting: "cyan",
+  running: "yellow",
+  finished: "green",
+  failed: "red",
+  canceled: "magenta",
+  aborted: "blue",
+  opened: "cyan",
+};
+
+/** `RUNNING`, `FINISHED`, … with its colour. */
+export function stateCell(state: JobState | TaskState): { text: string; color: Color } {
+  return { text: state.toUpperCase(), color: STATE_COLORS[state] };
+}
+
+/**
+ * Durations in tables (§7.12): minutes precision from an hour on, seconds from a minute on,
+ * else milliseconds: `1h 5m`, `2m 13s`, `4s 27ms`, `0s`.
+ */
+export function formatMakespan(ms: number): string {
+  const truncated = ms >= 3_600_000
+    ? Math.floor(ms / 60_000) * 60_000
+    : ms >= 60_000
+    ? Math.floor(ms / 1_000) * 1_000
+    : Math.floor(ms);
+  return formatDuration(truncated);
+}
+
+const BAR_WIDTH = 40;
+
+/** `[####....]`: `#` segments for canceled, failed, finished, running, aborted (§7.7). */
+export function progressBar(counts: TaskCounts, total: number): string {
+  let remaining = BAR_WIDTH;
+  let bar = "";
+  for (const state of ["canceled", "failed", "finished", "running", "aborted"] as const) {
+    if (total === 0) break;
+    const width = Math.min(remaining, Math.ceil((counts[state] / total) * BAR_WIDTH));
+    bar += "#".repeat(width);
+    remaining -= width;
+  }
+  return `[${bar}${".".repeat(remaining)}]`;
+}
+
+/** `RUNNING (n)` … lines of the `State` cell of `job info`, in the spec's order. */
+export function countLines(counts: TaskCounts): string[] {
+  const order = ["running", "failed", "finished", "canceled", "waiting", "aborted"] as const;
+  return order.filter((state) => counts[state] > 0).map((state) =>
+    `${state.toUpperCase()} (${counts[state]})`
+  );
+}
+
+/** The task description object of §9.2. */
+export function taskDescriptionJson(template: TaskTemplate): unknown {
+  return {
+    crash_limit: template.crashLimit,
+    pin_mode: template.pin === "omp" ? "openmp" : template.pin,
+    priority: template.priority,
+    program: {
+      args: template.args,
+      cwd: template.cwd,
+      env: template.env,
+      stderr: template.stderr,
+      stdout: template.stdout,
+    },
+    resources: [{
+      min_time: jsonSeconds(template.timeRequestMs),
+      n_nodes: 0,
+      resources: [{ request: { Compact: template.cpus }, resource: "cpus" }],
+      weight: 10_000,
+    }],
+    task_dir: template.taskDir,
+    time_limit: jsonSeconds(template.timeLimitMs),
+  };
+}
+
+/** The template a task of the job ran with (its submit). */
+export function templateOf(job: JobDetailView, taskId: number): TaskTemplate | null {
+  for (const submit of job.submits) {
+    for (const [start, end, step] of submit.ids) {
+      if (taskId >= start && taskId <= end && (taskId - start) % step === 0) {
+        return submit.template;
+      }
+    }
+  }
+  return null;
+}
+
+/** Whether a task shows its resolved paths (§9.3: started, and not aborted). */
+export function showsPaths(task: TaskView): boolean {
+  return task.startedMs !== null && task.state !== "waiting" && task.state !== "aborted";
+}
+
+/** The task object of §9.3. */
+export function taskJson(job: JobDetailView, task: TaskView): unknown {
+  const out: Record<string, unknown> = { id: task.id, state: task.state };
+  const template = templateOf(job, task.id);
+  if (template && showsPaths(task)) {
+    Object.assign(
+      out,
+      resolveForTask(template, {
+        jobId: job.id,
+        taskId: task.id,
+        instanceId: task.instanceId,
+        submitDir: template.submitDir,
+        serverUid: "",
+      }),
+    );
+  }
+  if (task.startedMs !== null) {
+    out.started_at = formatJsonTimestamp(task.startedMs);
+    out.worker = task.workerId;
+  }
+  if (task.finishedMs !== null) out.finished_at = formatJsonTimestamp(task.finishedMs);
+  if (task.error !== null) out.error = task.error;
+  return out;
+}
+
+/** The job info object of §9.1. */
+export function jobInfoJson(job: {
+  id: number;
+  name: string;
+  isOpen: boolean;
+  cancelReason: string | null;
+  taskCount: number;
+  counts: TaskCounts;
+}): unknown {
+  return {
+    cancel_reason: job.cancelReason,
+    id: job.id,
+    is_open: job.isOpen,
+    name: job.name,
+    task_count: job.taskCount,
+    task_stats: { ...job.counts },
+  };
+}

@@ -13,6 +13,7 @@ import {
 } from "../common/protocol.ts";
 import { loadWorkerEndpoint } from "../common/server_dir.ts";
 import { connectSession, type MessageConnection } from "../common/transport/mod.ts";
+import { TaskRunner } from "./task_runner.ts";
 import { prepareConfiguration, type WorkerOptions } from "./worker_configuration.ts";
 
 const log = logger("worker");
@@ -67,6 +68,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<number> 
     }
     log.info(`Worker ${registered.workerId} registered`);
 
+    const runner = new TaskRunner({
+      workDir: registered.configuration.workDir,
+      send: (message) => link.send(message),
+    });
     const ending = await new Promise<Ending>((resolve) => {
       const heartbeat = () => link.send({ type: "heartbeat" });
       heartbeat();
@@ -93,8 +98,16 @@ export async function startWorker(options: StartWorkerOptions): Promise<number> 
         lastTaskStarted: null,
         runtimeInfo: null,
       });
-      receive(batches).then(resolve);
+      receive(batches, runner).then(resolve);
     });
+    if (
+      ending.kind === "server-lost" && registered.configuration.onServerLost === "finish-running"
+    ) {
+      log.info(`Server lost; finishing ${runner.runningCount} running task(s)`);
+      await runner.finishRunning();
+    } else {
+      await runner.stopAll();
+    }
     return await finish(ending, link);
   } finally {
     for (const cleanup of cleanups.reverse()) {
@@ -126,11 +139,24 @@ async function finish(ending: Ending, link: ServerLink): Promise<number> {
 }
 
 /** Messages from the server until it says stop or the connection ends. */
-async function receive(batches: AsyncGenerator<ServerToWorkerMessage[]>): Promise<Ending> {
+async function receive(
+  batches: AsyncGenerator<ServerToWorkerMessage[]>,
+  runner: TaskRunner,
+): Promise<Ending> {
   try {
     for await (const batch of batches) {
       for (const message of batch) {
-        if (message.type === "stop") return { kind: "stopped" };
+        switch (message.type) {
+          case "stop":
+            return { kind: "stopped" };
+          case "assign-tasks":
+            runner.addTemplates(message.templates);
+            runner.assign(message.tasks);
+            break;
+          case "cancel-tasks":
+            runner.cancel(message.tasks);
+            break;
+        }
       }
     }
     return { kind: "server-lost", error: new ConnectionError("Server connection closed") };

@@ -1,0 +1,744 @@
+/**
+ * Starts task processes and reports how they end (spec §5.1–§5.3).
+ *
+ * The main path calls glibc's `posix_spawnp` through FFI, with no wrapper `exec`: the child calls
+ * `setsid()` (POSIX_SPAWN_SETSID, so it leads its own session and process group, as the spec
+ * says), starts with an empty signal mask and default dispositions (Deno ignores SIGPIPE), and has
+ * stdin/stdout/stderr opened on files by the kernel, so output never passes through JavaScript.
+ *
+ * Reaping: one shared reaper wakes on SIGCHLD (plus a slow fallback poll) and reaps only pids it
+ * started. It never reaps another child of this process, so `Deno.Command` keeps working beside it.
+ * The reverse constraint: no other code in the process may call `waitpid(-1)` or `wait()`, or it
+ * would take our children's statuses (`exited` then rejects).
+ *
+ * Without FFI (no `--allow-ffi`, not Linux, glibc < 2.29) tasks start through `Deno.Command`
+ * instead: slower (Deno forks itself to run `setsid`), and output is copied through JavaScript.
+ */
+import { HqError } from "../common/errors.ts";
+import { logger } from "../common/log.ts";
+import {
+  CStringArena,
+  EINVAL,
+  ENOENT,
+  FILE_ACTIONS_BYTES,
+  type Libc,
+  O_CREAT,
+  O_DIRECTORY,
+  O_PATH,
+  O_RDONLY,
+  O_TRUNC,
+  O_WRONLY,
+  offHeapBytes,
+  openLibc,
+  P_ALL,
+  P_PID,
+  POSIX_SPAWN_SETPGROUP,
+  POSIX_SPAWN_SETSID,
+  POSIX_SPAWN_SETSIGDEF,
+  POSIX_SPAWN_SETSIGMASK,
+  SIGINFO_BYTES,
+  SIGINFO_PID_OFFSET,
+  SIGSET_BYTES,
+  SPAWNATTR_BYTES,
+  strerror,
+  WEXITED,
+  WNOHANG,
+  WNOWAIT,
+  X_OK,
+} from "./_libc.ts";
+
+const log = logger("worker::task_process");
+
+export interface SpawnOptions {
+  /**
+   * Program and arguments. Byte strings are passed as they are (they may not contain NUL). An
+   * `argv[0]` without `/` is looked up in the task's PATH (`env.PATH`; `/bin:/usr/bin` if unset).
+   */
+  argv: ReadonlyArray<string | Uint8Array>;
+  /** The task's complete environment: nothing is inherited implicitly. */
+  env: Readonly<Record<string, string>>;
+  /** Working directory of the task; it must exist. */
+  cwd: string;
+  /**
+   * Files for the standard streams; `null` (or an absent `stdin`) means `/dev/null`. stdout and
+   * stderr are created or truncated with mode 0644. Relative paths are relative to the worker's
+   * working directory, not to `cwd`.
+   */
+  stdin?: string | null;
+  stdout: string | null;
+  stderr: string | null;
+}
+
+export type ProcessExit =
+  | { type: "exited"; code: number }
+  | { type: "signaled"; signal: number; signalName: string };
+
+export type TaskSignal = "SIGINT" | "SIGTERM" | "SIGKILL";
+
+export interface TaskProcess {
+  readonly pid: number;
+  /**
+   * Settles once the process has exited and was reaped. It rejects only when other code in this
+   * process reaped the child first (a `waitpid(-1)`), which is a bug.
+   */
+  readonly exited: Promise<ProcessExit>;
+  /** Sends the signal to the task's whole process group; does nothing once the task was reaped. */
+  kill(signal: TaskSignal): void;
+  /**
+   * The stop sequence of spec §5.3: SIGINT to the process group, wait up to `graceMs` for the task
+   * to exit, then SIGKILL to the process group (also when the task exited within the grace, to
+   * take down what it left behind). Calling it again returns the same promise.
+   */
+  stop(graceMs?: number): Promise<ProcessExit>;
+}
+
+/** Which step of starting the task failed. */
+export type SpawnStage = "stdin" | "stdout" | "stderr" | "cwd" | "exec";
+
+export interface SpawnErrorDetail {
+  stage: SpawnStage;
+  errno: number;
+  /** The OS text (`strerror`), e.g. `No such file or directory`. */
+  osError: string;
+}
+
+/**
+ * A task process could not be started. The message follows spec §5.1
+ * (`Cannot execute "<argv>": <OS error>`, `Creating stream file failed: …`); a caller may add
+ * hint lines below it.
+ */
+export class SpawnError extends HqError {
+  readonly stage: SpawnStage;
+  readonly errno: number;
+  readonly osError: string;
+
+  constructor(message: string, detail: SpawnErrorDetail) {
+    super(message);
+    this.stage = detail.stage;
+    this.errno = detail.errno;
+    this.osError = detail.osError;
+  }
+}
+
+/** The message for a failed step, in the spec's words where it has them. */
+function spawnErrorMessage(options: SpawnOptions, stage: SpawnStage, osError: string): string {
+  switch (stage) {
+    case "stdin":
+      return `Cannot open stdin file "${options.stdin}": ${osError}`;
+    case "stdout":
+    case "stderr":
+      return `Creating stream file failed: cannot open "${options[stage]}": ${osError}`;
+    case "cwd":
+      return `Cannot change to working directory "${options.cwd}": ${osError}`;
+    case "exec":
+      return `Cannot execute "${argvText(options.argv)}": ${osError}`;
+  }
+}
+
+function spawnError(options: SpawnOptions, detail: SpawnErrorDetail): SpawnError {
+  return new SpawnError(spawnErrorMessage(options, detail.stage, detail.osError), detail);
+}
+
+/** Starts a task process; throws `SpawnError` when it cannot be started. */
+export function spawnTask(options: SpawnOptions): TaskProcess {
+  launcher ??= createLauncher();
+  return launcher.spawn(options);
+}
+
+/** The spec's error text for an exit (§5.2), or null for exit code 0. */
+export function describeExit(exit: ProcessExit): string | null {
+  if (exit.type === "exited") {
+    return exit.code === 0 ? null : `Program terminated with exit code ${exit.code}.`;
+  }
+  // The spec names only SIGHUP…SIGSTOP; later signals (SIGXCPU, …) are "unknown" there.
+  const name = exit.signal >= 1 && exit.signal <= SIGSTOP ? exit.signalName : "unknown";
+  return `Program terminated with exit code -1. Received signal ${exit.signal} (${name}).`;
+}
+
+/** Linux x86_64 signal names, indexed by number. */
+const SIGNAL_NAMES = [
+  "",
+  "SIGHUP",
+  "SIGINT",
+  "SIGQUIT",
+  "SIGILL",
+  "SIGTRAP",
+  "SIGABRT",
+  "SIGBUS",
+  "SIGFPE",
+  "SIGKILL",
+  "SIGUSR1",
+  "SIGSEGV",
+  "SIGUSR2",
+  "SIGPIPE",
+  "SIGALRM",
+  "SIGTERM",
+  "SIGSTKFLT",
+  "SIGCHLD",
+  "SIGCONT",
+  "SIGSTOP",
+  "SIGTSTP",
+  "SIGTTIN",
+  "SIGTTOU",
+  "SIGURG",
+  "SIGXCPU",
+  "SIGXFSZ",
+  "SIGVTALRM",
+  "SIGPROF",
+  "SIGWINCH",
+  "SIGIO",
+  "SIGPWR",
+  "SIGSYS",
+];
+const SIGSTOP = 19;
+const SIGNAL_NUMBERS: Record<TaskSignal, number> = { SIGINT: 2, SIGTERM: 15, SIGKILL: 9 };
+
+/** The signal's name (`SIGKILL`), or `unknown` outside 1–31. */
+function signalName(signal: number): string {
+  return SIGNAL_NAMES[signal] || "unknown";
+}
+
+function signaled(signal: number): ProcessExit {
+  return { type: "signaled", signal, signalName: signalName(signal) };
+}
+
+const DEFAULT_GRACE_MS = 1_000;
+/** SIGCHLD does the work; this poll only guards against a lost wakeup. */
+const FALLBACK_POLL_MS = 500;
+/** execvp's search path when PATH is unset (glibc's `_CS_PATH`). */
+const DEFAULT_SEARCH_PATH = "/bin:/usr/bin";
+const DEV_NULL = "/dev/null";
+const STREAM_FLAGS = O_WRONLY | O_CREAT | O_TRUNC;
+const STREAM_MODE = 0o644;
+
+interface Launcher {
+  spawn(options: SpawnOptions): TaskProcess;
+}
+
+let launcher: Launcher | undefined;
+
+function createLauncher(): Launcher {
+  const opened = openLibc();
+  if ("libc" in opened) return new PosixSpawnLauncher(opened.libc);
+  log.warn(
+    `Starting task processes through Deno.Command (${opened.reason}): slower, and task output ` +
+      `is copied through the worker`,
+  );
+  return new DenoCommandLauncher();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main path: posix_spawnp through FFI.
+
+class PosixSpawnLauncher implements Launcher {
+  readonly #libc: Libc;
+  readonly #reaper: Reaper;
+  readonly #arena = new CStringArena();
+  readonly #attr = offHeapBytes(SPAWNATTR_BYTES);
+  readonly #fileActions = offHeapBytes(FILE_ACTIONS_BYTES);
+  readonly #pidOut = offHeapBytes(8);
+  readonly #pidView = new Int32Array(this.#pidOut.buffer, 0, 1);
+  readonly #argvAddresses: number[] = [];
+
+  constructor(libc: Libc) {
+    this.#libc = libc;
+    this.#reaper = new Reaper(libc);
+    // One attribute object serves every spawn: glibc only reads it.
+    const emptySet = offHeapBytes(SIGSET_BYTES);
+    libc.sigemptyset(emptySet);
+    // Every signal back to SIG_DFL. Not sigfillset(): it leaves out glibc's internal signals 32
+    // and 33, which the spawn code then sets to SIG_IGN, and exec keeps ignored signals ignored.
+    const fullSet = offHeapBytes(SIGSET_BYTES).fill(0xff);
+    check(libc.posix_spawnattr_init(this.#attr), "posix_spawnattr_init");
+    check(libc.posix_spawnattr_setsigmask(this.#attr, emptySet), "posix_spawnattr_setsigmask");
+    check(libc.posix_spawnattr_setsigdefault(this.#attr, fullSet), "posix_spawnattr_setsigdefault");
+    const common = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    if (libc.posix_spawnattr_setflags(this.#attr, common | POSIX_SPAWN_SETSID) !== 0) {
+      // glibc < 2.26 has no SETSID: a new process group (pgid = pid) without a new session.
+      check(libc.posix_spawnattr_setpgroup(this.#attr, 0), "posix_spawnattr_setpgroup");
+      check(
+        libc.posix_spawnattr_setflags(this.#attr, common | POSIX_SPAWN_SETPGROUP),
+        "posix_spawnattr_setflags",
+      );
+    }
+    // posix_spawn cannot set a parent-death signal (spec §5.1). When the worker exits through
+    // Deno.exit() or the end of its event loop, its live tasks still get the SIGTERM they would
+    // have got from the kernel; a worker killed by a signal leaves them running.
+    globalThis.addEventListener("unload", () => this.#reaper.signalAll(SIGNAL_NUMBERS.SIGTERM));
+  }
+
+  spawn(options: SpawnOptions): TaskProcess {
+    const { argv, env, cwd } = options;
+    if (argv.length === 0) throw new RangeError("Cannot spawn a task with an empty argv");
+    const libc = this.#libc;
+    const arena = this.#arena;
+    const searchPath = env.PATH ?? DEFAULT_SEARCH_PATH;
+    // glibc's posix_spawnp searches the worker's own PATH; when the task's differs, we search.
+    const program =
+      hasSlash(argv[0]) || searchPath === (Deno.env.get("PATH") ?? DEFAULT_SEARCH_PATH)
+        ? argv[0]
+        : this.#lookUpProgram(argv[0], searchPath, cwd);
+    if (program === null) throw this.#spawnError(ENOENT, options);
+    let envBlock = "";
+    let envCount = 0;
+    for (const key in env) {
+      envBlock += key + "=" + env[key] + "\0";
+      envCount++;
+    }
+    let programAddress: number, argvTable: number, envTable: number;
+    let stdinAddress: number, stdoutAddress: number, stderrAddress: number, cwdAddress: number;
+    for (;;) {
+      arena.begin();
+      const argvAddresses = this.#argvAddresses;
+      argvAddresses.length = 0;
+      for (const arg of argv) argvAddresses.push(arena.cString(arg));
+      argvTable = arena.pointerTable(argvAddresses);
+      envTable = arena.cStringTable(envBlock, envCount);
+      programAddress = program === argv[0] ? argvAddresses[0] : arena.cString(program);
+      stdinAddress = arena.cString(options.stdin ?? DEV_NULL);
+      stdoutAddress = arena.cString(options.stdout ?? DEV_NULL);
+      stderrAddress = arena.cString(options.stderr ?? DEV_NULL);
+      cwdAddress = arena.cString(cwd);
+      if (!arena.overflowed) break;
+      arena.grow();
+    }
+    if (arena.sawNul) {
+      // Rust's wording: HyperQueue passes every value through a CString.
+      const osError = "nul byte found in provided data";
+      throw spawnError(options, { stage: "exec", errno: EINVAL, osError });
+    }
+
+    const actions = this.#fileActions;
+    check(libc.posix_spawn_file_actions_init(actions), "posix_spawn_file_actions_init");
+    let errno: number;
+    try {
+      // Opened before the chdir, so relative paths mean the same as for the worker itself.
+      check(
+        libc.posix_spawn_file_actions_addopen(actions, 0, BigInt(stdinAddress), O_RDONLY, 0),
+        "posix_spawn_file_actions_addopen",
+      );
+      check(
+        libc.posix_spawn_file_actions_addopen(
+          actions,
+          1,
+          BigInt(stdoutAddress),
+          options.stdout === null ? O_WRONLY : STREAM_FLAGS,
+          STREAM_MODE,
+        ),
+        "posix_spawn_file_actions_addopen",
+      );
+      check(
+        libc.posix_spawn_file_actions_addopen(
+          actions,
+          2,
+          BigInt(stderrAddress),
+          options.stderr === null ? O_WRONLY : STREAM_FLAGS,
+          STREAM_MODE,
+        ),
+        "posix_spawn_file_actions_addopen",
+      );
+      check(
+        libc.posix_spawn_file_actions_addchdir_np(actions, BigInt(cwdAddress)),
+        "posix_spawn_file_actions_addchdir_np",
+      );
+      // Deno opens everything close-on-exec, but what the worker inherited (a batch system's pipe,
+      // say) is not: a task holding such a pipe open could delay whoever waits for its end.
+      if (libc.posix_spawn_file_actions_addclosefrom_np !== null) {
+        check(
+          libc.posix_spawn_file_actions_addclosefrom_np(actions, 3),
+          "posix_spawn_file_actions_addclosefrom_np",
+        );
+      }
+      // Listening before the child exists: a SIGCHLD before the listener would be lost.
+      this.#reaper.prepare();
+      errno = libc.posix_spawnp(
+        this.#pidOut,
+        BigInt(programAddress),
+        actions,
+        this.#attr,
+        BigInt(argvTable),
+        BigInt(envTable),
+      );
+    } finally {
+      libc.posix_spawn_file_actions_destroy(actions);
+    }
+    if (errno !== 0) {
+      this.#reaper.release();
+      throw this.#spawnError(errno, options);
+    }
+    const process = new FfiTaskProcess(this.#pidView[0], libc);
+    this.#reaper.track(process);
+    return process;
+  }
+
+  /**
+   * execvp's search, for a task whose PATH differs from the worker's: the first executable
+   * `<dir>/<name>`, else the first that exists (its exec then fails with EACCES), else null
+   * (ENOENT). Relative directories are relative to the task's cwd, where the exec happens.
+   */
+  #lookUpProgram(
+    name: string | Uint8Array,
+    searchPath: string,
+    cwd: string,
+  ): Uint8Array | null {
+    const nameBytes = typeof name === "string" ? new TextEncoder().encode(name) : name;
+    let fallback: Uint8Array | null = null;
+    for (const dir of searchPath.split(":")) {
+      const execPath = concatBytes(`${dir === "" ? "." : dir}/`, nameBytes);
+      const checkPath = dir.startsWith("/") ? execPath : concatBytes(`${cwd}/`, execPath);
+      this.#arena.begin();
+      const address = this.#arena.cString(checkPath);
+      if (this.#arena.overflowed) continue;
+      if (this.#libc.access(BigInt(address), X_OK) === 0) return execPath;
+      if (fallback === null && this.#libc.access(BigInt(address), 0) === 0) fallback = execPath;
+    }
+    return fallback;
+  }
+
+  #spawnError(errno: number, options: SpawnOptions): SpawnError {
+    const osError = strerror(this.#libc, errno);
+    return spawnError(options, { stage: this.#failedStage(options), errno, osError });
+  }
+
+  /**
+   * posix_spawn returns an errno without saying which step failed, so on the (rare) failure path
+   * the steps are retried here, in the child's order, without their effects.
+   */
+  #failedStage(options: SpawnOptions): SpawnStage {
+    const opens = (path: string, flags: number) => {
+      this.#arena.begin();
+      const address = this.#arena.cString(path);
+      if (this.#arena.overflowed) return true;
+      const fd = this.#libc.open(BigInt(address), flags, STREAM_MODE);
+      if (fd < 0) return false;
+      this.#libc.close(fd);
+      return true;
+    };
+    if (options.stdin && !opens(options.stdin, O_RDONLY)) return "stdin";
+    if (options.stdout !== null && !opens(options.stdout, O_WRONLY | O_CREAT)) return "stdout";
+    if (options.stderr !== null && !opens(options.stderr, O_WRONLY | O_CREAT)) return "stderr";
+    if (!opens(options.cwd, O_PATH | O_DIRECTORY)) return "cwd";
+    this.#arena.begin();
+    if (this.#libc.access(BigInt(this.#arena.cString(options.cwd)), X_OK) !== 0) return "cwd";
+    return "exec";
+  }
+}
+
+class FfiTaskProcess implements TaskProcess {
+  readonly pid: number;
+  readonly exited: Promise<ProcessExit>;
+  /** Set by stop(): the reaper then SIGKILLs the group before it reaps the leader. */
+  stopping = false;
+  #live = true;
+  #stopped: Promise<ProcessExit> | undefined;
+  readonly #libc: Libc;
+  #settle!: (exit: ProcessExit) => void;
+  #fail!: (error: Error) => void;
+
+  constructor(pid: number, libc: Libc) {
+    this.pid = pid;
+    this.#libc = libc;
+    this.exited = new Promise((resolve, reject) => {
+      this.#settle = resolve;
+      this.#fail = reject;
+    });
+  }
+
+  kill(signal: TaskSignal): void {
+    this.signalGroup(SIGNAL_NUMBERS[signal]);
+  }
+
+  /**
+   * Only while the leader is unreaped: until then, even as a zombie, it holds the group id, which
+   * therefore names no other group. After reaping, the id could be reused.
+   */
+  signalGroup(signal: number): void {
+    if (this.#live) this.#libc.kill(-this.pid, signal);
+  }
+
+  stop(graceMs = DEFAULT_GRACE_MS): Promise<ProcessExit> {
+    if (!this.#live) return this.exited;
+    this.#stopped ??= this.#stop(graceMs);
+    return this.#stopped;
+  }
+
+  async #stop(graceMs: number): Promise<ProcessExit> {
+    this.stopping = true;
+    this.kill("SIGINT");
+    const timer = setTimeout(() => this.kill("SIGKILL"), graceMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  reaped(exit: ProcessExit | Error): void {
+    this.#live = false;
+    if (exit instanceof Error) this.#fail(exit);
+    else this.#settle(exit);
+  }
+}
+
+/**
+ * Reaps the tasks this module started. On SIGCHLD it asks the kernel which child is waitable
+ * without reaping it (`waitid(P_ALL, WNOWAIT)`) and reaps that one if it is ours, so each exit
+ * costs a couple of calls however many tasks run. A waitable child that is not ours (a
+ * `Deno.Command` child that Deno has not reaped yet) hides the rest of the queue; then the reaper
+ * asks each of its pids with `waitpid(pid, WNOHANG)`.
+ */
+class Reaper {
+  readonly #libc: Libc;
+  readonly #byPid = new Map<number, FfiTaskProcess>();
+  readonly #status = offHeapBytes(4);
+  readonly #statusView = new Int32Array(this.#status.buffer);
+  readonly #siginfo = offHeapBytes(SIGINFO_BYTES);
+  readonly #siginfoView = new Int32Array(this.#siginfo.buffer);
+  readonly #onSigchld = () => this.reap();
+  #listening = false;
+  #fallbackTimer: ReturnType<typeof setInterval> | undefined;
+  #releaseTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(libc: Libc) {
+    this.#libc = libc;
+  }
+
+  /** Starts listening for SIGCHLD, if not already; call before spawning. */
+  prepare(): void {
+    if (this.#listening) return;
+    this.#listening = true;
+    Deno.addSignalListener("SIGCHLD", this.#onSigchld);
+    // The signal listener does not keep Deno alive; this timer does, while tasks run.
+    this.#fallbackTimer = setInterval(this.#onSigchld, FALLBACK_POLL_MS);
+  }
+
+  /**
+   * Stops listening once no task is left, one macrotask later: the code that awaited the last
+   * `exited` often starts the next task right away, and binding the listener again costs more
+   * than the timer.
+   */
+  release(): void {
+    if (!this.#listening || this.#byPid.size > 0 || this.#releaseTimer !== undefined) return;
+    this.#releaseTimer = setTimeout(() => {
+      this.#releaseTimer = undefined;
+      if (!this.#listening || this.#byPid.size > 0) return;
+      this.#listening = false;
+      Deno.removeSignalListener("SIGCHLD", this.#onSigchld);
+      clearInterval(this.#fallbackTimer);
+    }, 0);
+  }
+
+  track(process: FfiTaskProcess): void {
+    this.#byPid.set(process.pid, process);
+  }
+
+  reap(): void {
+    while (this.#byPid.size > 0) {
+      const pid = this.#peek(P_ALL, 0);
+      if (pid <= 0) break;
+      const process = this.#byPid.get(pid);
+      if (process === undefined) {
+        for (const each of this.#byPid.values()) this.#collect(each, false);
+        break;
+      }
+      if (!this.#collect(process, true)) break;
+    }
+    this.release();
+  }
+
+  signalAll(signal: number): void {
+    for (const process of this.#byPid.values()) process.signalGroup(signal);
+  }
+
+  /** A waitable child's pid without reaping it; 0 if none is waitable, -1 if there is none. */
+  #peek(idType: number, id: number): number {
+    this.#siginfoView[SIGINFO_PID_OFFSET / 4] = 0;
+    const result = this.#libc.waitid(idType, id, this.#siginfo, WEXITED | WNOHANG | WNOWAIT);
+    return result === 0 ? this.#siginfoView[SIGINFO_PID_OFFSET / 4] : -1;
+  }
+
+  /** Reaps the process if it has exited; returns whether it did. */
+  #collect(process: FfiTaskProcess, knownExited: boolean): boolean {
+    const pid = process.pid;
+    if (process.stopping) {
+      const waitable = knownExited ? pid : this.#peek(P_PID, pid);
+      if (waitable === 0) return false;
+      // Spec §5.3 ends with SIGKILL to the group: sent while the zombie still holds the id.
+      if (waitable === pid) process.signalGroup(SIGNAL_NUMBERS.SIGKILL);
+    }
+    const result = this.#libc.waitpid(pid, this.#status, WNOHANG);
+    if (result === 0) return false;
+    this.#byPid.delete(pid);
+    process.reaped(
+      result === pid ? decodeWaitStatus(this.#statusView[0]) : new Error(
+        `Task process ${pid} was reaped by other code in this process (a waitpid(-1) elsewhere?)`,
+      ),
+    );
+    return true;
+  }
+}
+
+function decodeWaitStatus(status: number): ProcessExit {
+  const signal = status & 0x7f;
+  return signal === 0 ? { type: "exited", code: (status >> 8) & 0xff } : signaled(signal);
+}
+
+function check(result: number, call: string): void {
+  if (result !== 0) throw new Error(`${call} failed with error ${result}`);
+}
+
+function hasSlash(arg: string | Uint8Array): boolean {
+  return typeof arg === "string" ? arg.includes("/") : arg.includes(0x2f);
+}
+
+function concatBytes(prefix: string, suffix: Uint8Array): Uint8Array {
+  const head = new TextEncoder().encode(prefix);
+  const bytes = new Uint8Array(head.length + suffix.length);
+  bytes.set(head);
+  bytes.set(suffix, head.length);
+  return bytes;
+}
+
+function argvText(argv: ReadonlyArray<string | Uint8Array>): string {
+  const decoder = new TextDecoder();
+  return argv.map((arg) => typeof arg === "string" ? arg : decoder.decode(arg)).join(" ");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fallback without FFI: Deno.Command.
+
+class DenoCommandLauncher implements Launcher {
+  spawn(options: SpawnOptions): TaskProcess {
+    const { argv } = options;
+    if (argv.length === 0) throw new RangeError("Cannot spawn a task with an empty argv");
+    const decoder = new TextDecoder();
+    const [program, ...args] = argv.map((arg) =>
+      typeof arg === "string" ? arg : decoder.decode(arg)
+    );
+    const files: Deno.FsFile[] = [];
+    const open = (stage: SpawnStage, path: string | null | undefined, write: boolean) => {
+      if (!path) return null;
+      try {
+        const file = Deno.openSync(
+          path,
+          write ? { write, create: true, truncate: true, mode: STREAM_MODE } : { read: true },
+        );
+        files.push(file);
+        return file;
+      } catch (error) {
+        for (const file of files) file.close();
+        throw spawnError(options, { stage, ...osErrorOf(error) });
+      }
+    };
+    const stdin = open("stdin", options.stdin, false);
+    const stdout = open("stdout", options.stdout, true);
+    const stderr = open("stderr", options.stderr, true);
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command(program, {
+        args,
+        env: options.env,
+        clearEnv: true,
+        cwd: options.cwd,
+        stdin: stdin ? "piped" : "null",
+        stdout: stdout ? "piped" : "null",
+        stderr: stderr ? "piped" : "null",
+        // setsid() in the child: its own session and process group.
+        detached: true,
+      }).spawn();
+    } catch (error) {
+      for (const file of files) file.close();
+      const stage = error instanceof Deno.errors.NotFound && !isDirectory(options.cwd)
+        ? "cwd"
+        : "exec";
+      throw spawnError(options, { stage, ...osErrorOf(error) });
+    }
+    return new CommandTaskProcess(child, [
+      stdin ? stdin.readable.pipeTo(child.stdin).catch(() => {}) : null,
+      stdout ? child.stdout.pipeTo(stdout.writable) : null,
+      stderr ? child.stderr.pipeTo(stderr.writable) : null,
+    ]);
+  }
+}
+
+class CommandTaskProcess implements TaskProcess {
+  readonly pid: number;
+  readonly exited: Promise<ProcessExit>;
+  #live = true;
+  #stopped: Promise<ProcessExit> | undefined;
+
+  constructor(child: Deno.ChildProcess, copies: Array<Promise<void> | null>) {
+    this.pid = child.pid;
+    this.exited = (async () => {
+      const status = await child.status;
+      this.#live = false;
+      await Promise.allSettled(copies);
+      return status.signal === null
+        ? { type: "exited", code: status.code } as const
+        : signaled(SIGNAL_NAMES.indexOf(status.signal));
+    })();
+  }
+
+  kill(signal: TaskSignal): void {
+    if (!this.#live) return;
+    try {
+      Deno.kill(-this.pid, signal);
+    } catch { /* the group is already gone */ }
+  }
+
+  stop(graceMs = DEFAULT_GRACE_MS): Promise<ProcessExit> {
+    if (!this.#live) return this.exited;
+    this.#stopped ??= (async () => {
+      this.kill("SIGINT");
+      const timer = setTimeout(() => this.kill("SIGKILL"), graceMs);
+      try {
+        await this.exited;
+      } finally {
+        clearTimeout(timer);
+      }
+      // Deno has reaped the leader already, so the group id may (rarely) be reused by now.
+      try {
+        Deno.kill(-this.pid, "SIGKILL");
+      } catch { /* no process left in the group */ }
+      return this.exited;
+    })();
+    return this.#stopped;
+  }
+}
+
+/** glibc's texts for the errors a spawn or an open can meet; Deno's messages vary by call. */
+const OS_ERRORS: Record<string, [number, string]> = {
+  E2BIG: [7, "Argument list too long"],
+  EACCES: [13, "Permission denied"],
+  EAGAIN: [11, "Resource temporarily unavailable"],
+  EISDIR: [21, "Is a directory"],
+  ELOOP: [40, "Too many levels of symbolic links"],
+  EMFILE: [24, "Too many open files"],
+  ENAMETOOLONG: [36, "File name too long"],
+  ENOENT: [2, "No such file or directory"],
+  ENOEXEC: [8, "Exec format error"],
+  ENOMEM: [12, "Cannot allocate memory"],
+  ENOSPC: [28, "No space left on device"],
+  ENOTDIR: [20, "Not a directory"],
+  EROFS: [30, "Read-only file system"],
+  ETXTBSY: [26, "Text file busy"],
+};
+
+function osErrorOf(error: unknown): { errno: number; osError: string } {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && code in OS_ERRORS) {
+    const [errno, osError] = OS_ERRORS[code];
+    return { errno, osError };
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  const match = /(?:^|: )([^:]*?) \(os error (\d+)\)/.exec(message);
+  return match ? { errno: Number(match[2]), osError: match[1] } : { errno: 0, osError: message };
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,315 @@
+/**
+ * Runs the tasks the server assigns to this worker (jobs spec §4, §5): prepares each (env,
+ * placeholders, directories, task dir, pinning), reports it running, spawns it in its own
+ * process group with its outputs on files, enforces its time limit, and reports how it ended.
+ * Canceled tasks are stopped and not reported.
+ */
+import { describeError } from "../common/errors.ts";
+import type { TaskTemplate } from "../common/job_types.ts";
+import { logger } from "../common/log.ts";
+import { dirname, joinPath } from "../common/paths.ts";
+import { resolveForTask } from "../common/placeholders.ts";
+import type { AssignedTaskMessage, TaskRefMessage, WorkerMessage } from "../common/protocol.ts";
+import {
+  describeExit,
+  type ProcessExit,
+  SpawnError,
+  spawnTask,
+  type TaskProcess,
+} from "./task_process.ts";
+
+const log = logger("worker::task_runner");
+
+const ERROR_FILE_NAME = "hq-error";
+const ERROR_FILE_LIMIT = 2048;
+
+interface RunningTask {
+  ref: TaskRefMessage;
+  process: TaskProcess | null;
+  /** Set when the server canceled the task: its end is not reported. */
+  canceled: boolean;
+  timedOut: boolean;
+}
+
+export interface TaskRunnerOptions {
+  /** The worker's scratch directory (task dirs and stdin files live here). */
+  workDir: string;
+  /** Sends a message to the server. */
+  send: (message: WorkerMessage) => void;
+  /** The environment tasks inherit. @default {Deno.env.toObject()} */
+  env?: Record<string, string>;
+}
+
+export class TaskRunner {
+  readonly #templates = new Map<string, TaskTemplate>();
+  readonly #stdinFiles = new Map<string, string>();
+  readonly #running = new Map<string, RunningTask>();
+  readonly #baseEnv: Record<string, string>;
+  #accepting = true;
+
+  constructor(private readonly options: TaskRunnerOptions) {
+    this.#baseEnv = options.env ?? Deno.env.toObject();
+  }
+
+  get runningCount(): number {
+    return this.#running.size;
+  }
+
+  addTemplates(
+    templates: Array<{ jobId: number; submitIndex: number; template: TaskTemplate }>,
+  ): void {
+    for (const { jobId, submitIndex, template } of templates) {
+      this.#templates.set(`${jobId}:${submitIndex}`, template);
+    }
+  }
+
+  assign(tasks: AssignedTaskMessage[]): void {
+    for (const task of tasks) {
+      if (!this.#accepting) return;
+      const key = `${task.jobId}:${task.taskId}`;
+      const entry: RunningTask = {
+        ref: refOf(task),
+        process: null,
+        canceled: false,
+        timedOut: false,
+      };
+      this.#running.set(key, entry);
+      this.#run(task, entry).catch((error) => {
+        log.error(
+          `Task ${task.jobId}@${task.taskId} failed in the worker: ${describeError(error)}`,
+        );
+      }).finally(() => {
+        if (this.#running.get(key) === entry) this.#running.delete(key);
+      });
+    }
+  }
+
+  /** Stops canceled or aborted tasks (SIGINT, 1 s, SIGKILL); nothing is reported for them. */
+  cancel(refs: TaskRefMessage[]): void {
+    for (const ref of refs) {
+      const entry = this.#running.get(`${ref.jobId}:${ref.taskId}`);
+      if (!entry || entry.ref.instanceId !== ref.instanceId) continue;
+      entry.canceled = true;
+      entry.process?.stop().catch(() => {});
+    }
+  }
+
+  /** Takes no new tasks and stops every running one (worker stop, server lost with `stop`). */
+  async stopAll(): Promise<void> {
+    this.#accepting = false;
+    const stopping = [...this.#running.values()].map((entry) => {
+      entry.canceled = true;
+      return entry.process?.stop().catch(() => {});
+    });
+    await Promise.allSettled(stopping);
+  }
+
+  /** Takes no new tasks and waits for the running ones (`--on-server-lost finish-running`). */
+  async finishRunning(): Promise<void> {
+    this.#accepting = false;
+    await Promise.allSettled([...this.#running.values()].map((entry) => entry.process?.exited));
+  }
+
+  async #run(task: AssignedTaskMessage, entry: RunningTask): Promise<void> {
+    const template = this.#templates.get(`${task.jobId}:${task.submitIndex}`);
+    if (!template) {
+      this.#fail(entry, "The worker did not receive the task's definition", false);
+      return;
+    }
+    const paths = resolveForTask(template, {
+      jobId: task.jobId,
+      taskId: task.taskId,
+      instanceId: task.instanceId,
+      submitDir: template.submitDir,
+      serverUid: "",
+    });
+    const env: Record<string, string> = { ...this.#baseEnv, ...template.env };
+    env.HQ_JOB_ID = String(task.jobId);
+    env.HQ_TASK_ID = String(task.taskId);
+    env.HQ_INSTANCE_ID = String(task.instanceId);
+    env.HQ_SUBMIT_DIR = template.submitDir;
+    if (task.entry !== null) env.HQ_ENTRY = task.entry;
+    if (task.cpus.length > 0) {
+      env.HQ_CPUS = task.cpus.join(",");
+      if (template.env.OMP_NUM_THREADS === undefined) {
+        env.OMP_NUM_THREADS = String(task.cpus.length);
+      }
+    }
+    let argv = template.args;
+    if (template.pin !== null) {
+      if (task.cpus.length === 0) {
+        this.#fail(entry, "Pinning failed, no CPU ids allocated for task", false);
+        return;
+      }
+      env.HQ_PIN = template.pin;
+      if (template.pin === "taskset") argv = ["taskset", "-c", task.cpus.join(","), ...argv];
+      else {
+        env.OMP_PROC_BIND ??= "close";
+        env.OMP_PLACES ??= `{${task.cpus.join(",")}}`;
+      }
+    }
+
+    // Preparation: a failure here fails the task before it ever ran (spec §5.1).
+    let taskDir: string | null = null;
+    try {
+      if (template.taskDir) {
+        taskDir = await Deno.makeTempDir({ dir: this.options.workDir, prefix: "t" });
+        env.HQ_TASK_DIR = taskDir;
+        env.HQ_ERROR_FILENAME = joinPath(taskDir, ERROR_FILE_NAME);
+      }
+    } catch (error) {
+      this.#fail(
+        entry,
+        `Cannot create task_dir in worker's workdir at ${this.options.workDir}: ${
+          describeError(error)
+        }`,
+        false,
+      );
+      return;
+    }
+    try {
+      for (const [name, path] of [["stdout", paths.stdout], ["stderr", paths.stderr]] as const) {
+        if (path === null) continue;
+        try {
+          await Deno.mkdir(dirname(path), { recursive: true });
+        } catch (error) {
+          this.#fail(
+            entry,
+            `Cannot create ${name} directory at ${dirname(path)}: ${describeError(error)}`,
+            false,
+          );
+          return;
+        }
+      }
+      const stdin = template.stdin ? await this.#stdinFile(task, template.stdin) : null;
+      if (entry.canceled) return;
+
+      this.options.send({ type: "task-started", task: entry.ref });
+      try {
+        await Deno.mkdir(paths.cwd, { recursive: true });
+      } catch (error) {
+        this.#fail(entry, `Could not create working directory: ${describeError(error)}`, true);
+        return;
+      }
+      let process: TaskProcess;
+      try {
+        process = spawnTask({
+          argv,
+          env,
+          cwd: paths.cwd,
+          stdin,
+          stdout: paths.stdout,
+          stderr: paths.stderr,
+        });
+      } catch (error) {
+        this.#fail(entry, spawnErrorText(error, argv, paths.cwd), true);
+        return;
+      }
+      entry.process = process;
+      if (entry.canceled) process.stop().catch(() => {});
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      if (template.timeLimitMs !== null) {
+        timer = setTimeout(() => {
+          entry.timedOut = true;
+          process.stop().catch(() => {});
+        }, template.timeLimitMs);
+      }
+      let exit: ProcessExit;
+      try {
+        exit = await process.exited;
+      } finally {
+        clearTimeout(timer);
+      }
+      if (entry.canceled) return;
+      if (entry.timedOut) {
+        this.#fail(entry, "Time limit reached", true);
+        return;
+      }
+      const failure = describeExit(exit);
+      if (failure === null) {
+        await removeIf(template.removeStdoutIfFinished, paths.stdout);
+        await removeIf(template.removeStderrIfFinished, paths.stderr);
+        this.options.send({ type: "task-finished", task: entry.ref });
+      } else {
+        this.#fail(entry, (taskDir && await readErrorFile(taskDir)) ?? failure, true);
+      }
+    } finally {
+      if (taskDir) await Deno.remove(taskDir, { recursive: true }).catch(() => {});
+    }
+  }
+
+  #fail(entry: RunningTask, error: string, started: boolean): void {
+    if (entry.canceled) return;
+    this.options.send({ type: "task-failed", task: entry.ref, error, started });
+  }
+
+  /** The `--stdin` bytes of a submit, written once to a file every instance reads. */
+  async #stdinFile(task: AssignedTaskMessage, bytes: Uint8Array): Promise<string> {
+    const key = `${task.jobId}:${task.submitIndex}`;
+    let path = this.#stdinFiles.get(key);
+    if (!path) {
+      path = joinPath(this.options.workDir, `stdin-${task.jobId}-${task.submitIndex}`);
+      await Deno.writeFile(path, bytes);
+      this.#stdinFiles.set(key, path);
+    }
+    return path;
+  }
+}
+
+function refOf(task: TaskRefMessage): TaskRefMessage {
+  return { jobId: task.jobId, taskId: task.taskId, instanceId: task.instanceId };
+}
+
+async function removeIf(condition: boolean, path: string | null): Promise<void> {
+  if (!condition || path === null) return;
+  await Deno.remove(path).catch((error) =>
+    log.warn(`Cannot remove "${path}": ${describeError(error)}`)
+  );
+}
+
+/** The first 2048 bytes of `<task dir>/hq-error`, when the task left one (spec §5.4). */
+async function readErrorFile(taskDir: string): Promise<string | null> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(joinPath(taskDir, ERROR_FILE_NAME));
+  } catch {
+    return null;
+  }
+  try {
+    const buffer = new Uint8Array(ERROR_FILE_LIMIT);
+    let length = 0;
+    while (length < buffer.length) {
+      const count = await file.read(buffer.subarray(length));
+      if (count === null) break;
+      length += count;
+    }
+    if (length === 0) return "Task created an error file, but it is empty";
+    const text = new TextDecoder().decode(buffer.subarray(0, length));
+    return length === ERROR_FILE_LIMIT ? `${text}\n[The message was truncated]` : text;
+  } finally {
+    file.close();
+  }
+}
+
+/** `Cannot execute "<argv>": <OS error>` plus a hint where one helps (spec §5.1). */
+function spawnErrorText(error: unknown, argv: string[], cwd: string): string {
+  if (!(error instanceof SpawnError) || error.stage !== "exec") return describeError(error);
+  let text = `Cannot execute "${argv.join(" ")}": ${error.osError}`;
+  const program = argv[0];
+  if (error.osError.includes("No such file")) {
+    text += `\nThe program "${program}" was not found.`;
+    if (!program.includes("/")) {
+      try {
+        if (Deno.statSync(joinPath(cwd, program)).isFile) {
+          text += ` A file of that name is in the working directory: did you mean "./${program}"?`;
+        }
+      } catch {
+        // No such file in the working directory either.
+      }
+    }
+  } else if (error.osError.includes("Permission denied") && program.endsWith(".sh")) {
+    text +=
+      `\nThe script "${program}" is not executable: run \`chmod +x ${program}\`, or submit it through a shell (\`bash ${program}\`).`;
+  }
+  return text;
+}

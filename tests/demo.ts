@@ -1,13 +1,13 @@
 /**
  * `deno task demo`: a tour of what hq does today, in a temporary server directory. Starts a
- * server and a worker, asks about them in each output mode, stops them, shows what clients see
- * once the server is gone, and cleans up. Grows with the product (a job array comes next).
+ * server and a worker, runs a 1,000-task job array on it, shows the job and a task's output,
+ * stops everything, shows what clients see once the server is gone, and cleans up.
  */
 import { hq, HqProcess, tempDir, waitUntil } from "./harness.ts";
 
-async function show(args: string[], serverDir: string): Promise<void> {
+async function show(args: string[], serverDir: string, cwd?: string): Promise<void> {
   console.log(`\n$ hq ${args.join(" ")}`);
-  const result = await hq([...args, "--server-dir", serverDir]);
+  const result = await hq(["--server-dir", serverDir, ...args], { cwd });
   if (result.stdout) console.log(result.stdout.trimEnd());
   if (result.stderr) console.log(result.stderr.trimEnd().replace(/^/gm, "  (stderr) "));
   if (result.code !== 0) console.log(`  (exit code ${result.code})`);
@@ -37,7 +37,40 @@ await waitUntil(() => worker.stdout().includes("Last task started"), {
 console.log(worker.stdout().trimEnd());
 
 await show(["worker", "list"], dir.path);
-await show(["worker", "list", "--output-mode", "quiet"], dir.path);
+
+const work = `${logs.path}/results`;
+await Deno.mkdir(work);
+const started = performance.now();
+await show(
+  [
+    "submit",
+    "--array",
+    "1-1000",
+    "--cpus",
+    "1",
+    "--wait",
+    "--",
+    "bash",
+    "-c",
+    "echo task $HQ_TASK_ID of job $HQ_JOB_ID ran on CPU $HQ_CPUS",
+  ],
+  dir.path,
+  work,
+);
+console.log(
+  `  (1,000 tasks submitted and waited for in ${Math.round(performance.now() - started)} ms)`,
+);
+await show(["job", "list", "--all"], dir.path);
+await show(["job", "info", "1"], dir.path);
+console.log(`\n$ cat job-1/42.stdout`);
+console.log((await Deno.readTextFile(`${work}/job-1/42.stdout`)).trimEnd());
+let lines = 0;
+for await (const entry of Deno.readDir(`${work}/job-1`)) {
+  if (entry.name.endsWith(".stdout")) {
+    lines += (await Deno.readTextFile(`${work}/job-1/${entry.name}`)).split("\n").length - 1;
+  }
+}
+console.log(`  (${lines} lines written by the tasks in all)`);
 await show(["worker", "stop", "all"], dir.path);
 console.log(`  (worker exited with code ${(await worker.status()).code})`);
 await show(["worker", "list", "--all"], dir.path);

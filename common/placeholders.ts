@@ -65,10 +65,13 @@ export function resolveAtSubmit(
   };
   let cwd = fillPlaceholders(paths.cwd, known);
   if (!hasPlaceholders(cwd)) cwd = resolvePath(values.submitDir, cwd);
+  // `%{CWD}` stands for the absolute cwd even while the cwd still has placeholders; otherwise a
+  // relative `--cwd work-%{TASK_ID}` would appear twice in `--stdout %{CWD}/out`.
+  const absoluteCwd = resolvePath(values.submitDir, cwd);
   const output = (path: string | null) => {
     if (path === null) return null;
-    const filled = fillPlaceholders(path, { ...known, CWD: cwd });
-    return hasPlaceholders(filled) || hasPlaceholders(cwd) ? filled : resolvePath(cwd, filled);
+    const filled = fillPlaceholders(path, { ...known, CWD: absoluteCwd });
+    return hasPlaceholders(filled) ? filled : resolvePath(absoluteCwd, filled);
   };
   return { cwd, stdout: output(paths.stdout), stderr: output(paths.stderr) };
 }

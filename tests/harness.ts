@@ -278,3 +278,117 @@ export class TestServer implements AsyncDisposable {
     if (this.ownsDir) await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 }
+
+// --- Jobs: submitting, waiting and reading `--output-mode json` ---
+
+/**
+ * Runs `hq --server-dir <dir> <args>`. `TestServer.hq` appends `--server-dir`, which the trailing
+ * command of `hq submit` would swallow.
+ */
+export function hqAt(
+  server: TestServer,
+  args: string[],
+  options: HqOptions = {},
+): Promise<HqResult> {
+  return hq(["--server-dir", server.dir, ...args], options);
+}
+
+/** Like `hqAt`, but fails the test unless the exit code is 0; returns stdout. */
+export function hqOkAt(
+  server: TestServer,
+  args: string[],
+  options: HqOptions = {},
+): Promise<string> {
+  return hqOk(["--server-dir", server.dir, ...args], options);
+}
+
+/** Submits with `--output-mode quiet` from `options.cwd` and returns the job id. */
+export async function submitJob(
+  server: TestServer,
+  args: string[],
+  options: HqOptions & { cwd: string },
+): Promise<number> {
+  const stdout = await hqOkAt(server, ["--output-mode", "quiet", "submit", ...args], options);
+  // With `--stdin` a notice comes first: the id is the last line.
+  const id = stdout.trimEnd().split("\n").at(-1)!;
+  if (!/^\d+$/.test(id)) throw new Error(`hq submit printed no job id:\n${stdout}`);
+  return Number(id);
+}
+
+/**
+ * Runs `hq --server-dir <dir> <args>` in the background and waits for it to exit, killing it and
+ * failing when it is still running after `timeoutMs` (a `job wait` that never returns).
+ */
+export async function hqWithin(
+  server: TestServer,
+  args: string[],
+  options: HqOptions & { timeoutMs?: number } = {},
+): Promise<HqResult> {
+  // Logs go beside the server's, which are removed with it.
+  await using process = new HqProcess(["--server-dir", server.dir, ...args], {
+    ...options,
+    logDir: dirname(server.process.stdoutFile),
+  });
+  await waitUntil(() => process.exited, {
+    timeoutMs: options.timeoutMs ?? 30_000,
+    intervalMs: 100,
+    what: `hq ${args.join(" ")} to exit`,
+  });
+  const status = await process.status();
+  return { code: status.code, stdout: process.stdout(), stderr: process.stderr() };
+}
+
+/** `hq job wait <id>`, which must return 0 within `timeoutMs`. */
+export async function waitForJob(
+  server: TestServer,
+  id: number,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const result = await hqWithin(server, ["job", "wait", String(id)], { timeoutMs });
+  if (result.code !== 0) {
+    throw new Error(`hq job wait ${id} exited with ${result.code}: ${result.stderr}`);
+  }
+}
+
+/** A task object of spec §9.3 as `--output-mode json` prints it. */
+export interface TaskJson {
+  id: number;
+  state: string;
+  error?: string;
+  worker?: number;
+  started_at?: string;
+  finished_at?: string;
+  cwd?: string;
+  stdout?: string | null;
+  stderr?: string | null;
+}
+
+/** The task objects of job `id`, from `hq task list <id> --output-mode json`. */
+export async function taskObjects(server: TestServer, id: number): Promise<TaskJson[]> {
+  const byJob = JSON.parse(
+    await hqOkAt(server, ["--output-mode", "json", "task", "list", String(id)]),
+  );
+  const tasks = byJob[String(id)];
+  if (!Array.isArray(tasks)) {
+    throw new Error(`No tasks of job ${id} listed: ${JSON.stringify(byJob)}`);
+  }
+  return tasks;
+}
+
+/** Pids of live processes whose argv is exactly `argv` and whose environment holds `marker`. */
+export function processesWith(argv: string[], marker: string): number[] {
+  const pids: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).split("\0");
+      if (cmdline.at(-1) === "") cmdline.pop();
+      if (cmdline.length !== argv.length || cmdline.some((arg, i) => arg !== argv[i])) continue;
+      const environ = Deno.readTextFileSync(`/proc/${entry.name}/environ`).split("\0");
+      if (environ.includes(marker)) pids.push(Number(entry.name));
+    } catch {
+      // The process ended while we looked, or is not ours to read.
+    }
+  }
+  return pids;
+}

@@ -121,7 +121,9 @@ export function taskJson(job: JobDetailView, task: TaskView): unknown {
       }),
     );
   }
-  if (task.startedMs !== null) {
+  // §9.3: canceled and aborted tasks carry no start time or worker, even if they had started.
+  const hasRun = task.state === "running" || task.state === "finished" || task.state === "failed";
+  if (task.startedMs !== null && hasRun) {
     out.started_at = formatJsonTimestamp(task.startedMs);
     out.worker = task.workerId;
   }

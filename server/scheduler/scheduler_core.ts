@@ -410,7 +410,8 @@ export class SchedulerCore {
         while (worker.freeCpus.length >= needed) {
           const index = submit.takeNext();
           if (index < 0) break;
-          tasks.push(this.#assign(worker, submit, index, worker.freeCpus.splice(0, needed)));
+          const cpus = worker.freeCpus.splice(0, needed).sort(compareLabels);
+          tasks.push(this.#assign(worker, submit, index, cpus));
         }
         if (worker.freeCpus.length === 0) break;
       }
@@ -469,4 +470,12 @@ function cpuLabels(configuration: WorkerConfiguration): string[] {
     case "sum":
       return [];
   }
+}
+
+/** Numeric labels in numeric order, others after them in text order (`HQ_CPUS=0,1,5`). */
+function compareLabels(a: string, b: string): number {
+  const x = Number(a);
+  const y = Number(b);
+  if (Number.isInteger(x) && Number.isInteger(y)) return x - y;
+  return a < b ? -1 : a > b ? 1 : 0;
 }

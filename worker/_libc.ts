@@ -10,6 +10,8 @@ export const O_CREAT = 0o100;
 export const O_TRUNC = 0o1000;
 export const O_DIRECTORY = 0o200000;
 export const O_PATH = 0o10000000;
+export const O_NOCTTY = 0o400;
+export const O_CLOEXEC = 0o2000000;
 
 export const POSIX_SPAWN_SETPGROUP = 0x02;
 export const POSIX_SPAWN_SETSIGDEF = 0x04;

@@ -11,6 +11,7 @@
 import type { BenchRow } from "./_bench_row.ts";
 import { formatTable } from "./_bench_row.ts";
 import { startLiveServer } from "./_live_server.ts";
+import { testWorkerConfiguration } from "../server/scheduler/_test_fixtures.ts";
 import { HqClient } from "../client/mod.ts";
 import { loadWorkerEndpoint } from "../common/server_dir.ts";
 import {
@@ -147,25 +148,12 @@ async function measureRawFloor(
 }
 
 function configuration(index: number): WorkerConfiguration {
-  return {
+  return testWorkerConfiguration(4, {
     hostname: `sim${index}`,
     listenAddress: `sim${index}:1`,
-    workDir: "/tmp/sim",
-    group: "default",
     heartbeatIntervalMs: HEARTBEAT_MS,
-    idleTimeoutMs: null,
-    timeLimitMs: null,
-    overviewIntervalMs: null,
-    minUtilization: 0,
-    onServerLost: "stop",
-    retractCheckIntervalMs: 30_000,
-    resources: {
-      resources: [{ name: "cpus", kind: "range", start: 0, end: 3 }],
-      coupling: { weights: [] },
-    },
-    manager: null,
     pid: 0,
-  };
+  });
 }
 
 /** CPU seconds (user + system) the process used so far. */

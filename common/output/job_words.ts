@@ -3,6 +3,7 @@ import { formatDuration } from "../duration.ts";
 import type {
   JobDetailView,
   JobState,
+  JobSummaryView,
   TaskCounts,
   TaskState,
   TaskTemplate,
@@ -133,14 +134,7 @@ export function taskJson(job: JobDetailView, task: TaskView): unknown {
 }
 
 /** The job info object of §9.1. */
-export function jobInfoJson(job: {
-  id: number;
-  name: string;
-  isOpen: boolean;
-  cancelReason: string | null;
-  taskCount: number;
-  counts: TaskCounts;
-}): unknown {
+export function jobInfoJson(job: Omit<JobSummaryView, "state">): unknown {
   return {
     cancel_reason: job.cancelReason,
     id: job.id,

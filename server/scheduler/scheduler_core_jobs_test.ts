@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import type { SubmitDescription, TaskTemplate } from "../../common/job_types.ts";
-import type { WorkerConfiguration } from "../../common/protocol.ts";
 import type { AssignedTask, CoreCommand, CoreEvent, TaskRef } from "./core_events.ts";
 import { SchedulerCore } from "./scheduler_core.ts";
+import { testWorkerConfiguration } from "./_test_fixtures.ts";
 
 function template(overrides: Partial<TaskTemplate> = {}): TaskTemplate {
   return {
@@ -26,28 +26,6 @@ function template(overrides: Partial<TaskTemplate> = {}): TaskTemplate {
   };
 }
 
-function workerConfiguration(cpus: number): WorkerConfiguration {
-  return {
-    hostname: "cn1",
-    listenAddress: "cn1:1",
-    workDir: "/tmp/w",
-    group: "default",
-    heartbeatIntervalMs: 8_000,
-    idleTimeoutMs: null,
-    timeLimitMs: null,
-    overviewIntervalMs: null,
-    minUtilization: 0,
-    onServerLost: "stop",
-    retractCheckIntervalMs: 30_000,
-    resources: {
-      resources: [{ name: "cpus", kind: "range", start: 0, end: cpus - 1 }],
-      coupling: { weights: [] },
-    },
-    manager: null,
-    pid: 1,
-  };
-}
-
 /** Builds core state with small steps and a fixed clock. */
 class CoreTestEnv {
   readonly core = new SchedulerCore();
@@ -60,7 +38,7 @@ class CoreTestEnv {
   }
 
   addWorker(workerId: number, cpus: number): void {
-    this.handle({ type: "worker-joined", workerId, configuration: workerConfiguration(cpus) });
+    this.handle({ type: "worker-joined", workerId, configuration: testWorkerConfiguration(cpus) });
   }
 
   submit(

@@ -2,28 +2,10 @@ import assert from "node:assert/strict";
 import type { WorkerConfiguration } from "../../common/protocol.ts";
 import type { CoreCommand, CoreEvent } from "./core_events.ts";
 import { checkIntervalMs, SchedulerCore, STOP_GRACE_MS } from "./scheduler_core.ts";
+import { testWorkerConfiguration } from "./_test_fixtures.ts";
 
 function configuration(overrides: Partial<WorkerConfiguration> = {}): WorkerConfiguration {
-  return {
-    hostname: "cn1",
-    listenAddress: "cn1:1234",
-    workDir: "/tmp/w",
-    group: "default",
-    heartbeatIntervalMs: 8_000,
-    idleTimeoutMs: null,
-    timeLimitMs: null,
-    overviewIntervalMs: null,
-    minUtilization: 0,
-    onServerLost: "stop",
-    retractCheckIntervalMs: 30_000,
-    resources: {
-      resources: [{ name: "cpus", kind: "range", start: 0, end: 3 }],
-      coupling: { weights: [] },
-    },
-    manager: null,
-    pid: 1,
-    ...overrides,
-  };
+  return testWorkerConfiguration(4, overrides);
 }
 
 /** Drives a core with an explicit clock. */

@@ -1,0 +1,29 @@
+/** Builders shared by the core's tests and benchmarks. */
+import type { WorkerConfiguration } from "../../common/protocol.ts";
+
+/** A plausible worker configuration with `cpus` CPUs; override any field. */
+export function testWorkerConfiguration(
+  cpus = 4,
+  overrides: Partial<WorkerConfiguration> = {},
+): WorkerConfiguration {
+  return {
+    hostname: "cn1",
+    listenAddress: "cn1:1",
+    workDir: "/tmp/w",
+    group: "default",
+    heartbeatIntervalMs: 8_000,
+    idleTimeoutMs: null,
+    timeLimitMs: null,
+    overviewIntervalMs: null,
+    minUtilization: 0,
+    onServerLost: "stop",
+    retractCheckIntervalMs: 30_000,
+    resources: {
+      resources: [{ name: "cpus", kind: "range", start: 0, end: cpus - 1 }],
+      coupling: { weights: [] },
+    },
+    manager: null,
+    pid: 1,
+    ...overrides,
+  };
+}

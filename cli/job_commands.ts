@@ -170,6 +170,20 @@ export const submitArgs = {
 };
 export type SubmitArgs = ArgValues<typeof submitArgs>;
 
+/** A job selector without `all` (`job cat`, `task list`). */
+function parseJobIdsWithoutAll(raw: string): IdSelector {
+  const selector = parseIdSelector(raw);
+  if (selector.type === "all") throw new Error("`all` is not allowed here");
+  return selector;
+}
+
+/** One job id or `last` (`task info`). */
+function parseSingleJob(raw: string): IdSelector {
+  if (raw.trim() === "last") return { type: "last" };
+  const id = nonNegativeInteger(raw.trim());
+  return { type: "ids", ranges: [[id, id, 1]] };
+}
+
 function integer(raw: string): number {
   if (!/^-?\d+$/.test(raw)) throw new Error("invalid digit found in string");
   return Number(raw);
@@ -222,6 +236,20 @@ export const taskListArgs = {
   verbose: flag({ help: "Show full error messages", short: "v" }),
 };
 export type TaskListArgs = ArgValues<typeof taskListArgs>;
+
+export interface JobCatArgs {
+  selector: IdSelector;
+  tasks: IdRange[] | undefined;
+  taskStatus: TaskState[][];
+  printTaskHeader: boolean;
+  stream: "stdout" | "stderr";
+}
+
+export interface TaskInfoArgs {
+  jobId: IdSelector;
+  taskIds: IdRange[];
+  verbose: boolean;
+}
 
 const run = () => lazyImport<typeof import("./run_job_client.ts")>("./run_job_client.ts");
 const runSubmit = () => lazyImport<typeof import("./run_submit.ts")>("./run_submit.ts");
@@ -280,6 +308,44 @@ export const jobCommand = defineCommand<Record<never, never>, CliContext>({
         (await run()).runJobForget(values.selector, values.filter.flat(), context),
     }),
     defineCommand({
+      name: "summary",
+      about: "Count jobs by state",
+      run: async (_values, context: CliContext) => (await run()).runJobSummary(context),
+    }),
+    defineCommand({
+      name: "task-ids",
+      about: "Print the task ids of jobs",
+      args: {
+        ...jobSelector,
+        filter: optionList({ help: "Only tasks in these states", parse: parseTaskStates }),
+      },
+      run: async (values, context: CliContext) =>
+        (await run()).runJobTaskIds(values.selector, values.filter.flat(), context),
+    }),
+    defineCommand({
+      name: "cat",
+      about: "Print the stdout or stderr of tasks",
+      args: {
+        selector: positional({
+          help: "Job ids: an id, a range, a list or `last`",
+          parse: parseJobIdsWithoutAll,
+          required: true,
+          valueName: "SELECTOR",
+        }),
+        tasks: option({ help: "Only these task ids", parse: parseArray }),
+        taskStatus: optionList({ help: "Only tasks in these states", parse: parseTaskStates }),
+        printTaskHeader: flag({ help: "Print a header line before each task's output" }),
+        stream: positional({
+          help: "Which output: stdout or stderr",
+          possibleValues: ["stdout", "stderr"],
+          parse: (raw) => raw as "stdout" | "stderr",
+          required: true,
+          valueName: "STREAM",
+        }),
+      },
+      run: async (values, context: CliContext) => (await run()).runJobCat(values, context),
+    }),
+    defineCommand({
       name: "open",
       about: "Open a job that tasks can be added to later",
       args: { name: submitArgs.name, maxFails: submitArgs.maxFails },
@@ -305,6 +371,26 @@ export const taskCommand = defineCommand<Record<never, never>, CliContext>({
       about: "List the tasks of jobs",
       args: taskListArgs,
       run: async (values, context: CliContext) => (await run()).runTaskList(values, context),
+    }),
+    defineCommand({
+      name: "info",
+      about: "Show details of tasks",
+      args: {
+        jobId: positional({
+          help: "Job id or `last`",
+          parse: parseSingleJob,
+          required: true,
+          valueName: "JOB_ID",
+        }),
+        taskIds: positional({
+          help: "Task ids",
+          parse: parseArray,
+          required: true,
+          valueName: "TASK_IDS",
+        }),
+        verbose: flag({ help: "Show full error messages", short: "v" }),
+      },
+      run: async (values, context: CliContext) => (await run()).runTaskInfo(values, context),
     }),
   ],
 });

@@ -5,7 +5,10 @@ import type { JobDetailView, JobSummaryView, TaskState, TaskView } from "../comm
 import { logger } from "../common/log.ts";
 import type { IdSelector, ServerResponse } from "../common/protocol.ts";
 import type { CliContext } from "./context.ts";
-import type { JobListArgs, TaskListArgs } from "./job_commands.ts";
+import type { JobCatArgs, JobListArgs, TaskInfoArgs, TaskListArgs } from "./job_commands.ts";
+import { writeStdout } from "../common/output/mod.ts";
+import { resolveForTask } from "../common/placeholders.ts";
+import { templateOf } from "../common/output/job_words.ts";
 import { withClient } from "./with_client.ts";
 
 const log = logger("client::job");
@@ -138,6 +141,125 @@ export async function runTaskList(args: TaskListArgs, context: CliContext): Prom
     }));
     context.output.taskList(selected, { verbose: args.verbose });
   });
+}
+
+export async function runJobSummary(context: CliContext): Promise<void> {
+  await withClient(context, async (client) => {
+    const response = expect(await client.request({ type: "job-list" }), "jobs");
+    const counts: Record<string, number> = {};
+    for (const job of response.jobs) counts[job.state] = (counts[job.state] ?? 0) + 1;
+    context.output.jobSummary(counts);
+  });
+}
+
+export async function runJobTaskIds(
+  selector: IdSelector,
+  states: TaskState[],
+  context: CliContext,
+): Promise<void> {
+  await withClient(context, async (client) => {
+    const response = expect(await client.request({ type: "job-info", selector }), "job-details");
+    if (response.notFound.length > 0) throw new HqError("Job Id not found");
+    context.output.taskIds(response.jobs.map((job: JobDetailView) => ({
+      jobId: job.id,
+      ids: job.tasks
+        .filter((task: TaskView) => states.length === 0 || states.includes(task.state))
+        .map((task: TaskView) => task.id),
+    })));
+  });
+}
+
+/** Copies task output files to stdout, raw (spec §7.8). */
+export async function runJobCat(args: JobCatArgs, context: CliContext): Promise<void> {
+  if (context.globals.outputMode === "json") {
+    throw new HqError("JSON output mode doesn't support job output");
+  }
+  await withClient(context, async (client) => {
+    const response = expect(
+      await client.request({ type: "job-info", selector: args.selector }),
+      "job-details",
+    );
+    for (const id of response.notFound) log.error(`Job ${id} was not found`);
+    if (response.jobs.length === 0) {
+      log.error("No jobs were found");
+      return;
+    }
+    const wanted = args.tasks ? new IdRanges(args.tasks) : null;
+    const states = args.taskStatus.flat();
+    for (const job of response.jobs) {
+      if (wanted) {
+        const known = new Set(job.tasks.map((task: TaskView) => task.id));
+        for (const id of wanted) {
+          if (!known.has(id)) log.warn(`Task ${id} of job ${job.id} not found`);
+        }
+      }
+      const tasks = job.tasks.filter((task: TaskView) =>
+        (wanted === null || wanted.has(task.id)) &&
+        (states.length === 0 || states.includes(task.state))
+      );
+      if (tasks.length === 0) {
+        log.warn(`No tasks were selected for job ${job.id}, there is nothing to print`);
+        continue;
+      }
+      for (const task of tasks) {
+        if (args.printTaskHeader) writeStdout(`# Job ${job.id}, task ${task.id}\n`);
+        const template = templateOf(job, task.id);
+        const started = task.startedMs !== null && task.state !== "aborted";
+        const path = template && started
+          ? resolveForTask(template, {
+            jobId: job.id,
+            taskId: task.id,
+            instanceId: task.instanceId,
+            submitDir: template.submitDir,
+            serverUid: "",
+          })[args.stream]
+          : null;
+        if (path === null) {
+          log.warn(`Task ${task.id} has no \`${args.stream}\` stream associated with it`);
+          continue;
+        }
+        try {
+          const bytes = await Deno.readFile(path);
+          await writeRaw(bytes);
+        } catch (error) {
+          log.warn(
+            `File at \`${path}\` cannot be opened: ${
+              error instanceof Error ? error.message : error
+            }`,
+          );
+        }
+      }
+    }
+  });
+}
+
+export async function runTaskInfo(args: TaskInfoArgs, context: CliContext): Promise<void> {
+  await withClient(context, async (client) => {
+    const response = expect(
+      await client.request({ type: "job-info", selector: args.jobId }),
+      "job-details",
+    );
+    const job = response.jobs[0];
+    if (!job) {
+      const id = response.notFound[0];
+      log.error(`Cannot find job ${id ?? "last"}`);
+      return;
+    }
+    const wanted = new IdRanges(args.taskIds);
+    const byId = new Map(job.tasks.map((task: TaskView) => [task.id, task]));
+    const tasks: TaskView[] = [];
+    for (const id of wanted) {
+      const task = byId.get(id);
+      if (task) tasks.push(task);
+      else log.warn(`Task ${id} not found`);
+    }
+    context.output.taskInfo(job, tasks, { verbose: args.verbose });
+  });
+}
+
+async function writeRaw(bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) offset += await Deno.stdout.write(bytes.subarray(offset));
 }
 
 function expect<T extends ServerResponse["type"]>(

@@ -62,7 +62,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<number> 
     cleanups.push(() => link.close());
     link.send({ type: "register", configuration });
     const batches = link.batches();
-    const registered = await firstMessage(batches);
+    // The first frame may carry more than the registration (tasks assigned right away).
+    const [registered, ...early] = await firstBatch(batches);
     if (registered.type !== "registered") {
       throw new ConnectionError(`The server did not accept the registration`);
     }
@@ -98,7 +99,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<number> 
         lastTaskStarted: null,
         runtimeInfo: null,
       });
-      receive(batches, runner).then(resolve);
+      receive(early, batches, runner).then(resolve);
     });
     if (
       ending.kind === "server-lost" && registered.configuration.onServerLost === "finish-running"
@@ -140,24 +141,32 @@ async function finish(ending: Ending, link: ServerLink): Promise<number> {
 
 /** Messages from the server until it says stop or the connection ends. */
 async function receive(
+  early: ServerToWorkerMessage[],
   batches: AsyncGenerator<ServerToWorkerMessage[]>,
   runner: TaskRunner,
 ): Promise<Ending> {
-  try {
-    for await (const batch of batches) {
-      for (const message of batch) {
-        switch (message.type) {
-          case "stop":
-            return { kind: "stopped" };
-          case "assign-tasks":
-            runner.addTemplates(message.templates);
-            runner.assign(message.tasks);
-            break;
-          case "cancel-tasks":
-            runner.cancel(message.tasks);
-            break;
-        }
+  const onBatch = (batch: ServerToWorkerMessage[]): Ending | null => {
+    for (const message of batch) {
+      switch (message.type) {
+        case "stop":
+          return { kind: "stopped" };
+        case "assign-tasks":
+          runner.addTemplates(message.templates);
+          runner.assign(message.tasks);
+          break;
+        case "cancel-tasks":
+          runner.cancel(message.tasks);
+          break;
       }
+    }
+    return null;
+  };
+  try {
+    const ending = onBatch(early);
+    if (ending) return ending;
+    for await (const batch of batches) {
+      const ending = onBatch(batch);
+      if (ending) return ending;
     }
     return { kind: "server-lost", error: new ConnectionError("Server connection closed") };
   } catch (error) {
@@ -168,9 +177,9 @@ async function receive(
   }
 }
 
-async function firstMessage(
+async function firstBatch(
   batches: AsyncGenerator<ServerToWorkerMessage[]>,
-): Promise<ServerToWorkerMessage> {
+): Promise<ServerToWorkerMessage[]> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -183,7 +192,7 @@ async function firstMessage(
     if (next.done || next.value.length === 0) {
       throw new ConnectionError("Server connection closed during registration");
     }
-    return next.value[0];
+    return next.value;
   } finally {
     clearTimeout(timer);
   }

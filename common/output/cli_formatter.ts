@@ -1,10 +1,19 @@
 import { formatDuration } from "../duration.ts";
 import { formatErrorChain } from "../errors.ts";
 import { formatIdList } from "../id_ranges.ts";
-import type { JobDetailView, JobSummaryView, TaskView } from "../job_types.ts";
+import type { JobDetailView, JobSummaryView, TaskState, TaskView } from "../job_types.ts";
 import type { ServerInfo, WorkerView } from "../protocol.ts";
 import { logger } from "../log.ts";
-import { countLines, formatMakespan, progressBar, stateCell } from "./job_words.ts";
+import {
+  countLines,
+  formatMakespan,
+  progressBar,
+  showsPaths,
+  stateCell,
+  SUMMARY_STATES,
+  templateOf,
+} from "./job_words.ts";
+import { resolveForTask } from "../placeholders.ts";
 import { formatAmount } from "../resources/amount.ts";
 import { paint } from "./colors.ts";
 import {
@@ -136,6 +145,72 @@ export class CliFormatter implements Formatter {
     }
     writeStdout(renderHorizontalTable(header, rows, { colors: this.colors }));
     if (truncated) log.info("An error message was truncated. Use -v to display the full error.");
+  }
+
+  jobSummary(counts: Record<string, number>): void {
+    writeStdout(renderHorizontalTable(
+      ["Status", "Count"],
+      SUMMARY_STATES.map((state) => [stateCell(state as TaskState), String(counts[state] ?? 0)]),
+      { colors: this.colors, rightAligned: [1] },
+    ));
+  }
+
+  taskIds(jobs: Array<{ jobId: number; ids: number[] }>): void {
+    if (jobs.length === 1) writeStdout(`${formatIdList(jobs[0].ids)}\n`);
+    else writeStdout(jobs.map(({ jobId, ids }) => `${jobId}: ${formatIdList(ids)}\n`).join(""));
+  }
+
+  taskInfo(job: JobDetailView, tasks: TaskView[], options: { verbose: boolean }): void {
+    let truncated = false;
+    const tables = tasks.map((task) => {
+      const template = templateOf(job, task.id);
+      const paths = template && showsPaths(task)
+        ? resolveForTask(template, {
+          jobId: job.id,
+          taskId: task.id,
+          instanceId: task.instanceId,
+          submitDir: template.submitDir,
+          serverUid: "",
+        })
+        : null;
+      let error = task.error ?? "";
+      if (!options.verbose && error.length > 237) {
+        error = `${error.slice(0, 237)}...`;
+        truncated = true;
+      }
+      const rows: [string, Cell][] = [
+        ["Task ID", String(task.id)],
+        ["State", stateCell(task.state)],
+        ["Command", template?.args.map(wrap80).join("\n") ?? ""],
+        [
+          "Environment",
+          Object.entries(template?.env ?? {}).map(([key, value]) => `${key}=${value}`).join("\n"),
+        ],
+        ["Worker", task.workerId === null ? "" : job.workerHostnames[task.workerId] ?? ""],
+        ["Start", task.startedMs === null ? "" : formatLocalTime(task.startedMs)],
+        ["End", task.finishedMs === null ? "" : formatLocalTime(task.finishedMs)],
+        ["Makespan", makespanOf(task)],
+        ["Workdir", paths?.cwd ?? ""],
+        ["Stdout", paths ? paths.stdout ?? "<None>" : ""],
+        ["Stderr", paths ? paths.stderr ?? "<None>" : ""],
+        [
+          "Time limit",
+          template?.timeLimitMs ? formatDuration(template.timeLimitMs) : "None",
+        ],
+        ["Resources", template ? `cpus: ${formatAmount(template.cpus)} compact` : ""],
+        ["Priority", String(template?.priority ?? 0)],
+        ["Pin", template?.pin ?? "none"],
+        ["Task dir", template?.taskDir ? "yes" : "no"],
+        ["Crash limit", String(template?.crashLimit ?? "")],
+        ["Dependencies", ""],
+        ["Error", error === "" ? "" : { text: error, color: "red" }],
+      ];
+      return renderVerticalTable(rows, { colors: this.colors });
+    });
+    writeStdout(tables.join("\n"));
+    if (truncated) {
+      log.info("An error message(s) was truncated. Use -v to display the full error(s).");
+    }
   }
 
   error(error: unknown): void {
@@ -295,4 +370,13 @@ function wrap80(text: string): string {
   const lines: string[] = [];
   for (let i = 0; i < text.length; i += 80) lines.push(text.slice(i, i + 80));
   return lines.length === 0 ? "" : lines.join("\n");
+}
+
+/** `DD.MM.YYYY HH:MM:SS` in local time (task `Start`/`End`, §7.12). */
+function formatLocalTime(ms: number): string {
+  const d = new Date(ms);
+  const two = (n: number) => String(n).padStart(2, "0");
+  return `${two(d.getDate())}.${two(d.getMonth() + 1)}.${d.getFullYear()} ${two(d.getHours())}:${
+    two(d.getMinutes())
+  }:${two(d.getSeconds())}`;
 }

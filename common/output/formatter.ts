@@ -31,6 +31,12 @@ export interface Formatter {
     jobs: Array<{ job: JobDetailView; tasks: TaskView[] }>,
     options: { verbose: boolean },
   ): void;
+  /** `hq job summary`: number of jobs per derived state. */
+  jobSummary(counts: Record<string, number>): void;
+  /** `hq job task-ids`. */
+  taskIds(jobs: Array<{ jobId: number; ids: number[] }>): void;
+  /** `hq task info`. */
+  taskInfo(job: JobDetailView, tasks: TaskView[], options: { verbose: boolean }): void;
   /** An error that ends the command (exit code 1). */
   error(error: unknown): void;
   /** Called when the command ends; JSON mode prints `{}` if the command printed nothing. */

@@ -42,6 +42,9 @@ export function formatMakespan(ms: number): string {
   return formatDuration(truncated);
 }
 
+/** The rows of `hq job summary`, in the spec's order (§7.2). */
+export const SUMMARY_STATES = ["running", "waiting", "finished", "failed", "aborted", "canceled"];
+
 const BAR_WIDTH = 40;
 
 /** `[####....]`: `#` segments for canceled, failed, finished, running, aborted (§7.7). */

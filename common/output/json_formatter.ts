@@ -1,7 +1,7 @@
 import { formatErrorChain } from "../errors.ts";
 import type { JobDetailView, JobSummaryView, TaskView } from "../job_types.ts";
 import type { ServerInfo, WorkerView } from "../protocol.ts";
-import { jobInfoJson, taskDescriptionJson, taskJson } from "./job_words.ts";
+import { jobInfoJson, SUMMARY_STATES, taskDescriptionJson, taskJson } from "./job_words.ts";
 import type { ResourceDescriptor } from "../resources/resource_descriptor.ts";
 import { formatJsonTimestamp } from "../timestamp.ts";
 import type { Formatter } from "./formatter.ts";
@@ -70,6 +70,21 @@ export class JsonFormatter implements Formatter {
     this.#print(out);
   }
 
+  jobSummary(counts: Record<string, number>): void {
+    const out: Record<string, number> = {};
+    for (const state of SUMMARY_STATES) out[capitalize(state)] = counts[state] ?? 0;
+    if (counts.opened) out.Opened = counts.opened;
+    this.#print(out);
+  }
+
+  taskIds(jobs: Array<{ jobId: number; ids: number[] }>): void {
+    this.#print(Object.fromEntries(jobs.map(({ jobId, ids }) => [String(jobId), ids])));
+  }
+
+  taskInfo(job: JobDetailView, tasks: TaskView[]): void {
+    this.#print(tasks.map((task) => taskJson(job, task)));
+  }
+
   error(error: unknown): void {
     this.#print({ error: formatErrorChain(error) });
   }
@@ -121,4 +136,8 @@ export function workerJson(view: WorkerView, withRuntimeInfo: boolean): unknown 
       : null,
     started: formatJsonTimestamp(view.startedMs),
   };
+}
+
+function capitalize(word: string): string {
+  return word[0].toUpperCase() + word.slice(1);
 }

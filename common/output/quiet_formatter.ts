@@ -4,6 +4,7 @@ import { CliFormatter } from "./cli_formatter.ts";
 import type { Formatter } from "./formatter.ts";
 import { writeStdout } from "./stdout.ts";
 import { workerState } from "./worker_words.ts";
+import { SUMMARY_STATES } from "./job_words.ts";
 
 /** Only the minimal lines the spec lists for quiet mode. Errors still go to stderr. */
 export class QuietFormatter implements Formatter {
@@ -34,6 +35,16 @@ export class QuietFormatter implements Formatter {
   jobInfo(): void {}
 
   taskList(): void {}
+
+  jobSummary(counts: Record<string, number>): void {
+    writeStdout(
+      SUMMARY_STATES.map((state) => `${state.toUpperCase()} ${counts[state] ?? 0}\n`).join(""),
+    );
+  }
+
+  taskIds(): void {}
+
+  taskInfo(): void {}
 
   error(error: unknown): void {
     new CliFormatter(false).error(error);

@@ -308,6 +308,14 @@ export const jobCommand = defineCommand<Record<never, never>, CliContext>({
         (await run()).runJobForget(values.selector, values.filter.flat(), context),
     }),
     defineCommand({
+      name: "progress",
+      about: "Show a progress bar until jobs complete",
+      args: jobSelector,
+      run: async (values, context: CliContext) =>
+        (await lazyImport<typeof import("./run_job_progress.ts")>("./run_job_progress.ts"))
+          .runJobProgress(values.selector, context),
+    }),
+    defineCommand({
       name: "summary",
       about: "Count jobs by state",
       run: async (_values, context: CliContext) => (await run()).runJobSummary(context),

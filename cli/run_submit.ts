@@ -15,6 +15,8 @@ import type { CliContext } from "./context.ts";
 import { type OutputSpec, type SubmitArgs, submitArgs } from "./job_commands.ts";
 import { defineCommand } from "./args.ts";
 import { withClient } from "./with_client.ts";
+import { showProgress } from "./run_job_progress.ts";
+import type { IdSelector } from "../common/protocol.ts";
 
 const log = logger("client::submit");
 
@@ -76,12 +78,11 @@ export async function runSubmit(
     });
     if (response.type !== "job-created") throw new HqError("Unexpected response to submit");
     context.output.submitted(response.jobId);
-    if (args.wait || args.progress) {
-      await client.request({
-        type: "job-wait",
-        selector: { type: "ids", ranges: [[response.jobId, response.jobId, 1]] },
-        withoutClose: false,
-      });
+    const selector: IdSelector = { type: "ids", ranges: [[response.jobId, response.jobId, 1]] };
+    if (args.progress) {
+      await showProgress(client, selector);
+    } else if (args.wait) {
+      await client.request({ type: "job-wait", selector, withoutClose: false });
     }
   });
 }

@@ -91,7 +91,8 @@ export type ClientRequest =
     autoIdCount: number | null;
   }
   | { type: "job-open"; name: string; maxFails: number | null }
-  | { type: "job-list" }
+  /** Summaries of every job, or of the selected ones. */
+  | { type: "job-list"; selector?: IdSelector }
   | { type: "job-info"; selector: IdSelector }
   | { type: "job-cancel"; selector: IdSelector; reason: string | null }
   | { type: "job-close"; selector: IdSelector }
@@ -252,7 +253,7 @@ export function isClientMessage(value: unknown): value is ClientMessage {
     case "job-wait":
       return isIdSelector(request.selector) && typeof request.withoutClose === "boolean";
     case "job-list":
-      return true;
+      return request.selector === undefined || isIdSelector(request.selector);
     case "job-open":
       return typeof request.name === "string";
     case "submit":

@@ -51,11 +51,17 @@ export class JobService {
         });
         return { type: "job-created", jobId };
       }
-      case "job-list":
+      case "job-list": {
+        const jobs = request.selector === undefined
+          ? [...this.#jobs.values()]
+          : this.#select(request.selector).map((id) => this.#jobs.get(id)).filter((job) =>
+            job !== undefined
+          );
         return {
           type: "jobs",
-          jobs: [...this.#jobs.values()].map((job) => job.summary()).sort((a, b) => a.id - b.id),
+          jobs: jobs.map((job) => job.summary()).sort((a, b) => a.id - b.id),
         };
+      }
       case "job-info": {
         const ids = this.#select(request.selector);
         const hostnames = this.#hostnames();

@@ -133,3 +133,30 @@ Deno.test("tasks submitted before any worker exists run once a worker registers"
   );
   assert.equal(job.info.task_stats.finished, 4);
 });
+
+Deno.test("job progress prints plain progress lines when stdout is not a terminal", async () => {
+  await using env = await finishedJob();
+  const done = await hqAt(env.server, ["job", "progress", String(env.id)]);
+  assert.equal(done.code, 0);
+  assert.match(done.stderr, /WARN There are no jobs to wait for/);
+
+  await using work = await tempDir();
+  const result = await hqAt(env.server, [
+    "submit",
+    "--array",
+    "1-4",
+    "--progress",
+    "--",
+    "bash",
+    "-c",
+    "sleep 0.2",
+  ], { cwd: work.path });
+  assert.equal(result.code, 0, result.stderr);
+  const lines = result.stdout.trimEnd().split("\n");
+  assert.match(lines[0], /^Job submitted successfully, job ID: \d+$/);
+  assert.match(
+    lines[lines.length - 1],
+    /^\[#{40}\] 1\/1 jobs, 4\/4 tasks 4 FINISHED$/,
+  );
+  assert.match(result.stderr, /INFO Waiting for 1 job with 4 tasks/);
+});

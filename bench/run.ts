@@ -17,6 +17,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchRow[]>> = {
   webcrypto_cost: async () => (await import("./webcrypto_cost.ts")).benchWebcryptoCost(),
   worker_capacity: async () => (await import("./worker_capacity.ts")).benchWorkerCapacity(),
   task_spawn: async () => (await import("./task_spawn.ts")).benchTaskSpawn(),
+  job_throughput: async () => (await import("./job_throughput.ts")).benchJobThroughput(),
   // Last: it imports the msgpackr package root, which loads a native addon into this process.
   msgpack_codecs: async () => {
     // It has no quick mode; its figures take about 15 s.

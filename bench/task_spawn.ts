@@ -192,7 +192,7 @@ export async function benchTaskSpawn(options: TaskSpawnOptions = {}): Promise<Be
   }
 }
 
-async function compileLoop(dir: string): Promise<string> {
+export async function compileLoop(dir: string): Promise<string> {
   const source = `${dir}/spawn_loop.c`;
   const binary = `${dir}/spawn_loop`;
   await Deno.writeTextFile(source, C_SOURCE);
@@ -206,7 +206,7 @@ async function compileLoop(dir: string): Promise<string> {
 }
 
 /** The C loop's own wall time for the tasks, without its process start. */
-async function runC(binary: string, tasks: number, mode: string): Promise<number> {
+export async function runC(binary: string, tasks: number, mode: string): Promise<number> {
   const { success, stdout, stderr } = await new Deno.Command(binary, {
     args: [String(tasks), String(IN_FLIGHT), mode],
     stdout: "piped",

@@ -202,11 +202,14 @@ export type WorkerMessage =
   /** `started` false: failed while being prepared, before it ran (jobs spec §5.1). */
   | { type: "task-failed"; task: TaskRefMessage; error: string; started: boolean };
 
-/** A task handed to a worker; its template is sent once per worker (`templates`). */
+/**
+ * A task handed to a worker; its template is sent once per worker (`templates`). The worker may
+ * queue it until `cpus` CPUs are free, and picks their labels when it starts it.
+ */
 export interface AssignedTaskMessage extends TaskRefMessage {
   submitIndex: number;
   entry: string | null;
-  cpus: string[];
+  cpus: number;
 }
 
 export type ServerToWorkerMessage =

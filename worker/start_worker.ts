@@ -13,6 +13,7 @@ import {
 } from "../common/protocol.ts";
 import { loadWorkerEndpoint } from "../common/server_dir.ts";
 import { connectSession, type MessageConnection } from "../common/transport/mod.ts";
+import { cpuLabels } from "../common/resources/resource_descriptor.ts";
 import { TaskRunner } from "./task_runner.ts";
 import { prepareConfiguration, type WorkerOptions } from "./worker_configuration.ts";
 
@@ -71,6 +72,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<number> 
 
     const runner = new TaskRunner({
       workDir: registered.configuration.workDir,
+      cpus: cpuLabels(registered.configuration.resources),
       send: (message) => link.send(message),
     });
     const ending = await new Promise<Ending>((resolve) => {

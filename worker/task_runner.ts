@@ -1,8 +1,10 @@
 /**
- * Runs the tasks the server assigns to this worker (jobs spec §4, §5): prepares each (env,
- * placeholders, directories, task dir, pinning), reports it running, spawns it in its own
- * process group with its outputs on files, enforces its time limit, and reports how it ended.
- * Canceled tasks are stopped and not reported.
+ * Runs the tasks the server assigns to this worker (jobs spec §4, §5). The server may hand out
+ * more tasks than there are free CPUs: they wait in a local queue and start, in order, as soon as
+ * CPUs free up, with the labels chosen here. Each task is prepared (env, placeholders,
+ * directories, task dir, pinning), reported running, spawned in its own process group with its
+ * outputs on files, held to its time limit, and reported when it ends. Canceled tasks are
+ * stopped (or dropped from the queue) and not reported.
  */
 import { describeError } from "../common/errors.ts";
 import type { TaskTemplate } from "../common/job_types.ts";
@@ -10,6 +12,7 @@ import { logger } from "../common/log.ts";
 import { dirname, joinPath } from "../common/paths.ts";
 import { resolveForTask } from "../common/placeholders.ts";
 import type { AssignedTaskMessage, TaskRefMessage, WorkerMessage } from "../common/protocol.ts";
+import { compareLabels } from "../common/resources/resource_descriptor.ts";
 import {
   describeExit,
   type ProcessExit,
@@ -34,6 +37,8 @@ interface RunningTask {
 export interface TaskRunnerOptions {
   /** The worker's scratch directory (task dirs and stdin files live here). */
   workDir: string;
+  /** The worker's CPU labels. */
+  cpus: string[];
   /** Sends a message to the server. */
   send: (message: WorkerMessage) => void;
   /** The environment tasks inherit. @default {Deno.env.toObject()} */
@@ -44,11 +49,17 @@ export class TaskRunner {
   readonly #templates = new Map<string, TaskTemplate>();
   readonly #stdinFiles = new Map<string, string>();
   readonly #running = new Map<string, RunningTask>();
+  /** Assigned tasks waiting for CPUs, in the order the server sent them. */
+  #queue: Array<{ task: AssignedTaskMessage; entry: RunningTask }> = [];
+  readonly #freeCpus: string[];
+  /** Directories this worker already created (a deleted one fails the spawn, which is reported). */
+  readonly #existingDirs = new Set<string>();
   readonly #baseEnv: Record<string, string>;
   #accepting = true;
 
   constructor(private readonly options: TaskRunnerOptions) {
     this.#baseEnv = options.env ?? Deno.env.toObject();
+    this.#freeCpus = [...options.cpus].sort(compareLabels);
   }
 
   get runningCount(): number {
@@ -64,24 +75,49 @@ export class TaskRunner {
   }
 
   assign(tasks: AssignedTaskMessage[]): void {
+    if (!this.#accepting) return;
     for (const task of tasks) {
-      if (!this.#accepting) return;
-      const key = `${task.jobId}:${task.taskId}`;
       const entry: RunningTask = {
         ref: refOf(task),
         process: null,
         canceled: false,
         timedOut: false,
       };
-      this.#running.set(key, entry);
-      this.#run(task, entry).catch((error) => {
+      this.#running.set(`${task.jobId}:${task.taskId}`, entry);
+      this.#queue.push({ task, entry });
+    }
+    this.#startQueued();
+  }
+
+  /** Starts queued tasks while CPUs are free (first come, first served). */
+  #startQueued(): void {
+    while (this.#queue.length > 0) {
+      const { task, entry } = this.#queue[0];
+      if (entry.canceled) {
+        this.#queue.shift();
+        this.#forget(task, entry);
+        continue;
+      }
+      const needed = Math.max(1, task.cpus);
+      if (this.#freeCpus.length < needed) return;
+      this.#queue.shift();
+      const cpus = this.#freeCpus.splice(0, needed);
+      this.#run(task, entry, cpus).catch((error) => {
         log.error(
           `Task ${task.jobId}@${task.taskId} failed in the worker: ${describeError(error)}`,
         );
       }).finally(() => {
-        if (this.#running.get(key) === entry) this.#running.delete(key);
+        this.#forget(task, entry);
+        this.#freeCpus.push(...cpus);
+        this.#freeCpus.sort(compareLabels);
+        if (this.#accepting) this.#startQueued();
       });
     }
+  }
+
+  #forget(task: AssignedTaskMessage, entry: RunningTask): void {
+    const key = `${task.jobId}:${task.taskId}`;
+    if (this.#running.get(key) === entry) this.#running.delete(key);
   }
 
   /** Stops canceled or aborted tasks (SIGINT, 1 s, SIGKILL); nothing is reported for them. */
@@ -97,6 +133,7 @@ export class TaskRunner {
   /** Takes no new tasks and stops every running one (worker stop, server lost with `stop`). */
   async stopAll(): Promise<void> {
     this.#accepting = false;
+    this.#queue = [];
     const stopping = [...this.#running.values()].map((entry) => {
       entry.canceled = true;
       return entry.process?.stop().catch(() => {});
@@ -107,10 +144,12 @@ export class TaskRunner {
   /** Takes no new tasks and waits for the running ones (`--on-server-lost finish-running`). */
   async finishRunning(): Promise<void> {
     this.#accepting = false;
+    for (const { task, entry } of this.#queue) this.#forget(task, entry);
+    this.#queue = [];
     await Promise.allSettled([...this.#running.values()].map((entry) => entry.process?.exited));
   }
 
-  async #run(task: AssignedTaskMessage, entry: RunningTask): Promise<void> {
+  async #run(task: AssignedTaskMessage, entry: RunningTask, cpus: string[]): Promise<void> {
     const template = this.#templates.get(`${task.jobId}:${task.submitIndex}`);
     if (!template) {
       this.#fail(entry, "The worker did not receive the task's definition", false);
@@ -129,23 +168,21 @@ export class TaskRunner {
     env.HQ_INSTANCE_ID = String(task.instanceId);
     env.HQ_SUBMIT_DIR = template.submitDir;
     if (task.entry !== null) env.HQ_ENTRY = task.entry;
-    if (task.cpus.length > 0) {
-      env.HQ_CPUS = task.cpus.join(",");
-      if (template.env.OMP_NUM_THREADS === undefined) {
-        env.OMP_NUM_THREADS = String(task.cpus.length);
-      }
+    if (cpus.length > 0) {
+      env.HQ_CPUS = cpus.join(",");
+      if (template.env.OMP_NUM_THREADS === undefined) env.OMP_NUM_THREADS = String(cpus.length);
     }
     let argv = template.args;
     if (template.pin !== null) {
-      if (task.cpus.length === 0) {
+      if (cpus.length === 0) {
         this.#fail(entry, "Pinning failed, no CPU ids allocated for task", false);
         return;
       }
       env.HQ_PIN = template.pin;
-      if (template.pin === "taskset") argv = ["taskset", "-c", task.cpus.join(","), ...argv];
+      if (template.pin === "taskset") argv = ["taskset", "-c", cpus.join(","), ...argv];
       else {
         env.OMP_PROC_BIND ??= "close";
-        env.OMP_PLACES ??= `{${task.cpus.join(",")}}`;
+        env.OMP_PLACES ??= `{${cpus.join(",")}}`;
       }
     }
 
@@ -169,9 +206,10 @@ export class TaskRunner {
     }
     try {
       for (const [name, path] of [["stdout", paths.stdout], ["stderr", paths.stderr]] as const) {
-        if (path === null) continue;
+        if (path === null || this.#existingDirs.has(dirname(path))) continue;
         try {
           await Deno.mkdir(dirname(path), { recursive: true });
+          this.#existingDirs.add(dirname(path));
         } catch (error) {
           this.#fail(
             entry,
@@ -185,11 +223,15 @@ export class TaskRunner {
       if (entry.canceled) return;
 
       this.options.send({ type: "task-started", task: entry.ref });
-      try {
-        await Deno.mkdir(paths.cwd, { recursive: true });
-      } catch (error) {
-        this.#fail(entry, `Could not create working directory: ${describeError(error)}`, true);
-        return;
+      // Arrays share a working directory: create it once, not once per task.
+      if (!this.#existingDirs.has(paths.cwd)) {
+        try {
+          await Deno.mkdir(paths.cwd, { recursive: true });
+          this.#existingDirs.add(paths.cwd);
+        } catch (error) {
+          this.#fail(entry, `Could not create working directory: ${describeError(error)}`, true);
+          return;
+        }
       }
       let process: TaskProcess;
       try {

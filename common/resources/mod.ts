@@ -11,13 +11,16 @@ export {
   parseU32,
 } from "./amount.ts";
 export {
+  compareLabels,
   CPU_RESOURCE_NAME,
+  cpuLabels,
   InvalidResourceDescriptorError,
   itemFromGrid,
   itemFromGroups,
   MEM_RESOURCE_NAME,
   resourceItemGroupCount,
   resourceItemSize,
+  resourceLabels,
   sortResourceItems,
   validateResourceDescriptor,
 } from "./resource_descriptor.ts";

@@ -161,3 +161,34 @@ function firstRepeated(labels: readonly string[]): string | undefined {
 function isU32(value: number): boolean {
   return Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff;
 }
+
+/** Every label of an indexed resource item, in descriptor order (none for `sum`). */
+export function resourceLabels(item: ResourceDescriptorItem): string[] {
+  switch (item.kind) {
+    case "list":
+      return [...item.values];
+    case "groups":
+      return item.groups.flat();
+    case "range": {
+      const labels: string[] = [];
+      for (let label = item.start; label <= item.end; label++) labels.push(String(label));
+      return labels;
+    }
+    case "sum":
+      return [];
+  }
+}
+
+/** The worker's CPU labels. */
+export function cpuLabels(descriptor: ResourceDescriptor): string[] {
+  const item = descriptor.resources.find((resource) => resource.name === CPU_RESOURCE_NAME);
+  return item ? resourceLabels(item) : [];
+}
+
+/** Numeric labels in numeric order, others after them in text order (`HQ_CPUS=0,1,5`). */
+export function compareLabels(a: string, b: string): number {
+  const x = Number(a);
+  const y = Number(b);
+  if (Number.isInteger(x) && Number.isInteger(y)) return x - y;
+  return a < b ? -1 : a > b ? 1 : 0;
+}

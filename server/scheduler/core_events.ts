@@ -48,13 +48,15 @@ export type CoreEvent =
   /** Place waiting tasks onto free resources (the shell sends it after a batch of events). */
   | { type: "schedule" };
 
-/** A task handed to a worker: where its template is, its entry and its CPUs. */
+/**
+ * A task handed to a worker: where its template is, its entry and how many CPUs it needs. The
+ * worker picks the CPU labels when it starts the task (it may queue it until CPUs free up).
+ */
 export interface AssignedTask extends TaskRef {
   /** Index of the submit (within its job) whose template the task runs. */
   submitIndex: number;
   entry: string | null;
-  /** CPU labels allocated to the task. */
-  cpus: string[];
+  cpus: number;
 }
 
 export type CoreCommand =

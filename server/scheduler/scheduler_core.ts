@@ -15,18 +15,26 @@ import type {
 } from "./core_events.ts";
 import { JobRecord, SLOT_STATES, type SubmitRecord } from "./job_record.ts";
 import { Slot } from "./task_table.ts";
+import { cpuLabels } from "../../common/resources/resource_descriptor.ts";
 
 /** A worker told to stop that is still connected this long later is dropped (spec §5.2). */
 export const STOP_GRACE_MS = 60_000;
 const MIN_CHECK_INTERVAL_MS = 500;
 const MAX_CHECK_INTERVAL_MS = 5 * 60_000;
 
-/** A task placed on a worker: where it lives and the CPUs it holds. */
+/** A task placed on a worker: where it lives and how many CPUs it holds there. */
 interface Placement {
   submit: SubmitRecord;
   index: number;
-  cpus: string[];
+  cpus: number;
 }
+
+/**
+ * How far beyond its CPUs a worker is given tasks, as a multiple of its CPU count: the extra
+ * tasks wait in the worker's own queue and start the moment a CPU frees, without a round trip to
+ * the server (what makes short tasks cheap).
+ */
+const WORKER_QUEUE_FACTOR = 1;
 
 export interface WorkerRecord {
   id: WorkerId;
@@ -41,7 +49,9 @@ export interface WorkerRecord {
   /** When the worker last became idle (no assigned tasks); null while it has tasks. */
   idleSinceMs: number | null;
   nextCheckMs: number;
-  freeCpus: string[];
+  /** CPUs of the worker, and CPUs held by the tasks placed on it (running or queued there). */
+  cpuCount: number;
+  usedCpus: number;
   /** Tasks assigned to (or running on) the worker, by `jobId:taskId`. */
   placements: Map<string, Placement>;
   runningTasks: number;
@@ -167,7 +177,8 @@ export class SchedulerCore {
       stopRequestedMs: null,
       idleSinceMs: this.#nowMs,
       nextCheckMs: this.#nowMs + checkIntervalMs(configuration),
-      freeCpus: cpuLabels(configuration),
+      cpuCount: cpuLabels(configuration.resources).length,
+      usedCpus: 0,
       placements: new Map(),
       runningTasks: 0,
       lastTaskStarted: null,
@@ -245,7 +256,7 @@ export class SchedulerCore {
       }
     }
     worker.placements.clear();
-    worker.freeCpus = [];
+    worker.usedCpus = 0;
     worker.runningTasks = 0;
     return commands;
   }
@@ -385,7 +396,7 @@ export class SchedulerCore {
     const placement = worker.placements.get(key);
     if (!placement) return;
     worker.placements.delete(key);
-    if (worker.ended === null) worker.freeCpus.push(...placement.cpus);
+    worker.usedCpus -= placement.cpus;
     if (worker.placements.size === 0) worker.idleSinceMs = this.#nowMs;
   }
 
@@ -403,17 +414,19 @@ export class SchedulerCore {
     if (this.#queue.length === 0) return commands;
     for (const workerId of this.#running) {
       const worker = this.#workers.get(workerId)!;
-      if (worker.stopReason !== null || worker.freeCpus.length === 0) continue;
+      const capacity = worker.cpuCount * (1 + WORKER_QUEUE_FACTOR);
+      if (worker.stopReason !== null || worker.usedCpus >= capacity) continue;
       const tasks: AssignedTask[] = [];
       for (const submit of this.#queue) {
         const needed = submit.cpusPerTask;
-        while (worker.freeCpus.length >= needed) {
+        // A task larger than the whole worker never fits; the resource scheduler will say why.
+        if (needed > worker.cpuCount) continue;
+        while (worker.usedCpus + needed <= capacity) {
           const index = submit.takeNext();
           if (index < 0) break;
-          const cpus = worker.freeCpus.splice(0, needed).sort(compareLabels);
-          tasks.push(this.#assign(worker, submit, index, cpus));
+          tasks.push(this.#assign(worker, submit, index, needed));
         }
-        if (worker.freeCpus.length === 0) break;
+        if (worker.usedCpus >= capacity) break;
       }
       if (tasks.length > 0) commands.push({ type: "assign-tasks", workerId, tasks });
       this.#queue = this.#queue.filter((submit) => submit.hasWaitingTasks());
@@ -422,12 +435,13 @@ export class SchedulerCore {
     return commands;
   }
 
-  #assign(worker: WorkerRecord, submit: SubmitRecord, index: number, cpus: string[]): AssignedTask {
+  #assign(worker: WorkerRecord, submit: SubmitRecord, index: number, cpus: number): AssignedTask {
     const table = submit.table;
     this.#setSlot(submit, index, Slot.Assigned);
     table.setWorkerId(index, worker.id);
     const taskId = submit.ids.idAt(index);
     worker.placements.set(`${submit.job.id}:${taskId}`, { submit, index, cpus });
+    worker.usedCpus += cpus;
     worker.idleSinceMs = null;
     return {
       jobId: submit.job.id,
@@ -451,31 +465,4 @@ export function checkIntervalMs(configuration: WorkerConfiguration): number {
     interval = Math.min(interval, configuration.idleTimeoutMs / 16);
   }
   return Math.min(Math.max(interval, MIN_CHECK_INTERVAL_MS), MAX_CHECK_INTERVAL_MS);
-}
-
-/** Every CPU label of a worker, in descriptor order. */
-function cpuLabels(configuration: WorkerConfiguration): string[] {
-  const item = configuration.resources.resources.find((resource) => resource.name === "cpus");
-  if (!item) return [];
-  switch (item.kind) {
-    case "list":
-      return [...item.values];
-    case "groups":
-      return item.groups.flat();
-    case "range": {
-      const labels: string[] = [];
-      for (let cpu = item.start; cpu <= item.end; cpu++) labels.push(String(cpu));
-      return labels;
-    }
-    case "sum":
-      return [];
-  }
-}
-
-/** Numeric labels in numeric order, others after them in text order (`HQ_CPUS=0,1,5`). */
-function compareLabels(a: string, b: string): number {
-  const x = Number(a);
-  const y = Number(b);
-  if (Number.isInteger(x) && Number.isInteger(y)) return x - y;
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -11,6 +11,7 @@ import { HqClient } from "../client/mod.ts";
 import { type BenchRow, formatTable } from "./_bench_row.ts";
 import { startLiveServer } from "./_live_server.ts";
 import { compileLoop, runC } from "./task_spawn.ts";
+import { testTaskTemplate } from "../server/scheduler/_test_fixtures.ts";
 
 const MAIN_TS = new URL("../main.ts", import.meta.url).pathname;
 
@@ -85,24 +86,7 @@ async function hqArray(tasks: number, dir: string): Promise<number> {
         maxFails: null,
         autoIdCount: null,
         submit: {
-          template: {
-            args: ["/bin/true"],
-            env: {},
-            cwd: dir,
-            stdout: null,
-            stderr: null,
-            removeStdoutIfFinished: false,
-            removeStderrIfFinished: false,
-            stdin: null,
-            cpus: 10_000,
-            timeLimitMs: null,
-            timeRequestMs: 0,
-            priority: 0,
-            crashLimit: 5,
-            pin: null,
-            taskDir: false,
-            submitDir: dir,
-          },
+          template: testTaskTemplate(dir, { args: ["/bin/true"] }),
           ids: [[1, tasks, 1]],
           entries: null,
         },

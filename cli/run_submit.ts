@@ -3,7 +3,7 @@
  * entries, sends it, prints the job id, and optionally waits.
  */
 import { HqError, UsageError } from "../common/errors.ts";
-import { formatIdList, type IdRange, IdRanges } from "../common/id_ranges.ts";
+import { IdRanges } from "../common/id_ranges.ts";
 import type { SubmitDescription, TaskTemplate } from "../common/job_types.ts";
 import { logger } from "../common/log.ts";
 import { writeStdout } from "../common/output/mod.ts";
@@ -166,19 +166,9 @@ async function taskIdsAndEntries(
   // Entries with --array: the ids select entries by index; ids past the end are dropped.
   const selected = [...array].filter((id) => id < entries!.length).sort((a, b) => a - b);
   return {
-    ids: new IdRanges(rangesOf(selected)),
+    ids: IdRanges.fromSortedIds(selected),
     entries: selected.map((id) => entries![id]),
   };
-}
-
-function rangesOf(ids: number[]): IdRange[] {
-  const ranges: IdRange[] = [];
-  for (const part of formatIdList(ids).split(",")) {
-    if (part === "") continue;
-    const [start, end] = part.split(/[-:]/).map(Number);
-    ranges.push([start, end ?? start, 1]);
-  }
-  return ranges;
 }
 
 function compactSortedJson(value: unknown): string {

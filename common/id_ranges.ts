@@ -25,6 +25,17 @@ export class IdRanges {
     return new IdRanges(count > 0 ? [[first, first + count - 1, 1]] : []);
   }
 
+  /** Consecutive runs of ascending, distinct `ids` as unit-step ranges. */
+  static fromSortedIds(ids: readonly number[]): IdRanges {
+    const ranges: IdRange[] = [];
+    for (const id of ids) {
+      const last = ranges[ranges.length - 1];
+      if (last && id === last[1] + 1) last[1] = id;
+      else ranges.push([id, id, 1]);
+    }
+    return new IdRanges(ranges);
+  }
+
   /** The id at `index` (0-based). */
   idAt(index: number): number {
     let low = 0;

@@ -5,62 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { hqOk, HqProcess, type HqResult, tempDir, TestServer, waitUntil } from "./harness.ts";
+import { type MachineShape, writeMadeUpMachine } from "../worker/_made_up_machine.ts";
 
-// --- Made-up machines for `HQ_HWDETECT_ROOT` (builder copied from worker/hw_detect_test.ts) ---
-
-interface MachineShape {
-  sockets: number;
-  coresPerSocket: number;
-  /** 2 = hyper-threading. @default {1} */
-  threadsPerCore?: number;
-  /** NUMA nodes per socket, splitting its cores evenly. @default {1} */
-  nodesPerSocket?: number;
-  /** `Cpus_allowed_list` of proc/self/status; omitted = every CPU. */
-  allowed?: string;
-  /** @default {32_768_000} (32000 MiB) */
-  memTotalKb?: number;
-}
-
-/**
- * Writes the sysfs/procfs files of a made-up machine into `root`. CPU ids follow Linux: first
- * thread of every core of every socket, then the second threads in the same order.
- */
-function writeMachine(root: string, shape: MachineShape): void {
-  const write = (path: string, text: string) => {
-    const full = `${root}/${path}`;
-    Deno.mkdirSync(full.slice(0, full.lastIndexOf("/")), { recursive: true });
-    Deno.writeTextFileSync(full, text);
-  };
-  const threads = shape.threadsPerCore ?? 1;
-  const nodesPerSocket = shape.nodesPerSocket ?? 1;
-  const coresTotal = shape.sockets * shape.coresPerSocket;
-  const cpuCount = coresTotal * threads;
-  write("sys/devices/system/cpu/online", `0-${cpuCount - 1}\n`);
-  write("sys/devices/system/node/possible", `0-${shape.sockets * nodesPerSocket - 1}\n`);
-  const cpusByNode = new Map<number, number[]>();
-  for (let id = 0; id < cpuCount; id++) {
-    const core = id % coresTotal;
-    const socket = Math.floor(core / shape.coresPerSocket);
-    const siblings = Array.from({ length: threads }, (_, t) => core + t * coresTotal);
-    write(`sys/devices/system/cpu/cpu${id}/topology/physical_package_id`, `${socket}\n`);
-    write(
-      `sys/devices/system/cpu/cpu${id}/topology/thread_siblings_list`,
-      `${siblings.join(",")}\n`,
-    );
-    const coresPerNode = shape.coresPerSocket / nodesPerSocket;
-    const node = socket * nodesPerSocket +
-      Math.floor((core % shape.coresPerSocket) / coresPerNode);
-    cpusByNode.set(node, [...(cpusByNode.get(node) ?? []), id]);
-  }
-  for (const [node, ids] of cpusByNode) {
-    write(`sys/devices/system/node/node${node}/cpulist`, `${ids.join(",")}\n`);
-  }
-  write(
-    "proc/self/status",
-    `Name:\thq\nCpus_allowed:\tff\nCpus_allowed_list:\t${shape.allowed ?? `0-${cpuCount - 1}`}\n`,
-  );
-  write("proc/meminfo", `MemTotal:       ${shape.memTotalKb ?? 32_768_000} kB\nMemFree: 1 kB\n`);
-}
+// --- Made-up machines for `HQ_HWDETECT_ROOT` ---
 
 /** Runs `hq worker hwdetect <args>` on a made-up machine, away from this machine's GPUs/Slurm. */
 async function hwdetect(
@@ -69,7 +16,7 @@ async function hwdetect(
   env: Record<string, string> = {},
 ): Promise<string> {
   await using root = await tempDir("hq-machine-");
-  writeMachine(root.path, shape);
+  writeMadeUpMachine(root.path, shape);
   return await hqOk(["worker", "hwdetect", ...args], {
     env: {
       HQ_HWDETECT_ROOT: root.path,

@@ -11,6 +11,7 @@ import type {
 } from "../job_types.ts";
 import { resolveForTask } from "../placeholders.ts";
 import type { Color } from "./colors.ts";
+import { IdRanges } from "../id_ranges.ts";
 import { jsonSeconds } from "./json.ts";
 import { formatJsonTimestamp } from "../timestamp.ts";
 
@@ -94,14 +95,7 @@ export function taskDescriptionJson(template: TaskTemplate): unknown {
 
 /** The template a task of the job ran with (its submit). */
 export function templateOf(job: JobDetailView, taskId: number): TaskTemplate | null {
-  for (const submit of job.submits) {
-    for (const [start, end, step] of submit.ids) {
-      if (taskId >= start && taskId <= end && (taskId - start) % step === 0) {
-        return submit.template;
-      }
-    }
-  }
-  return null;
+  return job.submits.find((submit) => new IdRanges(submit.ids).has(taskId))?.template ?? null;
 }
 
 /** Whether a task shows its resolved paths (§9.3: started, and not aborted). */

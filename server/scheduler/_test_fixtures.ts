@@ -1,4 +1,5 @@
 /** Builders shared by the core's tests and benchmarks. */
+import type { TaskTemplate } from "../../common/job_types.ts";
 import type { WorkerConfiguration } from "../../common/protocol.ts";
 
 /** A plausible worker configuration with `cpus` CPUs; override any field. */
@@ -24,6 +25,32 @@ export function testWorkerConfiguration(
     },
     manager: null,
     pid: 1,
+    ...overrides,
+  };
+}
+
+/** A task template running `true` on one CPU in `dir`; override any field. */
+export function testTaskTemplate(
+  dir = "/tmp",
+  overrides: Partial<TaskTemplate> = {},
+): TaskTemplate {
+  return {
+    args: ["true"],
+    env: {},
+    cwd: dir,
+    stdout: null,
+    stderr: null,
+    removeStdoutIfFinished: false,
+    removeStderrIfFinished: false,
+    stdin: null,
+    cpus: 10_000,
+    timeLimitMs: null,
+    timeRequestMs: 0,
+    priority: 0,
+    crashLimit: 5,
+    pin: null,
+    taskDir: false,
+    submitDir: dir,
     ...overrides,
   };
 }

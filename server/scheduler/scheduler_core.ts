@@ -3,7 +3,7 @@
  * their tasks' states (jobs spec §6), and placing waiting tasks on free CPUs. Events in, commands
  * out; time is passed in. The resource scheduler of its own issue replaces `#schedule`.
  */
-import type { SubmitDescription, TaskState } from "../../common/job_types.ts";
+import type { SubmitDescription } from "../../common/job_types.ts";
 import type { WorkerConfiguration, WorkerLostReason } from "../../common/protocol.ts";
 import type {
   AssignedTask,
@@ -377,8 +377,8 @@ export class SchedulerCore {
     const previous = submit.table.state(index);
     submit.table.setState(index, slot);
     const counts = submit.job.counts;
-    counts[SLOT_STATES[previous] as TaskState]--;
-    counts[SLOT_STATES[slot] as TaskState]++;
+    counts[SLOT_STATES[previous]]--;
+    counts[SLOT_STATES[slot]]++;
   }
 
   /** The task a worker reported, if that worker holds exactly that instance. */

@@ -2,28 +2,10 @@ import assert from "node:assert/strict";
 import type { SubmitDescription, TaskTemplate } from "../../common/job_types.ts";
 import type { AssignedTask, CoreCommand, CoreEvent, TaskRef } from "./core_events.ts";
 import { SchedulerCore } from "./scheduler_core.ts";
-import { testWorkerConfiguration } from "./_test_fixtures.ts";
+import { testTaskTemplate, testWorkerConfiguration } from "./_test_fixtures.ts";
 
 function template(overrides: Partial<TaskTemplate> = {}): TaskTemplate {
-  return {
-    args: ["true"],
-    env: {},
-    cwd: "/tmp",
-    stdout: null,
-    stderr: null,
-    removeStdoutIfFinished: false,
-    removeStderrIfFinished: false,
-    stdin: null,
-    cpus: 10_000,
-    timeLimitMs: null,
-    timeRequestMs: 0,
-    priority: 0,
-    crashLimit: 5,
-    pin: null,
-    taskDir: false,
-    submitDir: "/tmp",
-    ...overrides,
-  };
+  return testTaskTemplate("/tmp", overrides);
 }
 
 /** Builds core state with small steps and a fixed clock. */

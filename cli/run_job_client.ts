@@ -1,5 +1,5 @@
 /** The `hq job …` and `hq task …` commands that talk to the server (jobs spec §7, §8). */
-import { HqError } from "../common/errors.ts";
+import { ConnectionClosedError, HqError } from "../common/errors.ts";
 import { IdRanges } from "../common/id_ranges.ts";
 import type { JobDetailView, JobSummaryView, TaskState, TaskView } from "../common/job_types.ts";
 import { logger } from "../common/log.ts";
@@ -103,7 +103,7 @@ export async function runJobWait(
       await client.request({ type: "job-wait", selector, withoutClose });
     } catch (error) {
       // (quirk) A server that closes the connection cleanly ends the wait successfully.
-      if (error instanceof Error && error.message === "Server connection closed") return;
+      if (error instanceof ConnectionClosedError) return;
       throw error;
     }
   });

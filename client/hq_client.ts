@@ -2,7 +2,7 @@
  * A client connection to a running server: finds the access file in the server directory,
  * connects to the client endpoint and sends requests (several may be in flight at once).
  */
-import { ConnectionError, ServerReplyError } from "../common/errors.ts";
+import { ConnectionClosedError, ConnectionError, ServerReplyError } from "../common/errors.ts";
 import {
   type ClientMessage,
   type ClientRequest,
@@ -127,7 +127,7 @@ export class HqClient {
   }
 
   async #receive(): Promise<void> {
-    let failure: Error = new ConnectionError("Server connection closed");
+    let failure: Error = new ConnectionClosedError();
     try {
       for await (const batch of this.connection.batches()) {
         for (const message of batch) {

@@ -23,6 +23,13 @@ export class ServerDirError extends HqError {}
 /** The server could not be reached or the connection broke. */
 export class ConnectionError extends HqError {}
 
+/** The server ended the connection cleanly. */
+export class ConnectionClosedError extends ConnectionError {
+  constructor() {
+    super("Server connection closed");
+  }
+}
+
 /** The peer did not prove possession of the key, or rejected ours. */
 export class AuthenticationError extends ConnectionError {}
 

@@ -3,7 +3,7 @@
  * endpoint, registers, sends heartbeats, and ends on a stop from the server, its own time limit,
  * a signal, or the loss of the server.
  */
-import { ConnectionError, describeError } from "../common/errors.ts";
+import { ConnectionClosedError, ConnectionError, describeError } from "../common/errors.ts";
 import { logger } from "../common/log.ts";
 import {
   isServerToWorkerMessage,
@@ -170,7 +170,7 @@ async function receive(
       const ending = onBatch(batch);
       if (ending) return ending;
     }
-    return { kind: "server-lost", error: new ConnectionError("Server connection closed") };
+    return { kind: "server-lost", error: new ConnectionClosedError() };
   } catch (error) {
     return {
       kind: "server-lost",

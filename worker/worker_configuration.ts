@@ -3,6 +3,7 @@
  * detection, resource detection and assembly (spec §4.1, resources spec §2.3), time limit, group,
  * hostname and work directory.
  */
+import { HqError } from "../common/errors.ts";
 import { joinPath } from "../common/paths.ts";
 import type { ManagerInfo, OnServerLost, WorkerConfiguration } from "../common/protocol.ts";
 import {
@@ -96,7 +97,11 @@ export async function prepareConfiguration(
     ? await Deno.makeTempDir({ prefix: "hq-worker" })
     : null;
   const workDir = options.workDir ?? joinPath(temporaryDir!, "work");
-  await Deno.mkdir(workDir, { recursive: true });
+  try {
+    await Deno.mkdir(workDir, { recursive: true });
+  } catch (error) {
+    throw new HqError(`Cannot create the worker's work directory "${workDir}"`, { cause: error });
+  }
   return {
     hostname: options.hostname ?? Deno.hostname(),
     workDir,

@@ -370,12 +370,10 @@ Deno.test("with --crash-limit 1 the tasks running on a SIGKILLed worker FAIL wit
   );
 });
 
-// Spec §5.1: on Linux a task gets SIGTERM when its worker dies (parent-death signal). Tasks are
-// started with posix_spawn, which cannot set one, so a SIGKILLed worker leaves its tasks running
-// (worker/task_process.ts says so). Enable once the worker sets PR_SET_PDEATHSIG.
+// Spec §5.1: on Linux a task gets SIGTERM when its worker dies (HyperQueue's parent-death
+// signal; ours is worker/orphan_guard.ts, which signals the whole group).
 Deno.test({
   name: "the tasks of a SIGKILLed worker end with it",
-  ignore: true,
   async fn() {
     await using cwd = await tempDir();
     await using c = await cluster();

@@ -14,6 +14,7 @@ import {
 import { loadWorkerEndpoint } from "../common/server_dir.ts";
 import { connectSession, type MessageConnection } from "../common/transport/mod.ts";
 import { cpuLabels } from "../common/resources/resource_descriptor.ts";
+import { OrphanGuard } from "./orphan_guard.ts";
 import { TaskRunner } from "./task_runner.ts";
 import { prepareConfiguration, type WorkerOptions } from "./worker_configuration.ts";
 
@@ -74,6 +75,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<number> 
       workDir: registered.configuration.workDir,
       cpus: cpuLabels(registered.configuration.resources),
       send: (message) => link.send(message),
+      guard: OrphanGuard.start(),
     });
     const ending = await new Promise<Ending>((resolve) => {
       const heartbeat = () => link.send({ type: "heartbeat" });

@@ -276,7 +276,7 @@ class PosixSpawnLauncher implements Launcher {
     }
     // posix_spawn cannot set a parent-death signal (spec §5.1). When the worker exits through
     // Deno.exit() or the end of its event loop, its live tasks still get the SIGTERM they would
-    // have got from the kernel; a worker killed by a signal leaves them running.
+    // have got from the kernel; for a worker killed by a signal, worker/orphan_guard.ts does it.
     globalThis.addEventListener("unload", () => this.#reaper.signalAll(SIGNAL_NUMBERS.SIGTERM));
   }
 

@@ -13,6 +13,7 @@ import { dirname, joinPath } from "../common/paths.ts";
 import { resolveForTask } from "../common/placeholders.ts";
 import type { AssignedTaskMessage, TaskRefMessage, WorkerMessage } from "../common/protocol.ts";
 import { compareLabels } from "../common/resources/resource_descriptor.ts";
+import type { OrphanGuard } from "./orphan_guard.ts";
 import {
   describeExit,
   type ProcessExit,
@@ -43,6 +44,8 @@ export interface TaskRunnerOptions {
   send: (message: WorkerMessage) => void;
   /** The environment tasks inherit. @default {Deno.env.toObject()} */
   env?: Record<string, string>;
+  /** Told of every task process group, to end them if the worker dies. */
+  guard?: OrphanGuard | null;
 }
 
 export class TaskRunner {
@@ -248,6 +251,7 @@ export class TaskRunner {
         return;
       }
       entry.process = process;
+      this.options.guard?.add(process.pid);
       if (entry.canceled) process.stop().catch(() => {});
       let timer: ReturnType<typeof setTimeout> | undefined;
       if (template.timeLimitMs !== null) {
@@ -261,6 +265,7 @@ export class TaskRunner {
         exit = await process.exited;
       } finally {
         clearTimeout(timer);
+        this.options.guard?.remove(process.pid);
       }
       if (entry.canceled) return;
       if (entry.timedOut) {

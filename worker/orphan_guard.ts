@@ -1,0 +1,84 @@
+/**
+ * Ends a worker's tasks when the worker dies without cleaning up (SIGKILL, OOM killer), which
+ * HyperQueue gets from the parent-death signal. Tasks are started with posix_spawn, which cannot
+ * set one, so a small `awk` process watches instead: the worker writes `+<pgid>` when a task
+ * group starts and `-<pgid>` once its leader is reaped, on a pipe only the worker holds. When the
+ * pipe closes (the worker is gone, however it ended) awk sends SIGTERM to the groups still
+ * listed, then SIGKILL a second later. It ignores the terminal's and batch system's signals, so
+ * it outlives a worker killed with its whole process group. One process per worker, a few
+ * hundred KB; writes are batched per event-loop turn.
+ */
+import { describeError } from "../common/errors.ts";
+import { logger } from "../common/log.ts";
+
+const log = logger("worker::orphan_guard");
+
+const AWK_PROGRAM = `
+$1 == "+" { live[$2] = 1; next }
+$1 == "-" { delete live[$2]; next }
+END {
+  list = ""
+  for (pgid in live) list = list " -" pgid
+  if (list != "") system("kill -TERM" list " 2>/dev/null; sleep 1; kill -KILL" list " 2>/dev/null")
+}`;
+
+export class OrphanGuard {
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #pending = "";
+  #broken = false;
+
+  private constructor(writer: WritableStreamDefaultWriter<Uint8Array>) {
+    this.#writer = writer;
+  }
+
+  /** Starts the watcher; null (with a warning) where `sh`/`awk` cannot be started. */
+  static start(): OrphanGuard | null {
+    try {
+      const child = new Deno.Command("sh", {
+        args: ["-c", 'trap "" HUP INT TERM QUIT; exec awk "$1"', "sh", AWK_PROGRAM],
+        stdin: "piped",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      child.unref();
+      child.status.catch(() => {});
+      return new OrphanGuard(child.stdin.getWriter());
+    } catch (error) {
+      log.warn(
+        `Cannot start the task watcher (tasks will outlive a killed worker): ${
+          describeError(error)
+        }`,
+      );
+      return null;
+    }
+  }
+
+  /** A task's process group started. */
+  add(pgid: number): void {
+    this.#queue(`+ ${pgid}\n`);
+  }
+
+  /** A task's group leader was reaped. */
+  remove(pgid: number): void {
+    this.#queue(`- ${pgid}\n`);
+  }
+
+  #queue(line: string): void {
+    if (this.#broken) return;
+    const first = this.#pending === "";
+    this.#pending += line;
+    if (first) queueMicrotask(() => this.#flush());
+  }
+
+  #flush(): void {
+    const text = this.#pending;
+    this.#pending = "";
+    this.#writer.write(new TextEncoder().encode(text)).catch((error) => {
+      if (this.#broken) return;
+      this.#broken = true;
+      log.warn(
+        `The task watcher ended (tasks will outlive a killed worker): ${describeError(error)}`,
+      );
+    });
+  }
+}

@@ -153,6 +153,10 @@ export const submitArgs = {
   job: option({ help: "Add the tasks to this open job", parse: (raw) => nonNegativeInteger(raw) }),
   wait: flag({ help: "Wait until the job completes" }),
   progress: flag({ help: "Show a progress bar until the job completes" }),
+  onNotify: option({
+    help:
+      "With --wait/--progress: run this command for each `hq task notify` of the job's tasks (the message is its last argument)",
+  }),
   stdin: flag({ help: "Read stdin and pass it to every task" }),
   directives: option<"auto" | "file" | "stdin" | "off">({
     help: "Where to look for #HQ directives",
@@ -399,6 +403,20 @@ export const taskCommand = defineCommand<Record<never, never>, CliContext>({
         verbose: flag({ help: "Show full error messages", short: "v" }),
       },
       run: async (values, context: CliContext) => (await run()).runTaskInfo(values, context),
+    }),
+    defineCommand({
+      name: "notify",
+      about: "Send a message from a running task to clients waiting with --on-notify",
+      args: {
+        message: positional({
+          help: "The message (at most 1024 bytes)",
+          required: true,
+          valueName: "MESSAGE",
+        }),
+      },
+      run: async (values) =>
+        (await lazyImport<typeof import("./run_task_notify.ts")>("./run_task_notify.ts"))
+          .runTaskNotify(values.message),
     }),
   ],
 });

@@ -2,7 +2,7 @@
  * `hq submit` (jobs spec §2): reads `#HQ` directives, builds the submit's task template, ids and
  * entries, sends it, prints the job id, and optionally waits.
  */
-import { HqError, UsageError } from "../common/errors.ts";
+import { describeError, HqError, UsageError } from "../common/errors.ts";
 import { IdRanges } from "../common/id_ranges.ts";
 import type { SubmitDescription, TaskTemplate } from "../common/job_types.ts";
 import { logger } from "../common/log.ts";
@@ -16,7 +16,8 @@ import { type OutputSpec, type SubmitArgs, submitArgs } from "./job_commands.ts"
 import { defineCommand } from "./args.ts";
 import { withClient } from "./with_client.ts";
 import { showProgress } from "./run_job_progress.ts";
-import type { IdSelector } from "../common/protocol.ts";
+import type { IdSelector, TaskNotification } from "../common/protocol.ts";
+import { splitShellWords } from "../common/shell_words.ts";
 
 const log = logger("client::submit");
 
@@ -24,7 +25,7 @@ const DEFAULT_STDOUT = "%{CWD}/job-%{JOB_ID}/%{TASK_ID}.stdout";
 const DEFAULT_STDERR = "%{CWD}/job-%{JOB_ID}/%{TASK_ID}.stderr";
 const DIRECTIVE_BYTES = 32 * 1024;
 /** Options a `#HQ` directive may not set (spec §2.4). */
-const NOT_IN_DIRECTIVES = ["job", "wait", "progress", "stdin", "directives"];
+const NOT_IN_DIRECTIVES = ["job", "wait", "progress", "onNotify", "stdin", "directives"];
 const ARRAY_SOURCES = ["array", "eachLine", "fromJson"];
 
 export async function runSubmit(
@@ -67,7 +68,13 @@ export async function runSubmit(
   warnAboutOutputs(template, ids.count, args);
   const submit: SubmitDescription = { template, ids: ids.ranges.slice(), entries };
 
+  const notify = args.onNotify === undefined ? null : notifyRunner(args.onNotify);
+  if (notify && !args.wait && !args.progress) {
+    throw new HqError("--on-notify can only be used together with --wait or --progress");
+  }
+
   await withClient(context, async (client) => {
+    client.onNotify = notify?.run ?? null;
     const response = await client.request({
       type: "submit",
       jobId: args.job ?? null,
@@ -75,6 +82,7 @@ export async function runSubmit(
       maxFails: args.maxFails ?? null,
       submit,
       autoIdCount: args.job !== undefined && args.array === undefined ? ids.count : null,
+      subscribeNotify: notify !== null,
     });
     if (response.type !== "job-created") throw new HqError("Unexpected response to submit");
     context.output.submitted(response.jobId);
@@ -84,7 +92,46 @@ export async function runSubmit(
     } else if (args.wait) {
       await client.request({ type: "job-wait", selector, withoutClose: false });
     }
+    await notify?.idle();
   });
+}
+
+/**
+ * Runs `--on-notify`'s command once per notification, one at a time, with the message as the
+ * last argument (jobs spec §2.1); failures are only logged.
+ */
+function notifyRunner(command: string): {
+  run: (notification: TaskNotification) => void;
+  idle: () => Promise<void>;
+} {
+  const words = splitShellWords(command) ?? [command];
+  if (words.length === 0) throw new HqError("--on-notify needs a command");
+  let chain = Promise.resolve();
+  const runOne = async ({ jobId, taskId, workerId, message }: TaskNotification) => {
+    const text = new TextDecoder().decode(message);
+    try {
+      const status = await new Deno.Command(words[0], {
+        args: [...words.slice(1), text],
+        env: {
+          HQ_JOB_ID: String(jobId),
+          HQ_TASK_ID: String(taskId),
+          HQ_WORKER_ID: String(workerId),
+        },
+        stdin: "null",
+      }).spawn().status;
+      if (!status.success) {
+        log.warn(`The --on-notify command failed with exit code ${status.code}`);
+      }
+    } catch (error) {
+      log.warn(`Cannot run the --on-notify command: ${describeError(error)}`);
+    }
+  };
+  return {
+    run: (notification) => {
+      chain = chain.then(() => runOne(notification));
+    },
+    idle: () => chain,
+  };
 }
 
 function defaultName(program: string): string {

@@ -11,6 +11,7 @@ import {
   type ServerInfo,
   type ServerResponse,
   type ServerToClientMessage,
+  type TaskNotification,
   type WorkerFilter,
   type WorkerStopOutcome,
   type WorkerView,
@@ -31,6 +32,8 @@ export class HqClient {
   #nextRequestId = 1;
   #pending = new Map<number, Pending>();
   #closedError: Error | null = null;
+  /** Called for every task notification the server pushes (after `subscribeNotifications`). */
+  onNotify: ((notification: TaskNotification) => void) | null = null;
 
   private constructor(
     private readonly connection: MessageConnection<ServerToClientMessage, ClientMessage>,
@@ -117,6 +120,11 @@ export class HqClient {
     return response.results;
   }
 
+  /** Asks the server to push the notifications of these jobs' tasks to `onNotify`. */
+  async subscribeNotifications(jobIds: number[]): Promise<void> {
+    await this.request({ type: "notify-subscribe", jobIds });
+  }
+
   /** Asks the server to write a JSON dump of its state to `path` on the server's host. */
   async debugDump(path: string): Promise<void> {
     await this.request({ type: "debug-dump", path });
@@ -131,6 +139,10 @@ export class HqClient {
     try {
       for await (const batch of this.connection.batches()) {
         for (const message of batch) {
+          if (message.type === "task-notify") {
+            this.onNotify?.(message.notification);
+            continue;
+          }
           const pending = this.#pending.get(message.requestId);
           this.#pending.delete(message.requestId);
           pending?.resolve(message.response);

@@ -38,3 +38,9 @@ export function dirname(path: string): string {
   if (index < 0) return ".";
   return index === 0 ? "/" : normalized.slice(0, index);
 }
+
+/** The last segment of `path`. */
+export function basename(path: string): string {
+  const normalized = normalizePath(path);
+  return normalized.slice(normalized.lastIndexOf("/") + 1);
+}

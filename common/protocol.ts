@@ -89,6 +89,8 @@ export type ClientRequest =
     maxFails: number | null;
     submit: SubmitDescription;
     autoIdCount: number | null;
+    /** Also subscribe this connection to the job's task notifications (`--on-notify`). */
+    subscribeNotify?: boolean;
   }
   | { type: "job-open"; name: string; maxFails: number | null }
   /** Summaries of every job, or of the selected ones. */
@@ -98,7 +100,12 @@ export type ClientRequest =
   | { type: "job-close"; selector: IdSelector }
   | { type: "job-forget"; selector: IdSelector; states: TaskState[] }
   /** Answered once every selected job is completed (or idle, with `withoutClose`). */
-  | { type: "job-wait"; selector: IdSelector; withoutClose: boolean };
+  | { type: "job-wait"; selector: IdSelector; withoutClose: boolean }
+  /**
+   * From now until the connection closes, push `task-notify` messages of these jobs' tasks
+   * (`--on-notify`; jobs spec §8.4).
+   */
+  | { type: "notify-subscribe"; jobIds: number[] };
 
 /** What happened to one job of a `job cancel`/`close`/`forget`. */
 export type JobActionResult =
@@ -121,11 +128,20 @@ export type ServerResponse =
   | { type: "error"; message: string };
 
 export type ClientMessage = { type: "request"; requestId: number; request: ClientRequest };
-export type ServerToClientMessage = {
-  type: "response";
-  requestId: number;
-  response: ServerResponse;
-};
+export type ServerToClientMessage =
+  | { type: "response"; requestId: number; response: ServerResponse }
+  /** A running task's `hq task notify`, pushed to subscribed clients; never stored. */
+  | { type: "task-notify"; notification: TaskNotification };
+
+export interface TaskNotification {
+  jobId: number;
+  taskId: number;
+  workerId: number;
+  message: Uint8Array;
+}
+
+/** Longest `hq task notify` message, in bytes (jobs spec §8.4). */
+export const NOTIFY_MESSAGE_LIMIT = 1024;
 
 // ---------------------------------------------------------------------------------------------
 // Workers
@@ -200,7 +216,9 @@ export type WorkerMessage =
   | { type: "task-started"; task: TaskRefMessage }
   | { type: "task-finished"; task: TaskRefMessage }
   /** `started` false: failed while being prepared, before it ran (jobs spec §5.1). */
-  | { type: "task-failed"; task: TaskRefMessage; error: string; started: boolean };
+  | { type: "task-failed"; task: TaskRefMessage; error: string; started: boolean }
+  /** A running task called `hq task notify` (jobs spec §8.4). */
+  | { type: "task-notify"; task: TaskRefMessage; message: Uint8Array };
 
 /**
  * A task handed to a worker; its template is sent once per worker (`templates`). The worker may
@@ -259,6 +277,9 @@ export function isClientMessage(value: unknown): value is ClientMessage {
       return request.selector === undefined || isIdSelector(request.selector);
     case "job-open":
       return typeof request.name === "string";
+    case "notify-subscribe":
+      return Array.isArray(request.jobIds) &&
+        request.jobIds.every((id) => Number.isSafeInteger(id) && id >= 0);
     case "submit":
       return typeof request.name === "string" && isRecord(request.submit) &&
         isRecord(request.submit.template) && Array.isArray(request.submit.template.args) &&
@@ -279,7 +300,14 @@ function isIdSelector(value: unknown): value is IdSelector {
 }
 
 export function isServerToClientMessage(value: unknown): value is ServerToClientMessage {
-  return isRecord(value) && value.type === "response" && typeof value.requestId === "number" &&
+  if (!isRecord(value)) return false;
+  if (value.type === "task-notify") {
+    const notification = value.notification;
+    return isRecord(notification) && typeof notification.jobId === "number" &&
+      typeof notification.taskId === "number" && typeof notification.workerId === "number" &&
+      notification.message instanceof Uint8Array;
+  }
+  return value.type === "response" && typeof value.requestId === "number" &&
     isRecord(value.response) && typeof value.response.type === "string";
 }
 
@@ -294,6 +322,9 @@ export function isWorkerMessage(value: unknown): value is WorkerMessage {
       return isTaskRef(value.task);
     case "task-failed":
       return isTaskRef(value.task) && typeof value.error === "string";
+    case "task-notify":
+      return isTaskRef(value.task) && value.message instanceof Uint8Array &&
+        value.message.length <= NOTIFY_MESSAGE_LIMIT;
     case "register":
       return isRecord(value.configuration) && typeof value.configuration.hostname === "string" &&
         isRecord(value.configuration.resources) &&

@@ -23,6 +23,7 @@ import {
   type ServerResponse,
   type ServerToClientMessage,
   type ServerToWorkerMessage,
+  type TaskNotification,
   type WorkerMessage,
 } from "../common/protocol.ts";
 import { createInstanceDir, linkCurrent, unlinkCurrent } from "../common/server_dir.ts";
@@ -62,6 +63,8 @@ const TICK_INTERVAL_MS = 100;
 
 export class HqServer {
   #clients = new Set<ClientConnection>();
+  /** Clients subscribed to task notifications, by job id (`--on-notify`). */
+  readonly #notifySubscribers = new Map<number, Set<ClientConnection>>();
   readonly #core = new SchedulerCore();
   readonly #workers: WorkerHub;
   readonly #jobService: JobService;
@@ -80,6 +83,7 @@ export class HqServer {
     idleTimeoutMs: number | null,
   ) {
     this.#workers = new WorkerHub(this.#core, { defaultIdleTimeoutMs: idleTimeoutMs });
+    this.#workers.onNotify = (notification) => this.#forwardNotification(notification);
     this.#jobService = new JobService(this.#workers, info.serverUid);
     this.#ticker = setInterval(() => this.#workers.tick(), TICK_INTERVAL_MS);
   }
@@ -201,6 +205,21 @@ export class HqServer {
     this.#resolveStopped();
   }
 
+  #subscribe(connection: ClientConnection, jobIds: number[]): void {
+    for (const jobId of jobIds) {
+      const subscribers = this.#notifySubscribers.get(jobId) ?? new Set();
+      subscribers.add(connection);
+      this.#notifySubscribers.set(jobId, subscribers);
+    }
+  }
+
+  /** Forwards a task's notification to the clients subscribed to its job; nothing is kept. */
+  #forwardNotification(notification: TaskNotification): void {
+    const subscribers = this.#notifySubscribers.get(notification.jobId);
+    if (!subscribers) return;
+    for (const connection of subscribers) connection.send({ type: "task-notify", notification });
+  }
+
   /** Removes `hq-current`, so that clients stop finding this server. Idempotent. */
   async #releaseServerDir(): Promise<void> {
     await unlinkCurrent(this.serverDir, this.instanceDir);
@@ -221,16 +240,30 @@ export class HqServer {
     } finally {
       connection.close();
       this.#clients.delete(connection);
+      for (const [jobId, subscribers] of this.#notifySubscribers) {
+        subscribers.delete(connection);
+        if (subscribers.size === 0) this.#notifySubscribers.delete(jobId);
+      }
     }
   }
 
   async #respond(connection: ClientConnection, message: ClientMessage): Promise<void> {
     let response: ServerResponse;
+    const request = message.request;
+    if (request.type === "notify-subscribe") {
+      this.#subscribe(connection, request.jobIds);
+      connection.send({ type: "response", requestId: message.requestId, response: { type: "ok" } });
+      return;
+    }
     try {
-      response = await this.#handleRequest(message.request);
+      response = await this.#handleRequest(request);
     } catch (error) {
-      log.error(`Request "${message.request.type}" failed: ${describeError(error)}`);
+      log.error(`Request "${request.type}" failed: ${describeError(error)}`);
       response = { type: "error", message: describeError(error) };
+    }
+    // Subscribed before any task of the job can start, so no notification is missed.
+    if (request.type === "submit" && request.subscribeNotify && response.type === "job-created") {
+      this.#subscribe(connection, [response.jobId]);
     }
     connection.send({ type: "response", requestId: message.requestId, response });
     if (message.request.type === "stop-server") {

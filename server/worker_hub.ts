@@ -8,6 +8,7 @@ import { logger } from "../common/log.ts";
 import type {
   IdSelector,
   ServerToWorkerMessage,
+  TaskNotification,
   WorkerConfiguration,
   WorkerFilter,
   WorkerLostReason,
@@ -47,6 +48,8 @@ export class WorkerHub {
   #roundPending = false;
   /** Called after each batch of events (job waiters check their jobs here). */
   onChange: () => void = () => {};
+  /** Called when a task of a worker sends a notification (`hq task notify`). */
+  onNotify: (notification: TaskNotification) => void = () => {};
   #nextWorkerId = 1;
   readonly #now: () => number;
 
@@ -89,6 +92,14 @@ export class WorkerHub {
                 task: message.task,
                 error: message.error,
                 started: message.started,
+              });
+              break;
+            case "task-notify":
+              this.onNotify({
+                jobId: message.task.jobId,
+                taskId: message.task.taskId,
+                workerId,
+                message: message.message,
               });
               break;
           }

@@ -367,9 +367,14 @@ async function connectRecorded(
   }
 }
 
-async function requestServerInfo(connection: TestClient): Promise<ServerToClientMessage> {
+async function requestServerInfo(
+  connection: TestClient,
+): Promise<Extract<ServerToClientMessage, { type: "response" }>> {
   connection.send({ type: "request", requestId: 1, request: { type: "server-info" } });
-  for await (const batch of connection.batches()) return batch[0];
+  for await (const batch of connection.batches()) {
+    const [reply] = batch;
+    if (reply.type === "response") return reply;
+  }
   throw new Error("The server closed the connection instead of answering");
 }
 

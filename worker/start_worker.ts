@@ -14,6 +14,8 @@ import {
 import { loadWorkerEndpoint } from "../common/server_dir.ts";
 import { connectSession, type MessageConnection } from "../common/transport/mod.ts";
 import { cpuLabels } from "../common/resources/resource_descriptor.ts";
+import { hqExecutable } from "./hq_executable.ts";
+import { NotifyListener } from "./notify_listener.ts";
 import { OrphanGuard } from "./orphan_guard.ts";
 import { TaskRunner } from "./task_runner.ts";
 import { prepareConfiguration, type WorkerOptions } from "./worker_configuration.ts";
@@ -71,11 +73,20 @@ export async function startWorker(options: StartWorkerOptions): Promise<number> 
     }
     log.info(`Worker ${registered.workerId} registered`);
 
-    const runner = new TaskRunner({
-      workDir: registered.configuration.workDir,
+    const workDir = registered.configuration.workDir;
+    let runner: TaskRunner | null = null;
+    const notify = NotifyListener.start(
+      workDir,
+      (task, message) => runner?.notify(task, message) ?? false,
+    );
+    if (notify) cleanups.push(() => notify.close());
+    runner = new TaskRunner({
+      workDir,
       cpus: cpuLabels(registered.configuration.resources),
       send: (message) => link.send(message),
       guard: OrphanGuard.start(),
+      notify,
+      hqPath: await hqExecutable(workDir),
     });
     const ending = await new Promise<Ending>((resolve) => {
       const heartbeat = () => link.send({ type: "heartbeat" });

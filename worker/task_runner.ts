@@ -13,6 +13,7 @@ import { dirname, joinPath } from "../common/paths.ts";
 import { resolveForTask } from "../common/placeholders.ts";
 import type { AssignedTaskMessage, TaskRefMessage, WorkerMessage } from "../common/protocol.ts";
 import { compareLabels } from "../common/resources/resource_descriptor.ts";
+import type { NotifyListener } from "./notify_listener.ts";
 import type { OrphanGuard } from "./orphan_guard.ts";
 import {
   describeExit,
@@ -46,6 +47,10 @@ export interface TaskRunnerOptions {
   env?: Record<string, string>;
   /** Told of every task process group, to end them if the worker dies. */
   guard?: OrphanGuard | null;
+  /** Gives each task its `HQ_ACCESS_KEY` for `hq task notify`. */
+  notify?: NotifyListener | null;
+  /** Absolute path of an `hq` executable, for the tasks' `HQ` variable. */
+  hqPath?: string;
 }
 
 export class TaskRunner {
@@ -123,6 +128,14 @@ export class TaskRunner {
     if (this.#running.get(key) === entry) this.#running.delete(key);
   }
 
+  /** Passes on a running task's notification; false if that instance is not running here. */
+  notify(task: TaskRefMessage, message: Uint8Array): boolean {
+    const entry = this.#running.get(`${task.jobId}:${task.taskId}`);
+    if (!entry || entry.ref.instanceId !== task.instanceId || entry.process === null) return false;
+    this.options.send({ type: "task-notify", task: entry.ref, message });
+    return true;
+  }
+
   /** Stops canceled or aborted tasks (SIGINT, 1 s, SIGKILL); nothing is reported for them. */
   cancel(refs: TaskRefMessage[]): void {
     for (const ref of refs) {
@@ -171,6 +184,8 @@ export class TaskRunner {
     env.HQ_INSTANCE_ID = String(task.instanceId);
     env.HQ_SUBMIT_DIR = template.submitDir;
     if (task.entry !== null) env.HQ_ENTRY = task.entry;
+    if (this.options.hqPath) env.HQ = this.options.hqPath;
+    if (this.options.notify) env.HQ_ACCESS_KEY = this.options.notify.accessKey(entry.ref);
     if (cpus.length > 0) {
       env.HQ_CPUS = cpus.join(",");
       if (template.env.OMP_NUM_THREADS === undefined) env.OMP_NUM_THREADS = String(cpus.length);

@@ -1,0 +1,118 @@
+/**
+ * The worker's end of `hq task notify` (jobs spec §8.4): a Unix socket in the worker's work
+ * directory. Each task gets `HQ_ACCESS_KEY=<socket path>:<token>`, the token naming its job, task
+ * and instance plus a per-worker secret, so a task can only speak for itself and only while its
+ * instance runs. A caller writes `<token>\n<message>`, closes its write side and reads one line
+ * back: `ok`, or `error <text>`.
+ */
+import { describeError } from "../common/errors.ts";
+import { logger } from "../common/log.ts";
+import { joinPath } from "../common/paths.ts";
+import { NOTIFY_MESSAGE_LIMIT, type TaskRefMessage } from "../common/protocol.ts";
+
+const log = logger("worker::notify");
+
+/** sun_path holds 108 bytes with the terminating NUL. */
+const MAX_SOCKET_PATH = 107;
+const TOKEN_LIMIT = 128;
+
+/** Says whether the task named by a token runs now, and passes its message on if so. */
+export type NotifyHandler = (task: TaskRefMessage, message: Uint8Array) => boolean;
+
+export class NotifyListener {
+  readonly #secret: string;
+
+  private constructor(
+    readonly socketPath: string,
+    private readonly listener: Deno.Listener,
+    private readonly cleanupDir: string | null,
+    private readonly handler: NotifyHandler,
+  ) {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    this.#secret = Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+    this.#serve();
+  }
+
+  /** Listens in `workDir` (or a short temporary directory when that path is too long). */
+  static start(workDir: string, handler: NotifyHandler): NotifyListener | null {
+    let path = joinPath(workDir, "hq-notify.sock");
+    let cleanupDir: string | null = null;
+    try {
+      if (new TextEncoder().encode(path).length > MAX_SOCKET_PATH) {
+        cleanupDir = Deno.makeTempDirSync({ prefix: "hq-notify-" });
+        path = joinPath(cleanupDir, "sock");
+      }
+      try {
+        Deno.removeSync(path);
+      } catch { /* no stale socket */ }
+      const listener = Deno.listen({ transport: "unix", path });
+      return new NotifyListener(path, listener, cleanupDir, handler);
+    } catch (error) {
+      log.warn(`Cannot listen for task notifications at ${path}: ${describeError(error)}`);
+      return null;
+    }
+  }
+
+  /** The `HQ_ACCESS_KEY` of one task instance. */
+  accessKey(task: TaskRefMessage): string {
+    return `${this.socketPath}:${task.jobId}.${task.taskId}.${task.instanceId}.${this.#secret}`;
+  }
+
+  close(): void {
+    try {
+      this.listener.close();
+    } catch { /* already closed */ }
+    try {
+      if (this.cleanupDir) Deno.removeSync(this.cleanupDir, { recursive: true });
+      else Deno.removeSync(this.socketPath);
+    } catch { /* gone already */ }
+  }
+
+  async #serve(): Promise<void> {
+    try {
+      for await (const connection of this.listener) {
+        this.#answer(connection).catch((error) =>
+          log.debug(`A notify call failed: ${describeError(error)}`)
+        ).finally(() => {
+          try {
+            connection.close();
+          } catch { /* closed */ }
+        });
+      }
+    } catch (error) {
+      log.debug(`The notify socket closed: ${describeError(error)}`);
+    }
+  }
+
+  async #answer(connection: Deno.Conn): Promise<void> {
+    const limit = TOKEN_LIMIT + 1 + NOTIFY_MESSAGE_LIMIT;
+    const buffer = new Uint8Array(limit + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const count = await connection.read(buffer.subarray(length));
+      if (count === null) break;
+      length += count;
+    }
+    const reply = (text: string) => connection.write(new TextEncoder().encode(`${text}\n`));
+    const newline = buffer.subarray(0, length).indexOf(10);
+    if (newline < 0 || length > limit) {
+      await reply("error Malformed notification");
+      return;
+    }
+    const task = this.#taskOf(new TextDecoder().decode(buffer.subarray(0, newline)));
+    const message = buffer.slice(newline + 1, length);
+    if (task === null || !this.handler(task, message)) {
+      await reply("error The task is not running on this worker");
+      return;
+    }
+    await reply("ok");
+  }
+
+  #taskOf(token: string): TaskRefMessage | null {
+    const parts = token.split(".");
+    if (parts.length !== 4 || parts[3] !== this.#secret) return null;
+    const [jobId, taskId, instanceId] = parts.slice(0, 3).map(Number);
+    if (![jobId, taskId, instanceId].every(Number.isSafeInteger)) return null;
+    return { jobId, taskId, instanceId };
+  }
+}

@@ -2,6 +2,8 @@
  * Worker resources: fixed-point amounts, the resource descriptor a worker offers (plain data for
  * msgpack and JSON), parsers for `--resource`, `--cpus` and `--coupling`, assembly and validation
  * of the worker's set, and its text renderings for `worker list`, `worker info` and `hwdetect`.
+ * Task side: the request type, the `<RQ>` / `--resource NAME=RQ` parsers, submit-side assembly
+ * and the request's text, JSON and env-name forms.
  */
 export {
   AMOUNT_FRACTIONS,
@@ -51,3 +53,19 @@ export {
   summarizeResource,
   summarizeResources,
 } from "./describe_resources.ts";
+export {
+  assembleTaskRequest,
+  DEFAULT_CPU_REQUEST,
+  envNameOf,
+  formatRequest,
+  parseRequestText,
+  parseResourceRequestArg,
+  requestJson,
+  ResourceRequestError,
+} from "./resource_request.ts";
+export type {
+  ParsedRequest,
+  RequestJson,
+  RequestPolicy,
+  ResourceRequestEntry,
+} from "./resource_request.ts";

@@ -1,0 +1,286 @@
+// What one task asks of a worker (resources spec §3): a list of entries, all of which must be
+// satisfied together. Plain data: requests travel inside task templates in msgpack messages.
+// Also the task-side request text: `--cpus`/`--resource` parsing, assembly, text/JSON/env forms.
+
+import { HqError } from "../errors.ts";
+import { AMOUNT_FRACTIONS, AmountParseError, formatAmount, parseU32 } from "./amount.ts";
+import { resourceNameLengthAt } from "./resource_name.ts";
+
+/** Allocation policies of resources spec §3.3; `all` takes the whole pool (§3.4). */
+export type RequestPolicy = "compact" | "compact!" | "tight" | "tight!" | "scatter" | "all";
+
+/** One resource of a request. */
+export interface ResourceRequestEntry {
+  name: string;
+  /** Amount in 1/10000 units (1 CPU = 10000); 0 when `policy` is `all`. */
+  amount: number;
+  policy: RequestPolicy;
+}
+
+/** The default request of a task: `cpus = 1 compact`. */
+export const DEFAULT_CPU_REQUEST: ResourceRequestEntry = {
+  name: "cpus",
+  amount: 10_000,
+  policy: "compact",
+};
+
+// --- Task-side request text (resources spec §3.1–§3.2, §1.1 env names) ---
+// Parsed by hand, like `parse_resource_definition.ts`, so that a grammar failure can name what
+// was expected and the column it happened at.
+
+/**
+ * A request (`--cpus`, `--resource NAME=RQ`, a job-file string) does not parse, or the submit
+ * options do not combine. The spec's fixed errors (`Zero resources cannot be requested`,
+ * `Resource precision exceeded`, the two assembly errors) are the bare message; any other
+ * parse failure is a parser report `Invalid resource request "<input>": <note>`. Parse errors
+ * carry the `input` text and the 0-based `offset` in it they refer to (the amount's start for
+ * zero and precision); assembly errors carry neither.
+ */
+export class ResourceRequestError extends HqError {
+  constructor(message: string, readonly input?: string, readonly offset?: number) {
+    super(message);
+  }
+}
+
+/** HyperQueue's JSON encoding of a request (job detail `resources`, jobs spec §9.2). */
+export type RequestJson =
+  | "All"
+  | { Compact: number }
+  | { ForceCompact: number }
+  | { Tight: number }
+  | { ForceTight: number }
+  | { Scatter: number };
+
+/** What `<RQ>` text asks for: the amount in 1/10000 units (0 for `all`) and the policy. */
+export interface ParsedRequest {
+  amount: number;
+  policy: RequestPolicy;
+}
+
+const ZERO_REQUEST_MESSAGE = "Zero resources cannot be requested";
+const PRECISION_EXCEEDED_MESSAGE = "Resource precision exceeded";
+const CPUS_COMBINED_MESSAGE = "--cpus and --resource cpus=... cannot be combined";
+
+const FRACTION_DIGITS = 4;
+
+// Longest first, so `compact!` is not read as `compact` followed by a stray `!`.
+const POLICIES: readonly RequestPolicy[] = ["compact!", "compact", "tight!", "tight", "scatter"];
+const POLICY_LIST = "compact, compact!, tight, tight!, scatter";
+
+/**
+ * Parses `<RQ>`: `all` | AMOUNT [WS] [POLICY], e.g. `2`, `0.5 scatter`, `8compact!`, `1_000`.
+ * Surrounding whitespace is ignored; the default policy is `compact`.
+ */
+export function parseRequestText(text: string): ParsedRequest {
+  return withReport(text, parseRequestToEnd);
+}
+
+/** Parses the submit `--resource` value `NAME=RQ`, e.g. `gpus/nvidia=2 compact!`. */
+export function parseResourceRequestArg(text: string): ResourceRequestEntry {
+  return withReport(text, (scanner) => {
+    scanner.skipSpaces();
+    const nameStart = scanner.offset;
+    const nameLength = resourceNameLengthAt(text, nameStart);
+    if (nameLength === 0) scanner.failUnexpected("a resource name");
+    scanner.offset += nameLength;
+    const name = text.slice(nameStart, scanner.offset);
+    scanner.skipSpaces();
+    scanner.expect("=");
+    const { amount, policy } = parseRequestToEnd(scanner);
+    return { name, amount, policy };
+  });
+}
+
+/**
+ * Submit-side assembly of one request (§3.1) from `--cpus` and the `--resource` values in the
+ * order given. The cpus entry, explicit or the default `cpus = 1 compact`, goes first (index 0)
+ * as in HyperQueue; a `--resource cpus=…` entry keeps its place instead. Values are parsed
+ * (`--cpus` first) before the combination checks.
+ */
+export function assembleTaskRequest(
+  cpus: string | undefined,
+  resources: readonly string[],
+): ResourceRequestEntry[] {
+  const cpuRequest = cpus === undefined ? undefined : parseRequestText(cpus);
+  const entries = resources.map(parseResourceRequestArg);
+  const hasCpuResource = entries.some((entry) => entry.name === DEFAULT_CPU_REQUEST.name);
+  if (cpuRequest !== undefined && hasCpuResource) {
+    throw new ResourceRequestError(CPUS_COMBINED_MESSAGE);
+  }
+  const seen = new Set<string>();
+  for (const { name } of entries) {
+    if (seen.has(name)) throw new ResourceRequestError(`Resource '${name}' defined more than once`);
+    seen.add(name);
+  }
+  if (cpuRequest !== undefined) {
+    entries.unshift({ name: DEFAULT_CPU_REQUEST.name, ...cpuRequest });
+  } else if (!hasCpuResource) {
+    entries.unshift({ ...DEFAULT_CPU_REQUEST });
+  }
+  return entries;
+}
+
+/**
+ * Text form of a request (`HQ_RESOURCE_REQUEST_<N>`, `job info`): `<amount> <policy>` or `all`,
+ * e.g. `1 compact`, `0.5 scatter`, `2 tight!`.
+ */
+export function formatRequest(request: Pick<ResourceRequestEntry, "amount" | "policy">): string {
+  if (request.policy === "all") return "all";
+  return `${formatAmount(request.amount)} ${request.policy}`;
+}
+
+/** HyperQueue's JSON of a request: `{"Compact": 10000}` for `1 compact`, `"All"` for `all`. */
+export function requestJson(request: Pick<ResourceRequestEntry, "amount" | "policy">): RequestJson {
+  switch (request.policy) {
+    case "all":
+      return "All";
+    case "compact":
+      return { Compact: request.amount };
+    case "compact!":
+      return { ForceCompact: request.amount };
+    case "tight":
+      return { Tight: request.amount };
+    case "tight!":
+      return { ForceTight: request.amount };
+    case "scatter":
+      return { Scatter: request.amount };
+  }
+}
+
+/** The name as used in env var names (§1.1): `gpus/nvidia` → `gpus_nvidia`. */
+export function envNameOf(name: string): string {
+  // Per code point, so a character outside the BMP (possible in job files) is one `_`.
+  return name.replace(/[^A-Za-z0-9]/gu, "_");
+}
+
+/** The `<RQ>` at the scanner through the end of the text, then the zero check. */
+function parseRequestToEnd(scanner: RequestScanner): ParsedRequest {
+  scanner.skipSpaces();
+  const start = scanner.offset;
+  const request = parseRequest(scanner);
+  scanner.expectEnd();
+  // Checked once the text parses, as HyperQueue validates the request after parsing it.
+  if (request.policy !== "all" && request.amount === 0) {
+    throw new ResourceRequestError(ZERO_REQUEST_MESSAGE, scanner.text, start);
+  }
+  return request;
+}
+
+/** The `<RQ>` at the scanner, without the end check; leading whitespace is skipped. */
+function parseRequest(scanner: RequestScanner): ParsedRequest {
+  scanner.skipSpaces();
+  if (scanner.startsWith("all")) {
+    scanner.offset += "all".length;
+    return { amount: 0, policy: "all" };
+  }
+  if (!scanner.atDigit()) scanner.failUnexpected("all or an amount");
+  const amount = parseRequestAmount(scanner);
+  scanner.skipSpaces();
+  const policy = POLICIES.find((candidate) => scanner.startsWith(candidate));
+  if (policy !== undefined) scanner.offset += policy.length;
+  else if (!scanner.atEnd()) scanner.failUnexpected(`a policy (${POLICY_LIST}) or end of input`);
+  return { amount, policy: policy ?? "compact" };
+}
+
+/** AMOUNT := DIGITS ["." DIGITS], DIGITS = digit (digit | "_")*; at most 4 fraction digits. */
+function parseRequestAmount(scanner: RequestScanner): number {
+  const start = scanner.offset;
+  const whole = scanner.digits();
+  let fraction = "";
+  if (scanner.eat(".")) {
+    if (!scanner.atDigit()) scanner.failUnexpected("a digit");
+    fraction = scanner.digits();
+  }
+  if (fraction.length > FRACTION_DIGITS) {
+    throw new ResourceRequestError(PRECISION_EXCEEDED_MESSAGE, scanner.text, start);
+  }
+  let units: number;
+  try {
+    units = parseU32(whole);
+  } catch (error) {
+    if (error instanceof AmountParseError) scanner.fail(error.message, start);
+    throw error;
+  }
+  return units * AMOUNT_FRACTIONS + Number(fraction.padEnd(FRACTION_DIGITS, "0"));
+}
+
+function withReport<T>(text: string, parse: (scanner: RequestScanner) => T): T {
+  try {
+    return parse(new RequestScanner(text));
+  } catch (error) {
+    if (error instanceof RequestParseFailure) {
+      throw new ResourceRequestError(
+        `Invalid resource request "${text}": ${error.note}`,
+        text,
+        error.offset,
+      );
+    }
+    throw error;
+  }
+}
+
+class RequestParseFailure extends Error {
+  constructor(readonly note: string, readonly offset: number) {
+    super(note);
+  }
+}
+
+const DIGITS = /[0-9][0-9_]*/y;
+
+class RequestScanner {
+  offset = 0;
+
+  constructor(readonly text: string) {}
+
+  atEnd(): boolean {
+    return this.offset >= this.text.length;
+  }
+
+  atDigit(): boolean {
+    const char = this.text[this.offset];
+    return char !== undefined && char >= "0" && char <= "9";
+  }
+
+  startsWith(word: string): boolean {
+    return this.text.startsWith(word, this.offset);
+  }
+
+  skipSpaces(): void {
+    while (this.offset < this.text.length && /\s/.test(this.text[this.offset])) this.offset++;
+  }
+
+  eat(char: string): boolean {
+    if (this.text[this.offset] !== char) return false;
+    this.offset++;
+    return true;
+  }
+
+  expect(char: string): void {
+    if (!this.eat(char)) this.failUnexpected(`'${char}'`);
+  }
+
+  expectEnd(): void {
+    this.skipSpaces();
+    if (!this.atEnd()) this.failUnexpected("end of input");
+  }
+
+  /** DIGITS at the offset (caller checked the first is a digit), `_` separators removed. */
+  digits(): string {
+    DIGITS.lastIndex = this.offset;
+    const token = DIGITS.exec(this.text)?.[0] ?? "";
+    this.offset += token.length;
+    return token.replaceAll("_", "");
+  }
+
+  fail(note: string, offset = this.offset): never {
+    throw new RequestParseFailure(note, offset);
+  }
+
+  failUnexpected(expected: string): never {
+    const found = this.text[this.offset];
+    const what = found === undefined
+      ? "Unexpected end of input"
+      : `Unexpected character '${found}' at column ${this.offset + 1}`;
+    return this.fail(`${what}, expected ${expected}`);
+  }
+}

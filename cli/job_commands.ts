@@ -16,6 +16,7 @@ import {
 import type { CliContext } from "./context.ts";
 import { lazyImport } from "./lazy_import.ts";
 import { parseDurationArg } from "./value_parsers.ts";
+import { parseRequestText, parseResourceRequestArg } from "../common/resources/resource_request.ts";
 
 /** `--array`: the selector grammar without `all`/`last`. */
 export function parseArray(raw: string): IdRange[] {
@@ -34,13 +35,16 @@ export function parseCrashLimit(raw: string): number | "never-restart" | "unlimi
   return Number(raw);
 }
 
-/** `--cpus <amount>[ <policy>]`: the amount in 1/10000 units (policies arrive with the scheduler). */
-export function parseCpuRequest(raw: string): number {
-  const match = /^\s*(\d+(?:\.\d{1,4})?)(?:\s+(compact!?|tight!?|scatter))?\s*$/.exec(raw);
-  if (!match) throw new Error(`Invalid CPU request "${raw}"`);
-  const amount = Math.round(Number(match[1]) * 10_000);
-  if (amount === 0) throw new Error("CPU request must be positive");
-  return amount;
+/** `--cpus <RQ>` (resources spec §3.2), checked here and kept as text for the assembly. */
+export function parseCpuRequest(raw: string): string {
+  parseRequestText(raw);
+  return raw;
+}
+
+/** `--resource NAME=<RQ>`, checked here and kept as text for the assembly. */
+export function parseResourceRequest(raw: string): string {
+  parseResourceRequestArg(raw);
+  return raw;
 }
 
 /** `--env KEY=VALUE` (a bare `KEY` means an empty value). */
@@ -103,12 +107,15 @@ export const submitArgs = {
   eachLine: option({ help: "One task per line of this file (HQ_ENTRY)" }),
   fromJson: option({ help: "One task per element of this file's top-level JSON array (HQ_ENTRY)" }),
   cpus: option({
-    help: "CPUs per task",
+    help:
+      "CPUs per task: an amount and a policy (compact, compact!, tight, tight!, scatter) or all",
     parse: parseCpuRequest,
-    default: 10_000,
     defaultText: "1 compact",
   }),
-  resource: optionList({ help: "Other resources per task, NAME=AMOUNT (not yet supported)" }),
+  resource: optionList({
+    help: "Another resource per task, NAME=REQUEST (e.g. gpus/nvidia=1, mem=2000)",
+    parse: parseResourceRequest,
+  }),
   weight: option({ help: "Resource weight for the scheduler", parse: Number }),
   nodes: option({ help: "Number of whole workers per task (not yet supported)", parse: Number }),
   timeRequest: option({

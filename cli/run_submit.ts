@@ -18,6 +18,7 @@ import { withClient } from "./with_client.ts";
 import { showProgress } from "./run_job_progress.ts";
 import type { IdSelector, TaskNotification } from "../common/protocol.ts";
 import { splitShellWords } from "../common/shell_words.ts";
+import { assembleTaskRequest } from "../common/resources/resource_request.ts";
 
 const log = logger("client::submit");
 
@@ -43,7 +44,7 @@ export async function runSubmit(
     ? mergeDirectives(cliArgs, given, directives.args, directives.given)
     : cliArgs;
   const command = [...(directives?.shebang ?? []), ...cliArgs.commands];
-  for (const unsupported of ["resource", "nodes", "stream"] as const) {
+  for (const unsupported of ["nodes", "stream"] as const) {
     const value = args[unsupported];
     if (value !== undefined && !(Array.isArray(value) && value.length === 0)) {
       throw new HqError(`--${unsupported} is not supported by this version of hq yet`);
@@ -173,7 +174,8 @@ function buildTemplate(
     removeStdoutIfFinished: args.stdout?.removeIfFinished ?? false,
     removeStderrIfFinished: args.stderr?.removeIfFinished ?? false,
     stdin,
-    cpus: args.cpus,
+    resources: assembleTaskRequest(args.cpus, args.resource),
+    weight: args.weight ?? 1,
     timeLimitMs: args.timeLimit ?? null,
     timeRequestMs: args.timeRequest,
     priority: args.priority,

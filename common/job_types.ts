@@ -3,6 +3,7 @@
  * what clients are shown. Plain data (they travel in msgpack messages).
  */
 import type { IdRange } from "./id_ranges.ts";
+import type { ResourceRequestEntry } from "./resources/resource_request.ts";
 
 export type CrashLimit = number | "never-restart" | "unlimited";
 export type PinMode = "taskset" | "omp";
@@ -42,8 +43,10 @@ export interface TaskTemplate {
   removeStderrIfFinished: boolean;
   /** Bytes given to every task instance on stdin (`--stdin`), else /dev/null. */
   stdin: Uint8Array | null;
-  /** CPUs per task, in 1/10000 units (1 CPU = 10000). */
-  cpus: number;
+  /** What each task needs of its worker (resources spec §3), all entries together. */
+  resources: ResourceRequestEntry[];
+  /** Scheduler weight (`--weight`, resources spec §3.7). */
+  weight: number;
   timeLimitMs: number | null;
   timeRequestMs: number;
   priority: number;

@@ -222,12 +222,12 @@ export type WorkerMessage =
 
 /**
  * A task handed to a worker; its template is sent once per worker (`templates`). The worker may
- * queue it until `cpus` CPUs are free, and picks their labels when it starts it.
+ * queue it until the resources its template requests are free, and picks their labels when it
+ * starts it.
  */
 export interface AssignedTaskMessage extends TaskRefMessage {
   submitIndex: number;
   entry: string | null;
-  cpus: number;
 }
 
 export type ServerToWorkerMessage =

@@ -13,7 +13,6 @@ import {
 } from "../common/protocol.ts";
 import { loadWorkerEndpoint } from "../common/server_dir.ts";
 import { connectSession, type MessageConnection } from "../common/transport/mod.ts";
-import { cpuLabels } from "../common/resources/resource_descriptor.ts";
 import { hqExecutable } from "./hq_executable.ts";
 import { NotifyListener } from "./notify_listener.ts";
 import { OrphanGuard } from "./orphan_guard.ts";
@@ -82,7 +81,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<number> 
     if (notify) cleanups.push(() => notify.close());
     runner = new TaskRunner({
       workDir,
-      cpus: cpuLabels(registered.configuration.resources),
+      resources: registered.configuration.resources,
       send: (message) => link.send(message),
       guard: OrphanGuard.start(),
       notify,

@@ -1,7 +1,8 @@
 /**
  * Runs the tasks the server assigns to this worker (jobs spec §4, §5). The server may hand out
- * more tasks than there are free CPUs: they wait in a local queue and start, in order, as soon as
- * CPUs free up, with the labels chosen here. Each task is prepared (env, placeholders,
+ * more tasks than there are free resources: they wait in a local queue (higher priority first,
+ * then in arrival order) and start as soon as their resources free up, with the labels chosen
+ * here (resources spec §4); a task that has to wait holds back lower priorities, not equal ones. Each task is prepared (env, placeholders,
  * directories, task dir, pinning), reported running, spawned in its own process group with its
  * outputs on files, held to its time limit, and reported when it ends. Canceled tasks are
  * stopped (or dropped from the queue) and not reported.
@@ -12,7 +13,8 @@ import { logger } from "../common/log.ts";
 import { dirname, joinPath } from "../common/paths.ts";
 import { resolveForTask } from "../common/placeholders.ts";
 import type { AssignedTaskMessage, TaskRefMessage, WorkerMessage } from "../common/protocol.ts";
-import { compareLabels } from "../common/resources/resource_descriptor.ts";
+import type { ResourceDescriptor } from "../common/resources/resource_descriptor.ts";
+import { allocationEnv, type ResourceAllocation, ResourceAllocator } from "./resource_allocator.ts";
 import type { NotifyListener } from "./notify_listener.ts";
 import type { OrphanGuard } from "./orphan_guard.ts";
 import {
@@ -36,11 +38,19 @@ interface RunningTask {
   timedOut: boolean;
 }
 
+interface QueuedTask {
+  task: AssignedTaskMessage;
+  entry: RunningTask;
+  /** Null when the server did not send the task's template (the task then fails). */
+  template: TaskTemplate | null;
+  priority: number;
+}
+
 export interface TaskRunnerOptions {
   /** The worker's scratch directory (task dirs and stdin files live here). */
   workDir: string;
-  /** The worker's CPU labels. */
-  cpus: string[];
+  /** The worker's resources. */
+  resources: ResourceDescriptor;
   /** Sends a message to the server. */
   send: (message: WorkerMessage) => void;
   /** The environment tasks inherit. @default {Deno.env.toObject()} */
@@ -57,9 +67,9 @@ export class TaskRunner {
   readonly #templates = new Map<string, TaskTemplate>();
   readonly #stdinFiles = new Map<string, string>();
   readonly #running = new Map<string, RunningTask>();
-  /** Assigned tasks waiting for CPUs, in the order the server sent them. */
-  #queue: Array<{ task: AssignedTaskMessage; entry: RunningTask }> = [];
-  readonly #freeCpus: string[];
+  /** Assigned tasks waiting for resources: by priority (higher first), then arrival. */
+  #queue: QueuedTask[] = [];
+  readonly #allocator: ResourceAllocator;
   /** Directories this worker already created (a deleted one fails the spawn, which is reported). */
   readonly #existingDirs = new Set<string>();
   readonly #baseEnv: Record<string, string>;
@@ -67,7 +77,7 @@ export class TaskRunner {
 
   constructor(private readonly options: TaskRunnerOptions) {
     this.#baseEnv = options.env ?? Deno.env.toObject();
-    this.#freeCpus = [...options.cpus].sort(compareLabels);
+    this.#allocator = new ResourceAllocator(options.resources);
   }
 
   get runningCount(): number {
@@ -92,35 +102,64 @@ export class TaskRunner {
         timedOut: false,
       };
       this.#running.set(`${task.jobId}:${task.taskId}`, entry);
-      this.#queue.push({ task, entry });
+      const template = this.#templates.get(`${task.jobId}:${task.submitIndex}`) ?? null;
+      this.#enqueue({ task, entry, template, priority: template?.priority ?? 0 });
     }
     this.#startQueued();
   }
 
-  /** Starts queued tasks while CPUs are free (first come, first served). */
+  #enqueue(queued: QueuedTask): void {
+    const queue = this.#queue;
+    // Usually in order already; otherwise after the last task of the same or higher priority.
+    let at = queue.length;
+    while (at > 0 && queue[at - 1].priority < queued.priority) at--;
+    if (at === queue.length) queue.push(queued);
+    else queue.splice(at, 0, queued);
+  }
+
+  /**
+   * Starts every queued task whose resources are free now, in queue order. A task that has to
+   * wait holds back the lower priorities behind it; a request that did not fit is not tried
+   * again in the same pass.
+   */
   #startQueued(): void {
-    while (this.#queue.length > 0) {
-      const { task, entry } = this.#queue[0];
-      if (entry.canceled) {
-        this.#queue.shift();
-        this.#forget(task, entry);
+    const queue = this.#queue;
+    const failed = new Set<TaskTemplate | null>();
+    let blockedBelow = -Infinity;
+    let kept = 0;
+    for (let read = 0; read < queue.length; read++) {
+      const queued = queue[read];
+      if (queued.entry.canceled) {
+        this.#forget(queued.task, queued.entry);
         continue;
       }
-      const needed = Math.max(1, task.cpus);
-      if (this.#freeCpus.length < needed) return;
-      this.#queue.shift();
-      const cpus = this.#freeCpus.splice(0, needed);
-      this.#run(task, entry, cpus).catch((error) => {
-        log.error(
-          `Task ${task.jobId}@${task.taskId} failed in the worker: ${describeError(error)}`,
-        );
-      }).finally(() => {
-        this.#forget(task, entry);
-        this.#freeCpus.push(...cpus);
-        this.#freeCpus.sort(compareLabels);
-        if (this.#accepting) this.#startQueued();
-      });
+      let allocation: ResourceAllocation | null = null;
+      if (queued.priority >= blockedBelow && !failed.has(queued.template)) {
+        allocation = queued.template
+          ? this.#allocator.tryAllocate(queued.template.resources)
+          : { entries: [] };
+        if (allocation === null) {
+          failed.add(queued.template);
+          blockedBelow = queued.priority;
+        }
+      }
+      if (allocation === null) {
+        queue[kept++] = queued;
+        continue;
+      }
+      this.#launch(queued, allocation);
     }
+    queue.length = kept;
+  }
+
+  #launch({ task, entry }: QueuedTask, allocation: ResourceAllocation): void {
+    this.#run(task, entry, allocation).catch((error) => {
+      log.error(`Task ${task.jobId}@${task.taskId} failed in the worker: ${describeError(error)}`);
+    }).finally(() => {
+      this.#forget(task, entry);
+      this.#allocator.release(allocation);
+      if (this.#accepting) this.#startQueued();
+    });
   }
 
   #forget(task: AssignedTaskMessage, entry: RunningTask): void {
@@ -165,7 +204,11 @@ export class TaskRunner {
     await Promise.allSettled([...this.#running.values()].map((entry) => entry.process?.exited));
   }
 
-  async #run(task: AssignedTaskMessage, entry: RunningTask, cpus: string[]): Promise<void> {
+  async #run(
+    task: AssignedTaskMessage,
+    entry: RunningTask,
+    allocation: ResourceAllocation,
+  ): Promise<void> {
     const template = this.#templates.get(`${task.jobId}:${task.submitIndex}`);
     if (!template) {
       this.#fail(entry, "The worker did not receive the task's definition", false);
@@ -186,10 +229,8 @@ export class TaskRunner {
     if (task.entry !== null) env.HQ_ENTRY = task.entry;
     if (this.options.hqPath) env.HQ = this.options.hqPath;
     if (this.options.notify) env.HQ_ACCESS_KEY = this.options.notify.accessKey(entry.ref);
-    if (cpus.length > 0) {
-      env.HQ_CPUS = cpus.join(",");
-      if (template.env.OMP_NUM_THREADS === undefined) env.OMP_NUM_THREADS = String(cpus.length);
-    }
+    Object.assign(env, allocationEnv(template.resources, allocation, template.env));
+    const cpus = allocation.entries.find((allocated) => allocated.name === "cpus")?.labels ?? [];
     let argv = template.args;
     if (template.pin !== null) {
       if (cpus.length === 0) {

@@ -8,13 +8,13 @@ import {
   countLines,
   formatMakespan,
   progressBar,
+  resourcesText,
   showsPaths,
   stateCell,
   SUMMARY_STATES,
   templateOf,
 } from "./job_words.ts";
 import { resolveForTask } from "../placeholders.ts";
-import { formatAmount } from "../resources/amount.ts";
 import { paint } from "./colors.ts";
 import {
   describeResources,
@@ -197,7 +197,7 @@ export class CliFormatter implements Formatter {
           "Time limit",
           template?.timeLimitMs ? formatDuration(template.timeLimitMs) : "None",
         ],
-        ["Resources", template ? `cpus: ${formatAmount(template.cpus)} compact` : ""],
+        ["Resources", template ? resourcesText(template) : ""],
         ["Priority", String(template?.priority ?? 0)],
         ["Pin", template?.pin ?? "none"],
         ["Task dir", template?.taskDir ? "yes" : "no"],
@@ -234,7 +234,7 @@ export class CliFormatter implements Formatter {
     if (job.submits.length === 1) {
       const template = job.submits[0].template;
       rows.push(
-        ["Resources", `cpus: ${formatAmount(template.cpus)} compact`],
+        ["Resources", resourcesText(template)],
         ["Pin", template.pin ?? "none"],
         ["Priority", String(template.priority)],
         ["Command", template.args.map(wrap80).join("\n")],

@@ -14,6 +14,7 @@ import type { Color } from "./colors.ts";
 import { IdRanges } from "../id_ranges.ts";
 import { jsonSeconds } from "./json.ts";
 import { formatJsonTimestamp } from "../timestamp.ts";
+import { formatRequest, requestJson } from "../resources/resource_request.ts";
 
 const STATE_COLORS: Record<JobState, Color> = {
   waiting: "cyan",
@@ -69,6 +70,18 @@ export function countLines(counts: TaskCounts): string[] {
   );
 }
 
+/**
+ * The `Resources` cell of `job info`/`task info` (jobs spec §7.3): `<name>: <request>` per
+ * resource sorted by name, then `[weight: <w>]` when the weight is not 1.
+ */
+export function resourcesText(template: TaskTemplate): string {
+  const lines = [...template.resources]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((entry) => `${entry.name}: ${formatRequest(entry)}`);
+  if (template.weight !== 1) lines.push(`[weight: ${template.weight}]`);
+  return lines.join("\n");
+}
+
 /** The task description object of §9.2. */
 export function taskDescriptionJson(template: TaskTemplate): unknown {
   return {
@@ -85,8 +98,11 @@ export function taskDescriptionJson(template: TaskTemplate): unknown {
     resources: [{
       min_time: jsonSeconds(template.timeRequestMs),
       n_nodes: 0,
-      resources: [{ request: { Compact: template.cpus }, resource: "cpus" }],
-      weight: 10_000,
+      resources: template.resources.map((entry) => ({
+        request: requestJson(entry),
+        resource: entry.name,
+      })),
+      weight: Math.round(template.weight * 10_000),
     }],
     task_dir: template.taskDir,
     time_limit: jsonSeconds(template.timeLimitMs),

@@ -56,7 +56,6 @@ export interface AssignedTask extends TaskRef {
   /** Index of the submit (within its job) whose template the task runs. */
   submitIndex: number;
   entry: string | null;
-  cpus: number;
 }
 
 export type CoreCommand =

@@ -16,6 +16,14 @@ import {
 } from "../../common/job_types.ts";
 import { Slot, TaskTable } from "./task_table.ts";
 
+/** One entry of a task's request, with the resource named by the core's number for it. */
+export interface ResourceNeed {
+  resourceId: number;
+  /** 1/10000 units; ignored when `all`. */
+  amount: number;
+  all: boolean;
+}
+
 export const SLOT_STATES: readonly TaskState[] = [
   "waiting", // Waiting
   "waiting", // Assigned: not started yet, users see it waiting
@@ -44,10 +52,8 @@ export class SubmitRecord {
     this.ids = new IdRanges(description.ids);
   }
 
-  /** CPUs one task needs, in whole CPUs (fractions arrive with the resource scheduler). */
-  get cpusPerTask(): number {
-    return Math.max(1, Math.ceil(this.description.template.cpus / 10_000));
-  }
+  /** What one task needs, by the core's resource ids (set by the core when it adds the submit). */
+  needs: readonly ResourceNeed[] = [];
 
   get priority(): number {
     return this.description.template.priority;

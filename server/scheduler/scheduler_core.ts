@@ -15,26 +15,31 @@ import type {
 } from "./core_events.ts";
 import { JobRecord, SLOT_STATES, type SubmitRecord } from "./job_record.ts";
 import { Slot } from "./task_table.ts";
-import { cpuLabels } from "../../common/resources/resource_descriptor.ts";
+import { AMOUNT_FRACTIONS } from "../../common/resources/amount.ts";
+import { CPU_RESOURCE_NAME, resourceItemSize } from "../../common/resources/resource_descriptor.ts";
 
 /** A worker told to stop that is still connected this long later is dropped (spec §5.2). */
 export const STOP_GRACE_MS = 60_000;
 const MIN_CHECK_INTERVAL_MS = 500;
 const MAX_CHECK_INTERVAL_MS = 5 * 60_000;
 
-/** A task placed on a worker: where it lives and how many CPUs it holds there. */
+/** A task placed on a worker: where it lives (its resources are its submit's needs). */
 interface Placement {
   submit: SubmitRecord;
   index: number;
-  cpus: number;
 }
 
 /**
- * How far beyond its CPUs a worker is given tasks, as a multiple of its CPU count: the extra
- * tasks wait in the worker's own queue and start the moment a CPU frees, without a round trip to
- * the server (what makes short tasks cheap).
+ * How far beyond its resources a worker is given tasks ("prefill", resources spec §5.1): the
+ * first scheduling pass fills what is free now, the second up to this multiple of the worker's
+ * resources. The extra tasks wait in the worker's own queue and start the moment resources free
+ * up, without a round trip to the server (what makes short tasks cheap).
  */
-const WORKER_QUEUE_FACTOR = 1;
+const PREFILL_FACTOR = 2;
+
+/** Whether a submit's task could run on a worker now, later, or never. */
+const Fit = { Now: 0, Busy: 1, Never: 2 } as const;
+type Fit = typeof Fit[keyof typeof Fit];
 
 export interface WorkerRecord {
   id: WorkerId;
@@ -49,9 +54,12 @@ export interface WorkerRecord {
   /** When the worker last became idle (no assigned tasks); null while it has tasks. */
   idleSinceMs: number | null;
   nextCheckMs: number;
-  /** CPUs of the worker, and CPUs held by the tasks placed on it (running or queued there). */
-  cpuCount: number;
-  usedCpus: number;
+  /** Resource totals (1/10000 units; indexed pools count 10000 per label) by resource id. */
+  totals: number[];
+  /** Amounts held by the tasks placed on the worker (running or queued there), by resource id. */
+  used: number[];
+  /** When the worker's time limit ends it, or null. */
+  endMs: number | null;
   /** Tasks assigned to (or running on) the worker, by `jobId:taskId`. */
   placements: Map<string, Placement>;
   runningTasks: number;
@@ -70,6 +78,8 @@ export class SchedulerCore {
   /** Submits with waiting tasks, in scheduling order (priority, then job id). */
   #queue: SubmitRecord[] = [];
   #nowMs = 0;
+  /** Resource names numbered in order of first sight; `cpus` is 0. */
+  readonly #resourceIds = new Map<string, number>([[CPU_RESOURCE_NAME, 0]]);
 
   handle(event: CoreEvent, nowMs: number): CoreCommand[] {
     this.#nowMs = nowMs;
@@ -177,8 +187,9 @@ export class SchedulerCore {
       stopRequestedMs: null,
       idleSinceMs: this.#nowMs,
       nextCheckMs: this.#nowMs + checkIntervalMs(configuration),
-      cpuCount: cpuLabels(configuration.resources).length,
-      usedCpus: 0,
+      totals: this.#totalsOf(configuration),
+      used: [],
+      endMs: configuration.timeLimitMs === null ? null : this.#nowMs + configuration.timeLimitMs,
       placements: new Map(),
       runningTasks: 0,
       lastTaskStarted: null,
@@ -256,7 +267,7 @@ export class SchedulerCore {
       }
     }
     worker.placements.clear();
-    worker.usedCpus = 0;
+    worker.used.fill(0);
     worker.runningTasks = 0;
     return commands;
   }
@@ -266,6 +277,11 @@ export class SchedulerCore {
 
   #addSubmit(job: JobRecord, description: SubmitDescription): void {
     const submit = job.addSubmit(description);
+    submit.needs = description.template.resources.map((entry) => ({
+      resourceId: this.#resourceId(entry.name),
+      amount: entry.amount,
+      all: entry.policy === "all",
+    }));
     if (submit.ids.count > 0) this.#enqueue(submit);
     else this.#checkCompleted(job);
   }
@@ -389,19 +405,41 @@ export class SchedulerCore {
     return placement;
   }
 
-  /** Frees the CPUs a task held on a worker. */
+  /** Frees the resources a task held on a worker. */
   #release(worker: WorkerRecord | undefined, jobId: JobId, taskId: number): void {
     if (!worker) return;
     const key = `${jobId}:${taskId}`;
     const placement = worker.placements.get(key);
     if (!placement) return;
     worker.placements.delete(key);
-    worker.usedCpus -= placement.cpus;
+    for (const need of placement.submit.needs) {
+      worker.used[need.resourceId] -= need.all ? worker.totals[need.resourceId] : need.amount;
+    }
     if (worker.placements.size === 0) worker.idleSinceMs = this.#nowMs;
   }
 
+  #resourceId(name: string): number {
+    let id = this.#resourceIds.get(name);
+    if (id === undefined) {
+      id = this.#resourceIds.size;
+      this.#resourceIds.set(name, id);
+    }
+    return id;
+  }
+
+  #totalsOf(configuration: WorkerConfiguration): number[] {
+    const totals: number[] = [];
+    for (const item of configuration.resources.resources) {
+      const size = resourceItemSize(item);
+      totals[this.#resourceId(item.name)] = item.kind === "sum" ? size : size * AMOUNT_FRACTIONS;
+    }
+    return totals;
+  }
+
   // ---------------------------------------------------------------------------------------------
-  // Scheduling: priority first, then job id; a greedy fill of free CPUs.
+  // Scheduling (resources spec §5): priority first, then job id; each worker is filled first with
+  // what fits its free resources, then prefilled. A lower-priority task never takes resources on
+  // a worker where a waiting higher-priority task fits but has to wait for them.
 
   #enqueue(submit: SubmitRecord): void {
     if (this.#queue.includes(submit)) return;
@@ -410,38 +448,66 @@ export class SchedulerCore {
   }
 
   #schedule(): CoreCommand[] {
-    const commands: CoreCommand[] = [];
-    if (this.#queue.length === 0) return commands;
-    for (const workerId of this.#running) {
-      const worker = this.#workers.get(workerId)!;
-      const capacity = worker.cpuCount * (1 + WORKER_QUEUE_FACTOR);
-      if (worker.stopReason !== null || worker.usedCpus >= capacity) continue;
-      const tasks: AssignedTask[] = [];
-      for (const submit of this.#queue) {
-        const needed = submit.cpusPerTask;
-        // A task larger than the whole worker never fits; the resource scheduler will say why.
-        if (needed > worker.cpuCount) continue;
-        while (worker.usedCpus + needed <= capacity) {
-          const index = submit.takeNext();
-          if (index < 0) break;
-          tasks.push(this.#assign(worker, submit, index, needed));
+    if (this.#queue.length === 0) return [];
+    const assigned = new Map<WorkerId, AssignedTask[]>();
+    for (const factor of [1, PREFILL_FACTOR]) {
+      for (const workerId of this.#running) {
+        const worker = this.#workers.get(workerId)!;
+        if (worker.stopReason !== null) continue;
+        // Nearly every task asks for CPUs: a worker whose CPUs are all taken is skipped at once.
+        const cpus = worker.totals[0] ?? 0;
+        if ((worker.used[0] ?? 0) >= cpus * factor && cpus > 0) continue;
+        let tasks = assigned.get(workerId);
+        let blockedBelow = -Infinity;
+        for (const submit of this.#queue) {
+          if (submit.priority < blockedBelow) break;
+          let fit: Fit;
+          while ((fit = this.#fit(worker, submit, factor)) === Fit.Now) {
+            const index = submit.takeNext();
+            if (index < 0) break;
+            if (!tasks) assigned.set(workerId, tasks = []);
+            tasks.push(this.#assign(worker, submit, index));
+          }
+          if (fit === Fit.Busy && submit.hasWaitingTasks()) blockedBelow = submit.priority;
         }
-        if (worker.usedCpus >= capacity) break;
+        this.#queue = this.#queue.filter((submit) => submit.hasWaitingTasks());
+        if (this.#queue.length === 0) break;
       }
-      if (tasks.length > 0) commands.push({ type: "assign-tasks", workerId, tasks });
-      this.#queue = this.#queue.filter((submit) => submit.hasWaitingTasks());
       if (this.#queue.length === 0) break;
     }
-    return commands;
+    return [...assigned].map(([workerId, tasks]) => ({ type: "assign-tasks", workerId, tasks }));
   }
 
-  #assign(worker: WorkerRecord, submit: SubmitRecord, index: number, cpus: number): AssignedTask {
+  /**
+   * Whether one more task of the submit fits the worker with its resources counted `factor`
+   * times (resources spec §4.1: capable = every resource present and large enough, and the
+   * worker lives long enough for the time request). The worker picks concrete labels itself.
+   */
+  #fit(worker: WorkerRecord, submit: SubmitRecord, factor: number): Fit {
+    const timeRequestMs = submit.description.template.timeRequestMs;
+    if (timeRequestMs > 0 && worker.endMs !== null && this.#nowMs + timeRequestMs > worker.endMs) {
+      return Fit.Never;
+    }
+    let fit: Fit = Fit.Now;
+    for (const need of submit.needs) {
+      const total = worker.totals[need.resourceId] ?? 0;
+      const amount = need.all ? total : need.amount;
+      if (total === 0 || amount > total) return Fit.Never;
+      if ((worker.used[need.resourceId] ?? 0) + amount > total * factor) fit = Fit.Busy;
+    }
+    return fit;
+  }
+
+  #assign(worker: WorkerRecord, submit: SubmitRecord, index: number): AssignedTask {
     const table = submit.table;
     this.#setSlot(submit, index, Slot.Assigned);
     table.setWorkerId(index, worker.id);
     const taskId = submit.ids.idAt(index);
-    worker.placements.set(`${submit.job.id}:${taskId}`, { submit, index, cpus });
-    worker.usedCpus += cpus;
+    worker.placements.set(`${submit.job.id}:${taskId}`, { submit, index });
+    for (const need of submit.needs) {
+      const amount = need.all ? worker.totals[need.resourceId] : need.amount;
+      worker.used[need.resourceId] = (worker.used[need.resourceId] ?? 0) + amount;
+    }
     worker.idleSinceMs = null;
     return {
       jobId: submit.job.id,
@@ -449,7 +515,6 @@ export class SchedulerCore {
       instanceId: table.instanceId(index),
       submitIndex: submit.index,
       entry: submit.description.entries?.[index] ?? null,
-      cpus,
     };
   }
 

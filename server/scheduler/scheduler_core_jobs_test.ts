@@ -1,5 +1,8 @@
+import type { ResourceDescriptorItem } from "../../common/resources/resource_descriptor.ts";
+import type { ResourceRequestEntry } from "../../common/resources/resource_request.ts";
 import assert from "node:assert/strict";
 import type { SubmitDescription, TaskTemplate } from "../../common/job_types.ts";
+import type { WorkerConfiguration } from "../../common/protocol.ts";
 import type { AssignedTask, CoreCommand, CoreEvent, TaskRef } from "./core_events.ts";
 import { SchedulerCore } from "./scheduler_core.ts";
 import { testTaskTemplate, testWorkerConfiguration } from "./_test_fixtures.ts";
@@ -19,8 +22,12 @@ class CoreTestEnv {
     return this.core.handle(event, this.nowMs);
   }
 
-  addWorker(workerId: number, cpus: number): void {
-    this.handle({ type: "worker-joined", workerId, configuration: testWorkerConfiguration(cpus) });
+  addWorker(workerId: number, cpus: number, overrides: Partial<WorkerConfiguration> = {}): void {
+    this.handle({
+      type: "worker-joined",
+      workerId,
+      configuration: testWorkerConfiguration(cpus, overrides),
+    });
   }
 
   submit(
@@ -84,7 +91,6 @@ Deno.test("SchedulerCore gives a worker its CPUs' worth of tasks plus as many qu
   const job = env.submit([[1, 9, 1]]);
   const assigned = env.schedule().get(1)!;
   assert.deepEqual(assigned.map((t) => t.taskId), [1, 2, 3, 4]);
-  assert.deepEqual(assigned.map((t) => t.cpus), [1, 1, 1, 1]);
   assert.deepEqual(env.counts(job), { ...zero(), waiting: 9 });
   assert.equal(env.schedule().size, 0, "a full worker gets nothing more");
   env.start(1, assigned[0]);
@@ -253,3 +259,86 @@ Deno.test("SchedulerCore keeps a million-task array as ranges until workers take
 function zero() {
   return { waiting: 0, running: 0, finished: 0, failed: 0, canceled: 0, aborted: 0 };
 }
+
+/** A worker with `cpus` CPUs plus these pools. */
+function withPools(cpus: number, ...pools: ResourceDescriptorItem[]): Partial<WorkerConfiguration> {
+  return {
+    resources: {
+      resources: [{ name: "cpus", kind: "range", start: 0, end: cpus - 1 }, ...pools],
+      coupling: { weights: [] },
+    },
+  };
+}
+
+function requesting(...entries: ResourceRequestEntry[]): { template: Partial<TaskTemplate> } {
+  return { template: { resources: entries } };
+}
+
+const CPU: ResourceRequestEntry = { name: "cpus", amount: 10_000, policy: "compact" };
+const GPU: ResourceRequestEntry = { name: "gpus", amount: 10_000, policy: "compact" };
+const GPUS: ResourceDescriptorItem = { name: "gpus", kind: "list", values: ["2", "3"] };
+
+Deno.test("SchedulerCore fills free resources on every worker before prefilling any", () => {
+  const env = new CoreTestEnv();
+  env.addWorker(1, 4, withPools(4, { name: "gpus", kind: "list", values: ["0"] }));
+  env.addWorker(2, 4, withPools(4, { name: "gpus", kind: "list", values: ["0"] }));
+  env.submit([[0, 1, 1]], requesting(CPU, GPU));
+  const assigned = env.schedule();
+  assert.deepEqual(assigned.get(1)!.map((t) => t.taskId), [0]);
+  assert.deepEqual(assigned.get(2)!.map((t) => t.taskId), [1]);
+});
+
+Deno.test("SchedulerCore never places a task on a worker without the resource, and keeps it waiting", () => {
+  const env = new CoreTestEnv();
+  env.addWorker(1, 4);
+  const job = env.submit([[0, 1, 1]], requesting(CPU, GPU));
+  assert.equal(env.schedule().size, 0);
+  assert.deepEqual(env.counts(job), { ...zero(), waiting: 2 });
+  env.addWorker(2, 1, withPools(1, GPUS));
+  assert.deepEqual(env.schedule().get(2)!.map((t) => t.taskId), [0, 1]);
+  // Larger than the whole worker: never there.
+  const big = env.submit([[0, 0, 1]], requesting({ ...CPU, amount: 50_000 }));
+  assert.equal(env.schedule().size, 0);
+  assert.deepEqual(env.counts(big), { ...zero(), waiting: 1 });
+});
+
+Deno.test("SchedulerCore counts sum pools and `all` requests", () => {
+  const env = new CoreTestEnv();
+  env.addWorker(1, 8, withPools(8, { name: "mem", kind: "sum", size: 10_000 * 10_000 }));
+  const mem = { name: "mem", amount: 4000 * 10_000, policy: "compact" } as const;
+  env.submit([[0, 5, 1]], requesting(CPU, mem));
+  // Two fit now, three more are prefilled (up to 2 × 10000 of memory), the last one waits.
+  assert.deepEqual(env.schedule().get(1)!.map((t) => t.taskId), [0, 1, 2, 3, 4]);
+  const env2 = new CoreTestEnv();
+  env2.addWorker(1, 4, withPools(4, GPUS));
+  env2.submit([[0, 3, 1]], requesting(CPU, { name: "gpus", amount: 0, policy: "all" }));
+  assert.deepEqual(env2.schedule().get(1)!.map((t) => t.taskId), [0, 1]);
+});
+
+Deno.test("SchedulerCore keeps lower priorities off resources a waiting higher priority needs", () => {
+  const env = new CoreTestEnv();
+  env.addWorker(1, 4);
+  const small = env.submit([[0, 1, 1]]);
+  const running = env.schedule().get(1)!;
+  assert.equal(running.length, 2);
+  // A 4-CPU task of higher priority fits the worker but not its 2 free CPUs. The free CPUs are
+  // not given to the lower-priority job; both are only queued on the worker (prefill), where
+  // the higher priority starts first.
+  env.submit([[0, 0, 1]], { template: { priority: 5, resources: [{ ...CPU, amount: 40_000 }] } });
+  const low = env.submit([[0, 3, 1]]);
+  const next = env.schedule().get(1)!;
+  assert.deepEqual(next.map((t) => t.jobId), [2, 3, 3]);
+  assert.equal(env.counts(low).waiting, 4);
+  env.addWorker(2, 2);
+  assert.deepEqual(env.schedule().get(2)!.map((t) => t.jobId), [3, 3]);
+  assert.equal(env.counts(small).waiting, 2);
+});
+
+Deno.test("SchedulerCore skips workers whose time limit ends before the time request", () => {
+  const env = new CoreTestEnv();
+  env.addWorker(1, 2, { timeLimitMs: 3_600_000 });
+  env.submit([[0, 0, 1]], { template: { timeRequestMs: 2 * 3_600_000 } });
+  assert.equal(env.schedule().size, 0);
+  env.addWorker(2, 2);
+  assert.deepEqual([...env.schedule().keys()], [2]);
+});

@@ -1,0 +1,158 @@
+/**
+ * End-to-end tests of resource requests (resources spec §3, §4, §6; jobs spec §2.1, §7.3, §9.2):
+ * what tasks see of the resources they asked for, how requests share a worker, how `job info`
+ * shows them, and the submit-side errors.
+ */
+import assert from "node:assert/strict";
+import { hqAt, hqOkAt, submitJob, taskObjects, tempDir, TestServer } from "./harness.ts";
+
+function variablesOf(text: string): Record<string, string> {
+  return Object.fromEntries(
+    text.trim().split("\n").filter((line) => line.includes("=")).map((line) => {
+      const eq = line.indexOf("=");
+      return [line.slice(0, eq), line.slice(eq + 1)];
+    }),
+  );
+}
+
+const SHOW_ENV = `env | grep -E '^(HQ_RESOURCE|HQ_CPUS|CUDA|ROCR|OMP_NUM_THREADS)' | sort`;
+
+Deno.test("a task asking gpus/nvidia=1 on a worker with CUDA_VISIBLE_DEVICES=2,3 sees one of them, with the spec's variables", async () => {
+  await using cwd = await tempDir();
+  await using server = await TestServer.start();
+  await using _worker = server.startWorker(["--cpus", "4", "--resource", "mem=sum(1000)"], {
+    env: { CUDA_VISIBLE_DEVICES: "2,3" },
+  });
+  await server.waitForWorkerState(1, "RUNNING");
+  const id = await submitJob(server, [
+    "--array",
+    "1-4",
+    "--wait",
+    "--resource",
+    "gpus/nvidia=1",
+    "--resource",
+    "mem=400",
+    "--",
+    "bash",
+    "-c",
+    `${SHOW_ENV}; echo START=$(date +%s%N); sleep 0.3; echo END=$(date +%s%N)`,
+  ], { cwd: cwd.path });
+  const tasks = await taskObjects(server, id);
+  assert.deepEqual(tasks.map((task) => task.state), Array(4).fill("finished"));
+  const runs: Array<{ gpu: string; start: number; end: number }> = [];
+  for (const task of tasks) {
+    const vars = variablesOf(await Deno.readTextFile(`${cwd.path}/job-${id}/${task.id}.stdout`));
+    assert.match(vars.CUDA_VISIBLE_DEVICES, /^[23]$/);
+    assert.equal(vars.HQ_RESOURCE_VALUES_gpus_nvidia, vars.CUDA_VISIBLE_DEVICES);
+    assert.equal(vars.CUDA_DEVICE_ORDER, "PCI_BUS_ID");
+    assert.equal(vars.HQ_RESOURCE_REQUEST_gpus_nvidia, "1 compact");
+    assert.equal(vars.HQ_RESOURCE_REQUEST_mem, "400 compact");
+    assert.equal(vars.HQ_RESOURCE_REQUEST_cpus, "1 compact");
+    assert.equal(vars.HQ_RESOURCE_VALUES_mem, undefined, "sum pools have no values");
+    assert.equal(vars.HQ_CPUS, vars.HQ_RESOURCE_VALUES_cpus);
+    assert.equal(vars.OMP_NUM_THREADS, "1");
+    runs.push({ gpu: vars.CUDA_VISIBLE_DEVICES, start: Number(vars.START), end: Number(vars.END) });
+  }
+  // Two GPUs and 1000 of memory for 400 each: never more than two tasks at once, and the two
+  // running at the same time hold different GPUs.
+  for (const a of runs) {
+    const overlapping = runs.filter((b) => b.start < a.end && a.start < b.end);
+    assert.ok(overlapping.length <= 2, JSON.stringify(runs));
+    assert.equal(new Set(overlapping.map((b) => b.gpu)).size, overlapping.length);
+  }
+
+  // Fractions share a label: two gpus/nvidia=0.5 tasks can run on one GPU.
+  const half = await submitJob(server, [
+    "--wait",
+    "--cpus",
+    "0.5",
+    "--resource",
+    "gpus/nvidia=0.5",
+    "--",
+    "bash",
+    "-c",
+    SHOW_ENV,
+  ], { cwd: cwd.path });
+  const vars = variablesOf(await Deno.readTextFile(`${cwd.path}/job-${half}/0.stdout`));
+  assert.equal(vars.HQ_RESOURCE_REQUEST_cpus, "0.5 compact");
+  assert.equal(vars.OMP_NUM_THREADS, undefined, "no OMP_NUM_THREADS for fractional CPUs");
+  assert.match(vars.HQ_CPUS, /^[0-3]$/);
+});
+
+Deno.test("a request no connected worker can satisfy waits until a capable worker joins", async () => {
+  await using cwd = await tempDir();
+  await using server = await TestServer.start();
+  await using _small = server.startWorker(["--cpus", "1"]);
+  await server.waitForWorkerState(1, "RUNNING");
+  const id = await submitJob(server, ["--resource", "fpga=1", "--", "true"], { cwd: cwd.path });
+  const waiting = await hqOkAt(server, ["--output-mode", "quiet", "job", "list"]);
+  assert.equal(waiting, `${id} WAITING\n`);
+  await using _fpga = server.startWorker(["--cpus", "1", "--resource", "fpga=[a]"]);
+  await hqOkAt(server, ["job", "wait", String(id)]);
+  const [task] = await taskObjects(server, id);
+  assert.equal(task.state, "finished");
+  assert.equal(task.worker, 2);
+});
+
+Deno.test("job info shows the request per resource, JSON carries HyperQueue's encodings; bad requests are refused", async () => {
+  await using cwd = await tempDir();
+  await using server = await TestServer.start();
+  const id = await submitJob(server, [
+    "--array",
+    "1-2",
+    "--cpus",
+    "2 scatter",
+    "--resource",
+    "mem=1.5",
+    "--resource",
+    "gpus/amd=all",
+    "--weight",
+    "2",
+    "--time-request",
+    "1m",
+    "--",
+    "true",
+  ], { cwd: cwd.path });
+  const info = await hqOkAt(server, ["job", "info", String(id)]);
+  assert.match(
+    info,
+    /\| Resources +\| cpus: 2 scatter +\|\n\| +\| gpus\/amd: all +\|\n\| +\| mem: 1\.5 compact +\|\n\| +\| \[weight: 2\] +\|/,
+  );
+  const [detail] = JSON.parse(
+    await hqOkAt(server, ["--output-mode", "json", "job", "info", String(id)]),
+  );
+  assert.deepEqual(detail.submits[0].array.resources, [{
+    min_time: 60,
+    n_nodes: 0,
+    resources: [
+      { request: { Scatter: 20_000 }, resource: "cpus" },
+      { request: { Compact: 15_000 }, resource: "mem" },
+      { request: "All", resource: "gpus/amd" },
+    ],
+    weight: 20_000,
+  }]);
+
+  const refused = async (args: string[], code: number, stderr: RegExp) => {
+    const result = await hqAt(server, ["submit", ...args, "--", "true"], { cwd: cwd.path });
+    assert.equal(result.code, code, result.stderr);
+    assert.match(result.stderr, stderr);
+  };
+  await refused(
+    ["--cpus", "2", "--resource", "cpus=1"],
+    1,
+    /^--cpus and --resource cpus=\.\.\. cannot be combined\n$/,
+  );
+  await refused(
+    ["--resource", "gpus=1", "--resource", "gpus=2"],
+    1,
+    /^Resource 'gpus' defined more than once\n$/,
+  );
+  await refused(["--cpus", "0"], 2, /Zero resources cannot be requested/);
+  await refused(["--resource", "mem=1.00001"], 2, /Resource precision exceeded/);
+  await refused(["--resource", "a_b=1"], 2, /^error: .*'_'/);
+  await refused(["--cpus", "2 loose"], 2, /^error: /);
+  assert.equal(
+    await hqOkAt(server, ["--output-mode", "quiet", "job", "list", "--all"]),
+    `${id} WAITING\n`,
+  );
+});

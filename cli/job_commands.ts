@@ -117,7 +117,10 @@ export const submitArgs = {
     parse: parseResourceRequest,
   }),
   weight: option({ help: "Resource weight for the scheduler", parse: Number }),
-  nodes: option({ help: "Number of whole workers per task (not yet supported)", parse: Number }),
+  nodes: option({
+    help: "Run each task on this many whole workers of one group (multi-node task)",
+    parse: (raw) => nonNegativeInteger(raw),
+  }),
   timeRequest: option({
     help: "Minimal remaining lifetime of a worker to start the task",
     parse: parseDurationArg,
@@ -270,7 +273,10 @@ function submitCommand(): Command<CliContext> {
     name: "submit",
     about: "Submit a job",
     args: submitArgs,
-    conflicts: [["eachLine", "fromJson"], ["wait", "progress"]],
+    conflicts: [["eachLine", "fromJson"], ["wait", "progress"], ["nodes", "cpus"], [
+      "nodes",
+      "pin",
+    ]],
     run: async (values, context: CliContext, given) =>
       (await runSubmit()).runSubmit(values, context, given),
   });

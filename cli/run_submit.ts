@@ -44,7 +44,7 @@ export async function runSubmit(
     ? mergeDirectives(cliArgs, given, directives.args, directives.given)
     : cliArgs;
   const command = [...(directives?.shebang ?? []), ...cliArgs.commands];
-  for (const unsupported of ["nodes", "stream"] as const) {
+  for (const unsupported of ["stream"] as const) {
     const value = args[unsupported];
     if (value !== undefined && !(Array.isArray(value) && value.length === 0)) {
       throw new HqError(`--${unsupported} is not supported by this version of hq yet`);
@@ -174,8 +174,10 @@ function buildTemplate(
     removeStdoutIfFinished: args.stdout?.removeIfFinished ?? false,
     removeStderrIfFinished: args.stderr?.removeIfFinished ?? false,
     stdin,
-    resources: assembleTaskRequest(args.cpus, args.resource),
-    weight: args.weight ?? 1,
+    // A multi-node task takes whole workers; per-resource requests play no part (resources §5.5).
+    resources: (args.nodes ?? 0) > 0 ? [] : assembleTaskRequest(args.cpus, args.resource),
+    weight: Math.round((args.weight ?? 1) * 10_000) / 10_000,
+    nodes: args.nodes ?? 0,
     timeLimitMs: args.timeLimit ?? null,
     timeRequestMs: args.timeRequest,
     priority: args.priority,

@@ -47,6 +47,8 @@ export interface TaskTemplate {
   resources: ResourceRequestEntry[];
   /** Scheduler weight (`--weight`, resources spec §3.7). */
   weight: number;
+  /** Whole workers per task (`--nodes`, jobs spec §5.6); 0 for a single-node task. */
+  nodes: number;
   timeLimitMs: number | null;
   timeRequestMs: number;
   priority: number;
@@ -84,6 +86,8 @@ export interface TaskView {
   state: TaskState;
   instanceId: number;
   workerId: number | null;
+  /** A multi-node task's workers, root first; null for a single-node task. */
+  nodeIds: number[] | null;
   startedMs: number | null;
   finishedMs: number | null;
   error: string | null;

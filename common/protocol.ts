@@ -228,6 +228,8 @@ export type WorkerMessage =
 export interface AssignedTaskMessage extends TaskRefMessage {
   submitIndex: number;
   entry: string | null;
+  /** A multi-node task's hostnames, root (the receiving worker) first (jobs spec §5.6). */
+  nodes?: string[];
 }
 
 export type ServerToWorkerMessage =

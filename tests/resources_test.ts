@@ -156,3 +156,46 @@ Deno.test("job info shows the request per resource, JSON carries HyperQueue's en
     `${id} WAITING\n`,
   );
 });
+
+Deno.test("a two-node task on two workers of one group gets both hostnames in its node and host files", async () => {
+  await using cwd = await tempDir();
+  await using server = await TestServer.start();
+  const worker = (hostname: string, group: string) =>
+    server.startWorker(["--cpus", "1", "--hostname", hostname, "--group", group]);
+  await using _w1 = worker("cn1.cluster.example", "g");
+  await using _w2 = worker("cn2.cluster.example", "other");
+  await using _w3 = worker("10.0.0.3", "g");
+  for (const id of [1, 2, 3]) await server.waitForWorkerState(id, "RUNNING");
+  const script = `echo NODES=$HQ_NUM_NODES; echo CPUS=\${HQ_CPUS-unset}; ` +
+    `echo NODEFILE=$(paste -sd, "$HQ_NODE_FILE"); echo HOSTFILE=$(paste -sd, "$HQ_HOST_FILE"); ` +
+    `[ -d "$HQ_TASK_DIR" ] && echo TASK_DIR=yes`;
+  const id = await submitJob(server, ["--nodes", "2", "--wait", "--", "bash", "-c", script], {
+    cwd: cwd.path,
+  });
+  const [task] = await taskObjects(server, id);
+  assert.equal(task.state, "finished");
+  assert.deepEqual((task as unknown as { workers: number[] }).workers, [1, 3]);
+  assert.deepEqual(variablesOf(await Deno.readTextFile(`${cwd.path}/job-${id}/0.stdout`)), {
+    NODES: "2",
+    CPUS: "unset",
+    NODEFILE: "cn1,10.0.0.3",
+    HOSTFILE: "cn1.cluster.example,10.0.0.3",
+    TASK_DIR: "yes",
+  });
+  assert.match(
+    await hqOkAt(server, ["job", "info", String(id)]),
+    /\| Resources +\| nodes: 2 +\|/,
+  );
+  // Three nodes of one group do not exist: the task waits.
+  const waiting = await submitJob(server, ["--nodes", "3", "--", "true"], { cwd: cwd.path });
+  assert.equal(
+    await hqOkAt(server, ["--output-mode", "quiet", "job", "list"]),
+    `${waiting} WAITING\n`,
+  );
+  const conflict = await hqAt(server, ["submit", "--nodes", "2", "--cpus", "2", "--", "true"]);
+  assert.equal(conflict.code, 2);
+  assert.match(
+    conflict.stderr,
+    /^error: the argument '--nodes <NODES>' cannot be used with '--cpus <CPUS>'/,
+  );
+});

@@ -248,11 +248,12 @@ export class TaskRunner {
     // Preparation: a failure here fails the task before it ever ran (spec §5.1).
     let taskDir: string | null = null;
     try {
-      if (template.taskDir) {
+      if (template.taskDir || task.nodes) {
         taskDir = await Deno.makeTempDir({ dir: this.options.workDir, prefix: "t" });
         env.HQ_TASK_DIR = taskDir;
         env.HQ_ERROR_FILENAME = joinPath(taskDir, ERROR_FILE_NAME);
       }
+      if (taskDir && task.nodes) Object.assign(env, await writeNodeFiles(taskDir, task.nodes));
     } catch (error) {
       this.#fail(
         entry,
@@ -357,6 +358,29 @@ export class TaskRunner {
     }
     return path;
   }
+}
+
+/**
+ * A multi-node task's node file (short names) and host file (full names), root first, and the
+ * variables naming them (jobs spec §5.6).
+ */
+async function writeNodeFiles(taskDir: string, hosts: string[]): Promise<Record<string, string>> {
+  const nodeFile = joinPath(taskDir, "hq-nodefile");
+  const hostFile = joinPath(taskDir, "hq-hostfile");
+  await Deno.writeTextFile(nodeFile, hosts.map((host) => `${shortHostname(host)}\n`).join(""));
+  await Deno.writeTextFile(hostFile, hosts.map((host) => `${host}\n`).join(""));
+  return {
+    HQ_NUM_NODES: String(hosts.length),
+    HQ_NODE_FILE: nodeFile,
+    HQ_HOST_FILE: hostFile,
+  };
+}
+
+/** The hostname up to its first `.`; a dotted IPv4 address stays whole. */
+export function shortHostname(host: string): string {
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(host)) return host;
+  const dot = host.indexOf(".");
+  return dot < 0 ? host : host.slice(0, dot);
 }
 
 function refOf(task: TaskRefMessage): TaskRefMessage {

@@ -22,6 +22,13 @@ import {
   formatResourcesLines,
 } from "../resources/describe_resources.ts";
 import type { ResourceDescriptor } from "../resources/resource_descriptor.ts";
+import type { TaskExplanation } from "../task_explanation.ts";
+import {
+  EXPLANATION_HEADER,
+  type ExplainedTaskId,
+  explanationLines,
+  explanationRows,
+} from "./explanation_words.ts";
 import { formatCliDate, formatJsonTimestamp } from "../timestamp.ts";
 import type { Formatter } from "./formatter.ts";
 import { writeStdout } from "./stdout.ts";
@@ -211,6 +218,16 @@ export class CliFormatter implements Formatter {
     if (truncated) {
       log.info("An error message(s) was truncated. Use -v to display the full error(s).");
     }
+  }
+
+  taskExplain(task: ExplainedTaskId, explanation: TaskExplanation): void {
+    let text = explanationLines(task, explanation).map((line) => `${line}\n`).join("");
+    if (explanation.workers.length > 0) {
+      text += renderHorizontalTable(EXPLANATION_HEADER, explanationRows(explanation), {
+        colors: this.colors,
+      });
+    }
+    writeStdout(text);
   }
 
   error(error: unknown): void {

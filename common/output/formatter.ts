@@ -5,6 +5,8 @@
 import type { JobDetailView, JobSummaryView, TaskView } from "../job_types.ts";
 import type { ServerInfo, WorkerView } from "../protocol.ts";
 import type { ResourceDescriptor } from "../resources/resource_descriptor.ts";
+import type { TaskExplanation } from "../task_explanation.ts";
+import type { ExplainedTaskId } from "./explanation_words.ts";
 
 export type OutputMode = "cli" | "json" | "quiet";
 export const OUTPUT_MODES: readonly OutputMode[] = ["cli", "json", "quiet"];
@@ -37,6 +39,8 @@ export interface Formatter {
   taskIds(jobs: Array<{ jobId: number; ids: number[] }>): void;
   /** `hq task info`. */
   taskInfo(job: JobDetailView, tasks: TaskView[], options: { verbose: boolean }): void;
+  /** `hq task explain`. */
+  taskExplain(task: ExplainedTaskId, explanation: TaskExplanation): void;
   /** An error that ends the command (exit code 1). */
   error(error: unknown): void;
   /** Called when the command ends; JSON mode prints `{}` if the command printed nothing. */

@@ -75,6 +75,7 @@ export function countLines(counts: TaskCounts): string[] {
  * resource sorted by name, then `[weight: <w>]` when the weight is not 1.
  */
 export function resourcesText(template: TaskTemplate): string {
+  if (template.nodes > 0) return `nodes: ${template.nodes}`;
   const lines = [...template.resources]
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .map((entry) => `${entry.name}: ${formatRequest(entry)}`);
@@ -97,7 +98,7 @@ export function taskDescriptionJson(template: TaskTemplate): unknown {
     },
     resources: [{
       min_time: jsonSeconds(template.timeRequestMs),
-      n_nodes: 0,
+      n_nodes: template.nodes,
       resources: template.resources.map((entry) => ({
         request: requestJson(entry),
         resource: entry.name,
@@ -139,7 +140,8 @@ export function taskJson(job: JobDetailView, task: TaskView): unknown {
   const hasRun = task.state === "running" || task.state === "finished" || task.state === "failed";
   if (task.startedMs !== null && hasRun) {
     out.started_at = formatJsonTimestamp(task.startedMs);
-    out.worker = task.workerId;
+    if (task.nodeIds) out.workers = task.nodeIds;
+    else out.worker = task.workerId;
   }
   if (task.finishedMs !== null) out.finished_at = formatJsonTimestamp(task.finishedMs);
   if (task.error !== null) out.error = task.error;

@@ -3,6 +3,8 @@ import type { JobDetailView, JobSummaryView, TaskView } from "../job_types.ts";
 import type { ServerInfo, WorkerView } from "../protocol.ts";
 import { jobInfoJson, SUMMARY_STATES, taskDescriptionJson, taskJson } from "./job_words.ts";
 import type { ResourceDescriptor } from "../resources/resource_descriptor.ts";
+import type { TaskExplanation } from "../task_explanation.ts";
+import { type ExplainedTaskId, explanationJson } from "./explanation_words.ts";
 import { formatJsonTimestamp } from "../timestamp.ts";
 import type { Formatter } from "./formatter.ts";
 import { JsonFloat, jsonSeconds, toSortedJson } from "./json.ts";
@@ -83,6 +85,10 @@ export class JsonFormatter implements Formatter {
 
   taskInfo(job: JobDetailView, tasks: TaskView[]): void {
     this.#print(tasks.map((task) => taskJson(job, task)));
+  }
+
+  taskExplain(task: ExplainedTaskId, explanation: TaskExplanation): void {
+    this.#print(explanationJson(task, explanation));
   }
 
   error(error: unknown): void {

@@ -46,6 +46,8 @@ export class QuietFormatter implements Formatter {
 
   taskInfo(): void {}
 
+  taskExplain(): void {}
+
   error(error: unknown): void {
     new CliFormatter(false).error(error);
   }

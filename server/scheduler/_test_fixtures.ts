@@ -45,6 +45,7 @@ export function testTaskTemplate(
     stdin: null,
     resources: [{ name: "cpus", amount: 10_000, policy: "compact" }],
     weight: 1,
+    nodes: 0,
     timeLimitMs: null,
     timeRequestMs: 0,
     priority: 0,

@@ -56,6 +56,8 @@ export interface AssignedTask extends TaskRef {
   /** Index of the submit (within its job) whose template the task runs. */
   submitIndex: number;
   entry: string | null;
+  /** A multi-node task's hostnames, root (the receiving worker) first. */
+  nodes?: string[];
 }
 
 export type CoreCommand =

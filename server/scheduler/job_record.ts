@@ -82,6 +82,7 @@ export class SubmitRecord {
       state: SLOT_STATES[slot],
       instanceId: table.instanceId(index),
       workerId: started ? table.workerId(index) : null,
+      nodeIds: started ? table.nodeIds.get(index) ?? null : null,
       startedMs: started ? table.startedMs(index) : null,
       finishedMs: slot === Slot.Finished || slot === Slot.Failed ? table.finishedMs(index) : null,
       error: slot === Slot.Failed ? table.errors.get(index) ?? null : null,

@@ -27,6 +27,8 @@ const MAX_CHECK_INTERVAL_MS = 5 * 60_000;
 interface Placement {
   submit: SubmitRecord;
   index: number;
+  /** A multi-node task's workers, root first; the one placement is shared by all of them. */
+  nodes?: WorkerId[];
 }
 
 /**
@@ -60,6 +62,8 @@ export interface WorkerRecord {
   used: number[];
   /** When the worker's time limit ends it, or null. */
   endMs: number | null;
+  /** Reserved whole by a multi-node task: nothing else is placed on it. */
+  exclusive: boolean;
   /** Tasks assigned to (or running on) the worker, by `jobId:taskId`. */
   placements: Map<string, Placement>;
   runningTasks: number;
@@ -190,6 +194,7 @@ export class SchedulerCore {
       totals: this.#totalsOf(configuration),
       used: [],
       endMs: configuration.timeLimitMs === null ? null : this.#nowMs + configuration.timeLimitMs,
+      exclusive: false,
       placements: new Map(),
       runningTasks: 0,
       lastTaskStarted: null,
@@ -236,7 +241,17 @@ export class SchedulerCore {
     worker.ended = { atMs: this.#nowMs, reason };
     this.#running.delete(worker.id);
     const commands: CoreCommand[] = [];
-    for (const { submit, index } of worker.placements.values()) {
+    for (const placement of worker.placements.values()) {
+      const { submit, index, nodes } = placement;
+      if (nodes) {
+        // Losing a non-root node leaves a multi-node task running (jobs spec §5.6); losing the
+        // root frees the other nodes and requeues it like any task.
+        if (nodes[0] !== worker.id) {
+          nodes.splice(nodes.indexOf(worker.id), 1);
+          continue;
+        }
+        this.#releaseOtherNodes(worker, placement);
+      }
       const table = submit.table;
       const wasRunning = table.state(index) === Slot.Running;
       const crashLimit = submit.description.template.crashLimit;
@@ -269,6 +284,7 @@ export class SchedulerCore {
     worker.placements.clear();
     worker.used.fill(0);
     worker.runningTasks = 0;
+    worker.exclusive = false;
     return commands;
   }
 
@@ -415,7 +431,24 @@ export class SchedulerCore {
     for (const need of placement.submit.needs) {
       worker.used[need.resourceId] -= need.all ? worker.totals[need.resourceId] : need.amount;
     }
+    if (placement.nodes) {
+      worker.exclusive = false;
+      this.#releaseOtherNodes(worker, placement);
+    }
     if (worker.placements.size === 0) worker.idleSinceMs = this.#nowMs;
+  }
+
+  /** Ends a multi-node task's reservation of its workers other than `root`. */
+  #releaseOtherNodes(root: WorkerRecord, placement: Placement): void {
+    const task = placement.submit.ids.idAt(placement.index);
+    const key = `${placement.submit.job.id}:${task}`;
+    for (const workerId of placement.nodes!) {
+      const worker = this.#workers.get(workerId);
+      if (!worker || worker === root || worker.placements.get(key) !== placement) continue;
+      worker.placements.delete(key);
+      worker.exclusive = false;
+      if (worker.placements.size === 0) worker.idleSinceMs = this.#nowMs;
+    }
   }
 
   #resourceId(name: string): number {
@@ -450,23 +483,39 @@ export class SchedulerCore {
   #schedule(): CoreCommand[] {
     if (this.#queue.length === 0) return [];
     const assigned = new Map<WorkerId, AssignedTask[]>();
+    const add = (workerId: WorkerId, task: AssignedTask) => {
+      const tasks = assigned.get(workerId);
+      if (tasks) tasks.push(task);
+      else assigned.set(workerId, [task]);
+    };
+    // Multi-node tasks first: they need whole idle workers, which single-node tasks would take.
+    for (const submit of this.#queue) {
+      const nodeCount = submit.description.template.nodes;
+      if (nodeCount === 0) continue;
+      let nodes: WorkerRecord[] | null;
+      while (submit.hasWaitingTasks() && (nodes = this.#idleGroup(submit, nodeCount))) {
+        const index = submit.takeNext();
+        if (index < 0) break;
+        add(nodes[0].id, this.#assignNodes(nodes, submit, index));
+      }
+    }
+    this.#queue = this.#queue.filter((submit) => submit.hasWaitingTasks());
     for (const factor of [1, PREFILL_FACTOR]) {
       for (const workerId of this.#running) {
         const worker = this.#workers.get(workerId)!;
-        if (worker.stopReason !== null) continue;
+        if (worker.stopReason !== null || worker.exclusive) continue;
         // Nearly every task asks for CPUs: a worker whose CPUs are all taken is skipped at once.
         const cpus = worker.totals[0] ?? 0;
         if ((worker.used[0] ?? 0) >= cpus * factor && cpus > 0) continue;
-        let tasks = assigned.get(workerId);
         let blockedBelow = -Infinity;
         for (const submit of this.#queue) {
           if (submit.priority < blockedBelow) break;
+          if (submit.description.template.nodes > 0) continue;
           let fit: Fit;
           while ((fit = this.#fit(worker, submit, factor)) === Fit.Now) {
             const index = submit.takeNext();
             if (index < 0) break;
-            if (!tasks) assigned.set(workerId, tasks = []);
-            tasks.push(this.#assign(worker, submit, index));
+            add(workerId, this.#assign(worker, submit, index));
           }
           if (fit === Fit.Busy && submit.hasWaitingTasks()) blockedBelow = submit.priority;
         }
@@ -496,6 +545,47 @@ export class SchedulerCore {
       if ((worker.used[need.resourceId] ?? 0) + amount > total * factor) fit = Fit.Busy;
     }
     return fit;
+  }
+
+  /**
+   * `count` entirely idle workers of one group (lowest ids first), each living long enough for
+   * the time request (resources spec §5.5), or null.
+   */
+  #idleGroup(submit: SubmitRecord, count: number): WorkerRecord[] | null {
+    const timeRequestMs = submit.description.template.timeRequestMs;
+    const groups = new Map<string, WorkerRecord[]>();
+    for (const workerId of this.#running) {
+      const worker = this.#workers.get(workerId)!;
+      if (worker.stopReason !== null || worker.placements.size > 0) continue;
+      if (worker.endMs !== null && this.#nowMs + timeRequestMs > worker.endMs) continue;
+      const group = groups.get(worker.configuration.group) ?? [];
+      group.push(worker);
+      if (group.length === count) return group.sort((a, b) => a.id - b.id);
+      groups.set(worker.configuration.group, group);
+    }
+    return null;
+  }
+
+  #assignNodes(nodes: WorkerRecord[], submit: SubmitRecord, index: number): AssignedTask {
+    const table = submit.table;
+    this.#setSlot(submit, index, Slot.Assigned);
+    table.setWorkerId(index, nodes[0].id);
+    const taskId = submit.ids.idAt(index);
+    const placement: Placement = { submit, index, nodes: nodes.map((worker) => worker.id) };
+    table.nodeIds.set(index, placement.nodes!);
+    for (const worker of nodes) {
+      worker.placements.set(`${submit.job.id}:${taskId}`, placement);
+      worker.exclusive = true;
+      worker.idleSinceMs = null;
+    }
+    return {
+      jobId: submit.job.id,
+      taskId,
+      instanceId: table.instanceId(index),
+      submitIndex: submit.index,
+      entry: submit.description.entries?.[index] ?? null,
+      nodes: nodes.map((worker) => worker.configuration.hostname),
+    };
   }
 
   #assign(worker: WorkerRecord, submit: SubmitRecord, index: number): AssignedTask {

@@ -342,3 +342,39 @@ Deno.test("SchedulerCore skips workers whose time limit ends before the time req
   env.addWorker(2, 2);
   assert.deepEqual([...env.schedule().keys()], [2]);
 });
+
+Deno.test("SchedulerCore reserves whole idle workers of one group for a multi-node task", () => {
+  const env = new CoreTestEnv();
+  env.addWorker(1, 2, { group: "a", hostname: "n1" });
+  env.addWorker(2, 2, { group: "b", hostname: "n2" });
+  env.addWorker(3, 2, { group: "a", hostname: "n3" });
+  const multi = env.submit([[0, 0, 1]], { template: { nodes: 2, resources: [] } });
+  const single = env.submit([[0, 9, 1]]);
+  const assigned = env.schedule();
+  const [task] = assigned.get(1)!;
+  assert.equal(task.jobId, multi);
+  assert.deepEqual(task.nodes, ["n1", "n3"]);
+  assert.equal(assigned.get(3), undefined, "the non-root node is only reserved");
+  assert.ok(assigned.get(2)!.every((t) => t.jobId === single), "others run elsewhere");
+  env.start(1, task);
+  // Losing a non-root node leaves the task running; the root's end frees the rest.
+  env.handle({ type: "worker-connection-closed", workerId: 3 });
+  assert.equal(env.counts(multi).running, 1);
+  env.finish(1, task);
+  assert.equal(env.stateOf(multi), "finished");
+  assert.deepEqual(env.schedule().get(1)!.map((t) => t.jobId), Array(4).fill(single));
+});
+
+Deno.test("SchedulerCore requeues a multi-node task whose root is lost and frees its other nodes", () => {
+  const env = new CoreTestEnv();
+  env.addWorker(1, 1);
+  env.addWorker(2, 1);
+  const multi = env.submit([[0, 0, 1]], { template: { nodes: 2, resources: [] } });
+  const [task] = env.schedule().get(1)!;
+  env.start(1, task);
+  env.handle({ type: "worker-connection-closed", workerId: 1 });
+  assert.equal(env.counts(multi).waiting, 1);
+  env.addWorker(3, 1);
+  const [again] = env.schedule().get(2)!;
+  assert.equal(again.instanceId, 1);
+});

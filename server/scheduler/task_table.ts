@@ -32,6 +32,8 @@ export class TaskTable {
   readonly instanceIds = new Map<number, number>();
   readonly crashCounts = new Map<number, number>();
   readonly errors = new Map<number, string>();
+  /** The workers of multi-node tasks, root first (kept current as non-root nodes are lost). */
+  readonly nodeIds = new Map<number, number[]>();
 
   /** State of never-touched tasks (waiting, or canceled/aborted in bulk). */
   #untouchedState: Slot = Slot.Waiting;

@@ -418,6 +418,30 @@ export const taskCommand = defineCommand<Record<never, never>, CliContext>({
       run: async (values, context: CliContext) => (await run()).runTaskInfo(values, context),
     }),
     defineCommand({
+      name: "explain",
+      about: "Explain where a waiting or running task can run, and why not elsewhere",
+      args: {
+        jobId: positional({
+          help: "Job id or `last`",
+          parse: parseSingleJob,
+          required: true,
+          valueName: "JOB_ID",
+        }),
+        taskId: positional({
+          help: "Task id",
+          parse: (raw) => {
+            const id = nonNegativeInteger(raw.trim());
+            if (id > 0xffff_ffff) throw new Error("number too large to fit in target type");
+            return id;
+          },
+          required: true,
+          valueName: "TASK_ID",
+        }),
+      },
+      run: async (values, context: CliContext) =>
+        (await run()).runTaskExplain(values.jobId, values.taskId, context),
+    }),
+    defineCommand({
       name: "notify",
       about: "Send a message from a running task to clients waiting with --on-notify",
       args: {

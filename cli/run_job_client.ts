@@ -1,5 +1,5 @@
 /** The `hq job …` and `hq task …` commands that talk to the server (jobs spec §7, §8). */
-import { ConnectionClosedError, HqError } from "../common/errors.ts";
+import { ConnectionClosedError, HqError, ServerReplyError } from "../common/errors.ts";
 import { IdRanges } from "../common/id_ranges.ts";
 import type { JobDetailView, JobSummaryView, TaskState, TaskView } from "../common/job_types.ts";
 import { logger } from "../common/log.ts";
@@ -254,6 +254,31 @@ export async function runTaskInfo(args: TaskInfoArgs, context: CliContext): Prom
       else log.warn(`Task ${id} not found`);
     }
     context.output.taskInfo(job, tasks, { verbose: args.verbose });
+  });
+}
+
+/** `hq task explain` (resources spec §7): the server checks the task against its workers. */
+export async function runTaskExplain(
+  job: IdSelector,
+  taskId: number,
+  context: CliContext,
+): Promise<void> {
+  await withClient(context, async (client) => {
+    let response: ServerResponse;
+    try {
+      response = await client.request({ type: "task-explain", job, taskId });
+    } catch (error) {
+      // HyperQueue reports these as its generic error, whose text starts `Error: ` (jobs §8.3).
+      if (error instanceof ServerReplyError) {
+        throw new ServerReplyError(`Error: ${error.message}`);
+      }
+      throw error;
+    }
+    const explained = expect(response, "task-explain");
+    context.output.taskExplain(
+      { jobId: explained.jobId, taskId: explained.taskId },
+      explained.explanation,
+    );
   });
 }
 

@@ -13,6 +13,7 @@ import type {
   TaskTemplate,
 } from "./job_types.ts";
 import type { ResourceDescriptor } from "./resources/resource_descriptor.ts";
+import type { TaskExplanation } from "./task_explanation.ts";
 
 export const PROTOCOL_VERSION = 1;
 
@@ -105,7 +106,9 @@ export type ClientRequest =
    * From now until the connection closes, push `task-notify` messages of these jobs' tasks
    * (`--on-notify`; jobs spec §8.4).
    */
-  | { type: "notify-subscribe"; jobIds: number[] };
+  | { type: "notify-subscribe"; jobIds: number[] }
+  /** Where a waiting or running task could run (`hq task explain`); `job` is one id or `last`. */
+  | { type: "task-explain"; job: IdSelector; taskId: number };
 
 /** What happened to one job of a `job cancel`/`close`/`forget`. */
 export type JobActionResult =
@@ -124,6 +127,7 @@ export type ServerResponse =
   | { type: "jobs"; jobs: JobSummaryView[] }
   | { type: "job-details"; jobs: JobDetailView[]; notFound: number[] }
   | { type: "job-actions"; results: JobActionResult[] }
+  | { type: "task-explain"; jobId: number; taskId: number; explanation: TaskExplanation }
   | { type: "ok" }
   | { type: "error"; message: string };
 
@@ -218,7 +222,9 @@ export type WorkerMessage =
   /** `started` false: failed while being prepared, before it ran (jobs spec §5.1). */
   | { type: "task-failed"; task: TaskRefMessage; error: string; started: boolean }
   /** A running task called `hq task notify` (jobs spec §8.4). */
-  | { type: "task-notify"; task: TaskRefMessage; message: Uint8Array };
+  | { type: "task-notify"; task: TaskRefMessage; message: Uint8Array }
+  /** Queued tasks given back after `retract-tasks`; the worker will not start them. */
+  | { type: "tasks-retracted"; tasks: TaskRefMessage[] };
 
 /**
  * A task handed to a worker; its template is sent once per worker (`templates`). The worker may
@@ -244,7 +250,9 @@ export type ServerToWorkerMessage =
     tasks: AssignedTaskMessage[];
   }
   /** Stop these tasks (cancel, abort); nothing is reported back for them. */
-  | { type: "cancel-tasks"; tasks: TaskRefMessage[] };
+  | { type: "cancel-tasks"; tasks: TaskRefMessage[] }
+  /** Give back those of these tasks not started yet (answered by `tasks-retracted`). */
+  | { type: "retract-tasks"; tasks: TaskRefMessage[] };
 
 // ---------------------------------------------------------------------------------------------
 // Validation of what a peer sent. An authenticated peer can still send a shape we do not know
@@ -282,6 +290,9 @@ export function isClientMessage(value: unknown): value is ClientMessage {
     case "notify-subscribe":
       return Array.isArray(request.jobIds) &&
         request.jobIds.every((id) => Number.isSafeInteger(id) && id >= 0);
+    case "task-explain":
+      return isIdSelector(request.job) && Number.isSafeInteger(request.taskId) &&
+        (request.taskId as number) >= 0;
     case "submit":
       return typeof request.name === "string" && isRecord(request.submit) &&
         isRecord(request.submit.template) && Array.isArray(request.submit.template.args) &&
@@ -327,6 +338,8 @@ export function isWorkerMessage(value: unknown): value is WorkerMessage {
     case "task-notify":
       return isTaskRef(value.task) && value.message instanceof Uint8Array &&
         value.message.length <= NOTIFY_MESSAGE_LIMIT;
+    case "tasks-retracted":
+      return Array.isArray(value.tasks) && value.tasks.every(isTaskRef);
     case "register":
       return isRecord(value.configuration) && typeof value.configuration.hostname === "string" &&
         isRecord(value.configuration.resources) &&
@@ -339,7 +352,7 @@ export function isWorkerMessage(value: unknown): value is WorkerMessage {
 export function isServerToWorkerMessage(value: unknown): value is ServerToWorkerMessage {
   return isRecord(value) &&
     (value.type === "registered" || value.type === "stop" || value.type === "assign-tasks" ||
-      value.type === "cancel-tasks");
+      value.type === "cancel-tasks" || value.type === "retract-tasks");
 }
 
 function isTaskRef(value: unknown): value is TaskRefMessage {

@@ -13,6 +13,7 @@ import type {
   JobActionResult,
   ServerResponse,
 } from "../common/protocol.ts";
+import { explainTask } from "./scheduler/explain_task.ts";
 import type { JobRecord } from "./scheduler/job_record.ts";
 import type { WorkerHub } from "./worker_hub.ts";
 
@@ -81,6 +82,8 @@ export class JobService {
         return { type: "job-actions", results: this.#forget(request.selector, request.states) };
       case "job-wait":
         return this.#wait(request.selector, request.withoutClose);
+      case "task-explain":
+        return this.#explain(request.job, request.taskId);
       default:
         return { type: "error", message: `Unexpected request "${request.type}"` };
     }
@@ -199,6 +202,37 @@ export class JobService {
   #select(selector: IdSelector): number[] {
     if (selector.type === "last") return this.#nextJobId > 1 ? [this.#nextJobId - 1] : [];
     return selectIds(selector, [...this.#jobs.keys()].sort((a, b) => a - b));
+  }
+
+  /** `hq task explain` (resources spec §7), against the workers connected now. */
+  #explain(selector: IdSelector, taskId: number): ServerResponse {
+    const job = this.#jobs.get(this.#select(selector)[0] ?? -1);
+    if (!job) return { type: "error", message: "Job not found" };
+    const found = job.findTask(taskId);
+    if (!found) return { type: "error", message: "Task not found" };
+    const state = found.submit.taskView(found.index).state;
+    if (state !== "waiting" && state !== "running") {
+      return {
+        type: "error",
+        message: "Explain command works only for tasks in WAITING or RUNNING state",
+      };
+    }
+    const core = this.workers.core;
+    const template = found.submit.description.template;
+    const explanation = explainTask({
+      // One variant per task until job files bring alternatives (resources spec §3.6).
+      variants: [{
+        resources: template.resources,
+        timeRequestMs: template.timeRequestMs,
+        nNodes: template.nodes,
+      }],
+      workers: [...core.workers.values()].filter((worker) => core.isRunning(worker.id)),
+      nowMs: Date.now(),
+      // No task dependencies yet: every task is ready as far as they go.
+      nTaskDeps: 0,
+      nWaitingDeps: 0,
+    });
+    return { type: "task-explain", jobId: job.id, taskId, explanation };
   }
 
   #hostnames(): Record<number, string> {

@@ -94,6 +94,9 @@ export class WorkerHub {
                 started: message.started,
               });
               break;
+            case "tasks-retracted":
+              this.handle({ type: "tasks-retracted", workerId, tasks: message.tasks });
+              break;
             case "task-notify":
               this.onNotify({
                 jobId: message.task.jobId,
@@ -238,6 +241,9 @@ export class WorkerHub {
           break;
         case "cancel-tasks":
           link?.send({ type: "cancel-tasks", tasks: command.tasks });
+          break;
+        case "retract-tasks":
+          link?.send({ type: "retract-tasks", tasks: command.tasks });
           break;
       }
     }

@@ -162,10 +162,13 @@ Deno.test("a two-node task on two workers of one group gets both hostnames in it
   await using server = await TestServer.start();
   const worker = (hostname: string, group: string) =>
     server.startWorker(["--cpus", "1", "--hostname", hostname, "--group", group]);
+  // One after another, so that ids follow the order (the root is the lowest id).
   await using _w1 = worker("cn1.cluster.example", "g");
+  await server.waitForWorkerState(1, "RUNNING");
   await using _w2 = worker("cn2.cluster.example", "other");
+  await server.waitForWorkerState(2, "RUNNING");
   await using _w3 = worker("10.0.0.3", "g");
-  for (const id of [1, 2, 3]) await server.waitForWorkerState(id, "RUNNING");
+  await server.waitForWorkerState(3, "RUNNING");
   const script = `echo NODES=$HQ_NUM_NODES; echo CPUS=\${HQ_CPUS-unset}; ` +
     `echo NODEFILE=$(paste -sd, "$HQ_NODE_FILE"); echo HOSTFILE=$(paste -sd, "$HQ_HOST_FILE"); ` +
     `[ -d "$HQ_TASK_DIR" ] && echo TASK_DIR=yes`;

@@ -171,6 +171,9 @@ async function receive(
         case "cancel-tasks":
           runner.cancel(message.tasks);
           break;
+        case "retract-tasks":
+          runner.retract(message.tasks);
+          break;
       }
     }
     return null;

@@ -24,8 +24,8 @@ import {
 import type { ResourceDescriptor } from "../resources/resource_descriptor.ts";
 import type { TaskExplanation } from "../task_explanation.ts";
 import {
-  EXPLANATION_HEADER,
   type ExplainedTaskId,
+  EXPLANATION_HEADER,
   explanationLines,
   explanationRows,
 } from "./explanation_words.ts";

@@ -45,6 +45,8 @@ export type CoreEvent =
   | { type: "task-finished"; workerId: WorkerId; task: TaskRef }
   /** `started` false: the task failed while being prepared, before it ran (spec §5.1). */
   | { type: "task-failed"; workerId: WorkerId; task: TaskRef; error: string; started: boolean }
+  /** Queued tasks the worker gave back (after `retract-tasks`), never started there. */
+  | { type: "tasks-retracted"; workerId: WorkerId; tasks: TaskRef[] }
   /** Place waiting tasks onto free resources (the shell sends it after a batch of events). */
   | { type: "schedule" };
 
@@ -67,4 +69,6 @@ export type CoreCommand =
   | { type: "disconnect-worker"; workerId: WorkerId }
   | { type: "assign-tasks"; workerId: WorkerId; tasks: AssignedTask[] }
   /** Stop these running or assigned tasks (cancel, abort); the worker reports nothing back. */
-  | { type: "cancel-tasks"; workerId: WorkerId; tasks: TaskRef[] };
+  | { type: "cancel-tasks"; workerId: WorkerId; tasks: TaskRef[] }
+  /** Give back these queued tasks if not started yet (another worker has room for them). */
+  | { type: "retract-tasks"; workerId: WorkerId; tasks: TaskRef[] };

@@ -29,6 +29,8 @@ interface Placement {
   index: number;
   /** A multi-node task's workers, root first; the one placement is shared by all of them. */
   nodes?: WorkerId[];
+  /** The worker was asked to give it back (it was still queued there). */
+  retracting?: boolean;
 }
 
 /**
@@ -82,6 +84,8 @@ export class SchedulerCore {
   /** Submits with waiting tasks, in scheduling order (priority, then job id). */
   #queue: SubmitRecord[] = [];
   #nowMs = 0;
+  /** Tasks handed to a worker that has not started them yet (queued there). */
+  #assignedCount = 0;
   /** Resource names numbered in order of first sight; `cpus` is 0. */
   readonly #resourceIds = new Map<string, number>([[CPU_RESOURCE_NAME, 0]]);
 
@@ -152,6 +156,9 @@ export class SchedulerCore {
           event.error,
           event.started,
         );
+      case "tasks-retracted":
+        this.#onTasksRetracted(event.workerId, event.tasks);
+        return [];
       case "schedule":
         return this.#schedule();
     }
@@ -408,6 +415,8 @@ export class SchedulerCore {
   #setSlot(submit: SubmitRecord, index: number, slot: Slot): void {
     const previous = submit.table.state(index);
     submit.table.setState(index, slot);
+    if (previous === Slot.Assigned) this.#assignedCount--;
+    if (slot === Slot.Assigned) this.#assignedCount++;
     const counts = submit.job.counts;
     counts[SLOT_STATES[previous]]--;
     counts[SLOT_STATES[slot]]++;
@@ -428,14 +437,26 @@ export class SchedulerCore {
     const placement = worker.placements.get(key);
     if (!placement) return;
     worker.placements.delete(key);
-    for (const need of placement.submit.needs) {
-      worker.used[need.resourceId] -= need.all ? worker.totals[need.resourceId] : need.amount;
-    }
+    this.#addUse(worker, placement.submit, -1);
     if (placement.nodes) {
       worker.exclusive = false;
       this.#releaseOtherNodes(worker, placement);
     }
     if (worker.placements.size === 0) worker.idleSinceMs = this.#nowMs;
+  }
+
+  /** Puts tasks a worker gave back (never started there) back in the queue, same instance. */
+  #onTasksRetracted(workerId: WorkerId, refs: TaskRef[]): void {
+    for (const ref of refs) {
+      const found = this.#locate(workerId, ref);
+      if (!found || found.submit.table.state(found.index) !== Slot.Assigned) continue;
+      const { submit, index } = found;
+      this.#release(this.#workers.get(workerId), ref.jobId, ref.taskId);
+      submit.table.setWorkerId(index, null);
+      this.#setSlot(submit, index, Slot.Waiting);
+      submit.requeued.push(index);
+      this.#enqueue(submit);
+    }
   }
 
   /** Ends a multi-node task's reservation of its workers other than `root`. */
@@ -481,7 +502,7 @@ export class SchedulerCore {
   }
 
   #schedule(): CoreCommand[] {
-    if (this.#queue.length === 0) return [];
+    if (this.#queue.length === 0) return this.#assignedCount > 0 ? this.#rebalance() : [];
     const assigned = new Map<WorkerId, AssignedTask[]>();
     const add = (workerId: WorkerId, task: AssignedTask) => {
       const tasks = assigned.get(workerId);
@@ -500,10 +521,12 @@ export class SchedulerCore {
       }
     }
     this.#queue = this.#queue.filter((submit) => submit.hasWaitingTasks());
+    /** Workers that get nothing this round (`--min-utilization` not reached). */
+    const skipped = new Set<WorkerId>();
     for (const factor of [1, PREFILL_FACTOR]) {
       for (const workerId of this.#running) {
         const worker = this.#workers.get(workerId)!;
-        if (worker.stopReason !== null || worker.exclusive) continue;
+        if (worker.stopReason !== null || worker.exclusive || skipped.has(workerId)) continue;
         // Nearly every task asks for CPUs: a worker whose CPUs are all taken is skipped at once.
         const cpus = worker.totals[0] ?? 0;
         if ((worker.used[0] ?? 0) >= cpus * factor && cpus > 0) continue;
@@ -519,12 +542,93 @@ export class SchedulerCore {
           }
           if (fit === Fit.Busy && submit.hasWaitingTasks()) blockedBelow = submit.priority;
         }
+        const { minUtilization } = worker.configuration;
+        if (
+          factor === 1 && minUtilization > 0 && cpus > 0 &&
+          (worker.used[0] ?? 0) < minUtilization * cpus
+        ) {
+          // Server-worker spec §4.1: no tasks unless that much of the CPUs would be in use.
+          skipped.add(workerId);
+          const tasks = assigned.get(workerId) ?? [];
+          assigned.delete(workerId);
+          this.#unassign(worker, tasks);
+        }
         this.#queue = this.#queue.filter((submit) => submit.hasWaitingTasks());
         if (this.#queue.length === 0) break;
       }
       if (this.#queue.length === 0) break;
     }
-    return [...assigned].map(([workerId, tasks]) => ({ type: "assign-tasks", workerId, tasks }));
+    const commands: CoreCommand[] = [...assigned].map(([workerId, tasks]) => ({
+      type: "assign-tasks",
+      workerId,
+      tasks,
+    }));
+    if (this.#queue.length === 0 && this.#assignedCount > 0) commands.push(...this.#rebalance());
+    return commands;
+  }
+
+  /**
+   * Nothing waits at the server, yet some workers have free CPUs while others hold queued tasks
+   * that would fit them: ask the holders to give those back (newest first), so they can be placed
+   * where they start at once instead of waiting behind a busy worker's queue (resources spec
+   * §5.1, retracting prefilled tasks).
+   */
+  #rebalance(): CoreCommand[] {
+    const hungry: WorkerRecord[] = [];
+    for (const workerId of this.#running) {
+      const worker = this.#workers.get(workerId)!;
+      const free = (worker.totals[0] ?? 0) - (worker.used[0] ?? 0);
+      if (worker.stopReason === null && !worker.exclusive && free >= AMOUNT_FRACTIONS) {
+        hungry.push(worker);
+      }
+    }
+    if (hungry.length === 0) return [];
+    const commands: CoreCommand[] = [];
+    const reserved: Array<[WorkerRecord, SubmitRecord]> = [];
+    for (const workerId of this.#running) {
+      const donor = this.#workers.get(workerId)!;
+      if (donor.placements.size <= donor.runningTasks || hungry.includes(donor)) continue;
+      const tasks: TaskRef[] = [];
+      for (const placement of [...donor.placements.values()].reverse()) {
+        const { submit, index } = placement;
+        if (placement.retracting || placement.nodes) continue;
+        if (submit.table.state(index) !== Slot.Assigned) continue;
+        const taker = hungry.find((worker) => this.#fit(worker, submit, 1) === Fit.Now);
+        if (!taker) continue;
+        // Counted on the taker until this round ends, so it is not promised more than it has.
+        this.#addUse(taker, submit, 1);
+        reserved.push([taker, submit]);
+        placement.retracting = true;
+        tasks.push({
+          jobId: submit.job.id,
+          taskId: submit.ids.idAt(index),
+          instanceId: submit.table.instanceId(index),
+        });
+      }
+      if (tasks.length > 0) commands.push({ type: "retract-tasks", workerId, tasks });
+    }
+    for (const [taker, submit] of reserved) this.#addUse(taker, submit, -1);
+    return commands;
+  }
+
+  /** Takes back this round's assignments to a worker, restoring the queue's order. */
+  #unassign(worker: WorkerRecord, tasks: AssignedTask[]): void {
+    for (const task of tasks.reverse()) {
+      const found = this.#locate(worker.id, task);
+      if (!found) continue;
+      this.#release(worker, task.jobId, task.taskId);
+      found.submit.table.setWorkerId(found.index, null);
+      this.#setSlot(found.submit, found.index, Slot.Waiting);
+      found.submit.requeued.unshift(found.index);
+      this.#enqueue(found.submit);
+    }
+  }
+
+  #addUse(worker: WorkerRecord, submit: SubmitRecord, sign: 1 | -1): void {
+    for (const need of submit.needs) {
+      const amount = need.all ? worker.totals[need.resourceId] : need.amount;
+      worker.used[need.resourceId] = (worker.used[need.resourceId] ?? 0) + sign * amount;
+    }
   }
 
   /**
@@ -594,10 +698,7 @@ export class SchedulerCore {
     table.setWorkerId(index, worker.id);
     const taskId = submit.ids.idAt(index);
     worker.placements.set(`${submit.job.id}:${taskId}`, { submit, index });
-    for (const need of submit.needs) {
-      const amount = need.all ? worker.totals[need.resourceId] : need.amount;
-      worker.used[need.resourceId] = (worker.used[need.resourceId] ?? 0) + amount;
-    }
+    this.#addUse(worker, submit, 1);
     worker.idleSinceMs = null;
     return {
       jobId: submit.job.id,

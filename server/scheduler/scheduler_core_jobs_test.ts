@@ -378,3 +378,41 @@ Deno.test("SchedulerCore requeues a multi-node task whose root is lost and frees
   const [again] = env.schedule().get(2)!;
   assert.equal(again.instanceId, 1);
 });
+
+Deno.test("SchedulerCore takes queued tasks back from a busy worker when another has free CPUs", () => {
+  const env = new CoreTestEnv();
+  env.addWorker(1, 1);
+  env.addWorker(2, 1);
+  env.submit([[0, 2, 1]]);
+  const first = env.schedule();
+  assert.deepEqual(first.get(1)!.map((t) => t.taskId), [0, 2], "task 2 is queued on worker 1");
+  assert.deepEqual(first.get(2)!.map((t) => t.taskId), [1]);
+  env.start(1, first.get(1)![0]);
+  env.start(2, first.get(2)![0]);
+  const commands = env.finish(2, first.get(2)![0]);
+  assert.deepEqual(commands, []);
+  const retract = env.handle({ type: "schedule" });
+  assert.deepEqual(retract, [{
+    type: "retract-tasks",
+    workerId: 1,
+    tasks: [{ jobId: 1, taskId: 2, instanceId: 0 }],
+  }]);
+  assert.deepEqual(env.handle({ type: "schedule" }), [], "asked once");
+  env.handle({
+    type: "tasks-retracted",
+    workerId: 1,
+    tasks: [{ jobId: 1, taskId: 2, instanceId: 0 }],
+  });
+  const again = env.schedule();
+  assert.deepEqual(again.get(2)!.map((t) => [t.taskId, t.instanceId]), [[2, 0]]);
+});
+
+Deno.test("SchedulerCore gives a --min-utilization worker nothing until enough of its CPUs would be busy", () => {
+  const env = new CoreTestEnv();
+  env.addWorker(1, 4, { minUtilization: 0.5 });
+  const first = env.submit([[0, 0, 1]]);
+  assert.equal(env.schedule().size, 0);
+  assert.deepEqual(env.counts(first), { ...zero(), waiting: 1 });
+  env.submit([[0, 0, 1]]);
+  assert.deepEqual(env.schedule().get(1)!.map((t) => t.jobId), [1, 2]);
+});

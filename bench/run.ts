@@ -18,6 +18,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchRow[]>> = {
   worker_capacity: async () => (await import("./worker_capacity.ts")).benchWorkerCapacity(),
   task_spawn: async () => (await import("./task_spawn.ts")).benchTaskSpawn(),
   job_throughput: async () => (await import("./job_throughput.ts")).benchJobThroughput(),
+  scheduler_core: async () => (await import("./scheduler_core.ts")).benchSchedulerCore(),
   // Last: it imports the msgpackr package root, which loads a native addon into this process.
   msgpack_codecs: async () => {
     // It has no quick mode; its figures take about 15 s.

@@ -36,7 +36,12 @@ export const SLOT_STATES: readonly TaskState[] = [
 
 export class SubmitRecord {
   readonly ids: IdRanges;
-  readonly table = new TaskTable();
+  readonly table: TaskTable;
+  readonly priority: number;
+  /** Whole workers per task; 0 for single-node tasks. */
+  readonly nodes: number;
+  /** In the core's scheduling queue. */
+  queued = false;
   /** Tasks at indexes ≥ cursor were never handed to the scheduler. */
   cursor = 0;
   /** Indexes put back to waiting after a worker loss, in order. */
@@ -50,14 +55,17 @@ export class SubmitRecord {
     readonly description: SubmitDescription,
   ) {
     this.ids = new IdRanges(description.ids);
+    this.table = new TaskTable(this.ids.count);
+    this.priority = description.template.priority;
+    this.nodes = description.template.nodes;
   }
 
   /** What one task needs, by the core's resource ids (set by the core when it adds the submit). */
   needs: readonly ResourceNeed[] = [];
-
-  get priority(): number {
-    return this.description.template.priority;
-  }
+  /** Whether its tasks need CPUs (or are multi-node); set with `needs`. */
+  needsCpus = true;
+  /** The core's number for its request; submits of one shape fit a worker alike. */
+  shapeId = 0;
 
   hasWaitingTasks(): boolean {
     return this.requeued.length > 0 || (this.untouchedWaiting && this.cursor < this.ids.count);

@@ -86,6 +86,19 @@ export class SchedulerCore {
   #nowMs = 0;
   /** Tasks handed to a worker that has not started them yet (queued there). */
   #assignedCount = 0;
+  /** Running workers, not stopping or reserved, with CPUs not yet taken PREFILL_FACTOR times. */
+  readonly #roomy = new Set<WorkerRecord>();
+  /** Queued multi-node submits. */
+  #multiNodeQueued = 0;
+  /** Queued submits whose tasks need no CPUs (job files may omit them): all workers qualify. */
+  #cpulessQueued = 0;
+  /**
+   * Submits that ran out of waiting tasks behind the queue's front (an upper bound): they stay
+   * queued, skipped, until they are half the queue. The front is never one of them.
+   */
+  #staleInQueue = 0;
+  /** Distinct requests (needs and time request), numbered: submits of one shape fit alike. */
+  readonly #shapeIds = new Map<string, number>();
   /** Resource names numbered in order of first sight; `cpus` is 0. */
   readonly #resourceIds = new Map<string, number>([[CPU_RESOURCE_NAME, 0]]);
 
@@ -105,6 +118,7 @@ export class SchedulerCore {
         const worker = this.#runningWorker(event.workerId);
         if (worker && worker.stopReason === null) {
           worker.stopReason = "time-limit-reached";
+          this.#refreshRoom(worker);
           worker.stopRequestedMs = nowMs;
         }
         return [];
@@ -208,6 +222,7 @@ export class SchedulerCore {
     };
     this.#workers.set(workerId, worker);
     this.#running.add(workerId);
+    this.#refreshRoom(worker);
     return [];
   }
 
@@ -215,6 +230,7 @@ export class SchedulerCore {
     const worker = this.#runningWorker(workerId);
     if (!worker || worker.stopReason !== null) return [];
     worker.stopReason = reason;
+    this.#refreshRoom(worker);
     worker.stopRequestedMs = this.#nowMs;
     return [{ type: "stop-worker", workerId }];
   }
@@ -246,6 +262,7 @@ export class SchedulerCore {
   /** Records the loss and puts the worker's tasks back (spec jobs §6.4). */
   #markOffline(worker: WorkerRecord, reason: WorkerLostReason): CoreCommand[] {
     worker.ended = { atMs: this.#nowMs, reason };
+    this.#roomy.delete(worker);
     this.#running.delete(worker.id);
     const commands: CoreCommand[] = [];
     for (const placement of worker.placements.values()) {
@@ -305,6 +322,13 @@ export class SchedulerCore {
       amount: entry.amount,
       all: entry.policy === "all",
     }));
+    submit.needsCpus = submit.nodes > 0 || submit.needs.some((need) => need.resourceId === 0);
+    const shape = `${description.template.timeRequestMs}:${
+      submit.needs.map((need) => `${need.resourceId}=${need.all ? "all" : need.amount}`).join(",")
+    }`;
+    let shapeId = this.#shapeIds.get(shape);
+    if (shapeId === undefined) this.#shapeIds.set(shape, shapeId = this.#shapeIds.size);
+    submit.shapeId = shapeId;
     if (submit.ids.count > 0) this.#enqueue(submit);
     else this.#checkCompleted(job);
   }
@@ -335,7 +359,9 @@ export class SchedulerCore {
             instanceId: table.instanceId(index),
           });
           byWorker.set(workerId, refs);
-          this.#release(this.#workers.get(workerId), job.id, submit.ids.idAt(index));
+          const worker = this.#workers.get(workerId);
+          if (worker && slot === Slot.Running) worker.runningTasks--;
+          this.#release(worker, job.id, submit.ids.idAt(index));
           this.#setSlot(submit, index, target);
         } else if (slot === Slot.Waiting) {
           this.#setSlot(submit, index, target);
@@ -350,7 +376,7 @@ export class SchedulerCore {
         job.counts[SLOT_STATES[target]] += count;
       }
     }
-    this.#queue = this.#queue.filter((submit) => submit.hasWaitingTasks());
+    this.#dropExhausted(true);
     this.#checkCompleted(job);
     return [...byWorker].map(([workerId, tasks]) => ({ type: "cancel-tasks", workerId, tasks }));
   }
@@ -440,6 +466,7 @@ export class SchedulerCore {
     this.#addUse(worker, placement.submit, -1);
     if (placement.nodes) {
       worker.exclusive = false;
+      this.#refreshRoom(worker);
       this.#releaseOtherNodes(worker, placement);
     }
     if (worker.placements.size === 0) worker.idleSinceMs = this.#nowMs;
@@ -468,6 +495,7 @@ export class SchedulerCore {
       if (!worker || worker === root || worker.placements.get(key) !== placement) continue;
       worker.placements.delete(key);
       worker.exclusive = false;
+      this.#refreshRoom(worker);
       if (worker.placements.size === 0) worker.idleSinceMs = this.#nowMs;
     }
   }
@@ -496,67 +524,54 @@ export class SchedulerCore {
   // a worker where a waiting higher-priority task fits but has to wait for them.
 
   #enqueue(submit: SubmitRecord): void {
-    if (this.#queue.includes(submit)) return;
-    this.#queue.push(submit);
-    this.#queue.sort((a, b) => b.priority - a.priority || a.job.id - b.job.id || a.index - b.index);
+    if (submit.queued) return;
+    submit.queued = true;
+    if (!submit.needsCpus) this.#cpulessQueued++;
+    if (submit.nodes > 0) this.#multiNodeQueued++;
+    const queue = this.#queue;
+    let low = 0;
+    let high = queue.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (queueOrder(queue[middle], submit) <= 0) low = middle + 1;
+      else high = middle;
+    }
+    queue.splice(low, 0, submit);
+  }
+
+  /**
+   * Drops submits with nothing left to place from the queue's front (cheap), and from anywhere
+   * when `all` or when stale ones may be half the queue. Afterwards the queue is empty exactly
+   * when no task waits.
+   */
+  #dropExhausted(all: boolean): void {
+    const queue = this.#queue;
+    const leave = (submit: SubmitRecord) => {
+      submit.queued = false;
+      if (!submit.needsCpus) this.#cpulessQueued--;
+      if (submit.nodes > 0) this.#multiNodeQueued--;
+    };
+    while (queue.length > 0 && !queue[0].hasWaitingTasks()) leave(queue.shift()!);
+    if (!all && this.#staleInQueue * 2 <= queue.length) return;
+    this.#staleInQueue = 0;
+    this.#queue = queue.filter((submit) => {
+      if (submit.hasWaitingTasks()) return true;
+      leave(submit);
+      return false;
+    });
   }
 
   #schedule(): CoreCommand[] {
-    if (this.#queue.length === 0) return this.#assignedCount > 0 ? this.#rebalance() : [];
     const assigned = new Map<WorkerId, AssignedTask[]>();
     const add = (workerId: WorkerId, task: AssignedTask) => {
       const tasks = assigned.get(workerId);
       if (tasks) tasks.push(task);
       else assigned.set(workerId, [task]);
     };
-    // Multi-node tasks first: they need whole idle workers, which single-node tasks would take.
-    for (const submit of this.#queue) {
-      const nodeCount = submit.description.template.nodes;
-      if (nodeCount === 0) continue;
-      let nodes: WorkerRecord[] | null;
-      while (submit.hasWaitingTasks() && (nodes = this.#idleGroup(submit, nodeCount))) {
-        const index = submit.takeNext();
-        if (index < 0) break;
-        add(nodes[0].id, this.#assignNodes(nodes, submit, index));
-      }
-    }
-    this.#queue = this.#queue.filter((submit) => submit.hasWaitingTasks());
-    /** Workers that get nothing this round (`--min-utilization` not reached). */
-    const skipped = new Set<WorkerId>();
-    for (const factor of [1, PREFILL_FACTOR]) {
-      for (const workerId of this.#running) {
-        const worker = this.#workers.get(workerId)!;
-        if (worker.stopReason !== null || worker.exclusive || skipped.has(workerId)) continue;
-        // Nearly every task asks for CPUs: a worker whose CPUs are all taken is skipped at once.
-        const cpus = worker.totals[0] ?? 0;
-        if ((worker.used[0] ?? 0) >= cpus * factor && cpus > 0) continue;
-        let blockedBelow = -Infinity;
-        for (const submit of this.#queue) {
-          if (submit.priority < blockedBelow) break;
-          if (submit.description.template.nodes > 0) continue;
-          let fit: Fit;
-          while ((fit = this.#fit(worker, submit, factor)) === Fit.Now) {
-            const index = submit.takeNext();
-            if (index < 0) break;
-            add(workerId, this.#assign(worker, submit, index));
-          }
-          if (fit === Fit.Busy && submit.hasWaitingTasks()) blockedBelow = submit.priority;
-        }
-        const { minUtilization } = worker.configuration;
-        if (
-          factor === 1 && minUtilization > 0 && cpus > 0 &&
-          (worker.used[0] ?? 0) < minUtilization * cpus
-        ) {
-          // Server-worker spec §4.1: no tasks unless that much of the CPUs would be in use.
-          skipped.add(workerId);
-          const tasks = assigned.get(workerId) ?? [];
-          assigned.delete(workerId);
-          this.#unassign(worker, tasks);
-        }
-        this.#queue = this.#queue.filter((submit) => submit.hasWaitingTasks());
-        if (this.#queue.length === 0) break;
-      }
-      if (this.#queue.length === 0) break;
+    if (this.#queue.length > 0) {
+      if (this.#multiNodeQueued > 0) this.#placeMultiNode(add);
+      this.#placeSingleNode(add, assigned);
+      this.#dropExhausted(false);
     }
     const commands: CoreCommand[] = [...assigned].map(([workerId, tasks]) => ({
       type: "assign-tasks",
@@ -567,45 +582,162 @@ export class SchedulerCore {
     return commands;
   }
 
+  /** Multi-node tasks go first: they need whole idle workers, which single-node tasks would take. */
+  #placeMultiNode(add: (workerId: WorkerId, task: AssignedTask) => void): void {
+    for (const submit of this.#queue) {
+      if (submit.nodes === 0) continue;
+      let nodes: WorkerRecord[] | null;
+      while (submit.hasWaitingTasks() && (nodes = this.#idleGroup(submit, submit.nodes))) {
+        const index = submit.takeNext();
+        if (index < 0) break;
+        add(nodes[0].id, this.#assignNodes(nodes, submit, index));
+      }
+      if (!submit.hasWaitingTasks()) this.#staleInQueue++;
+    }
+  }
+
   /**
-   * Nothing waits at the server, yet some workers have free CPUs while others hold queued tasks
-   * that would fit them: ask the holders to give those back (newest first), so they can be placed
-   * where they start at once instead of waiting behind a busy worker's queue (resources spec
-   * §5.1, retracting prefilled tasks).
+   * Two passes over the queue, in its order: first what fits the workers' free resources, then
+   * prefill up to PREFILL_FACTOR. A submit is placed on every worker it fits (lowest ids first)
+   * before the next one is looked at; if some of its tasks still wait, the workers it is capable
+   * of but that are busy are closed to lower priorities for the rest of the pass (resources spec
+   * §5.2, strict priority). A pass ends as soon as no open worker has room.
+   */
+  #placeSingleNode(
+    add: (workerId: WorkerId, task: AssignedTask) => void,
+    assigned: Map<WorkerId, AssignedTask[]>,
+  ): void {
+    const skipped = new Set<WorkerRecord>();
+    const cpuless = this.#cpulessQueued > 0;
+    for (const factor of [1, PREFILL_FACTOR]) {
+      const workers: WorkerRecord[] = [];
+      for (const worker of cpuless ? this.#runningRecords() : this.#roomy) {
+        if (worker.stopReason !== null || worker.exclusive || skipped.has(worker)) continue;
+        if (cpuless || hasCpuRoom(worker, factor)) workers.push(worker);
+      }
+      if (workers.length === 0) continue;
+      workers.sort((a, b) => a.id - b.id);
+      const hasRoom = (worker: WorkerRecord) => cpuless || hasCpuRoom(worker, factor);
+      const blocked = new Set<WorkerRecord>();
+      // Within a pass a worker only fills up, so a request that did not fit it never will.
+      const misfits = new Map<WorkerRecord, Set<number>>();
+      const fit = (worker: WorkerRecord, submit: SubmitRecord): Fit => {
+        let shapes = misfits.get(worker);
+        if (shapes?.has(submit.shapeId)) return Fit.Busy;
+        const result = this.#fit(worker, submit, factor);
+        if (result !== Fit.Now) {
+          if (!shapes) misfits.set(worker, shapes = new Set());
+          shapes.add(submit.shapeId);
+        }
+        return result;
+      };
+      let open = workers.length;
+      let pending: WorkerRecord[] = [];
+      let level = NaN;
+      const queue = this.#queue;
+      for (let i = 0; i < queue.length && open > 0; i++) {
+        const submit = queue[i];
+        if (submit.priority !== level) {
+          for (const worker of pending) {
+            if (blocked.has(worker)) continue;
+            blocked.add(worker);
+            if (hasRoom(worker)) open--;
+          }
+          pending = [];
+          level = submit.priority;
+          if (open === 0) break;
+        }
+        if (submit.nodes > 0 || !submit.hasWaitingTasks()) continue;
+        for (const worker of workers) {
+          if (blocked.has(worker) || !hasRoom(worker)) continue;
+          while (fit(worker, submit) === Fit.Now) {
+            const index = submit.takeNext();
+            if (index < 0) break;
+            add(worker.id, this.#assign(worker, submit, index));
+          }
+          if (!hasRoom(worker)) open--;
+          if (!submit.hasWaitingTasks() || open === 0) break;
+        }
+        if (!submit.hasWaitingTasks()) {
+          this.#staleInQueue++;
+          continue;
+        }
+        for (const worker of workers) {
+          if (blocked.has(worker) || !hasRoom(worker)) continue;
+          if (this.#fit(worker, submit, factor) === Fit.Busy) pending.push(worker);
+        }
+      }
+      if (factor !== 1) continue;
+      for (const worker of workers) {
+        // Server-worker spec §4.1: no tasks unless that much of the CPUs would be in use.
+        const { minUtilization } = worker.configuration;
+        const cpus = worker.totals[0] ?? 0;
+        if (minUtilization > 0 && cpus > 0 && (worker.used[0] ?? 0) < minUtilization * cpus) {
+          skipped.add(worker);
+          const tasks = assigned.get(worker.id);
+          if (tasks) {
+            assigned.delete(worker.id);
+            this.#unassign(worker, tasks);
+          }
+        }
+      }
+    }
+  }
+
+  *#runningRecords(): Iterable<WorkerRecord> {
+    for (const workerId of this.#running) yield this.#workers.get(workerId)!;
+  }
+
+  /** Keeps `#roomy` (workers that could take more CPU tasks at all) in step with a worker. */
+  #refreshRoom(worker: WorkerRecord): void {
+    const roomy = worker.ended === null && worker.stopReason === null && !worker.exclusive &&
+      hasCpuRoom(worker, PREFILL_FACTOR);
+    if (roomy) this.#roomy.add(worker);
+    else this.#roomy.delete(worker);
+  }
+
+  /**
+   * Nothing waits at the server, yet some workers have free CPUs while others hold more queued
+   * tasks than they can start: ask those to give back what is beyond their CPUs (newest first,
+   * each task instance at most once), so it can start at once where there is room instead of
+   * waiting behind a busy worker's queue (resources spec §5.1, retracting prefilled tasks).
    */
   #rebalance(): CoreCommand[] {
     const hungry: WorkerRecord[] = [];
-    for (const workerId of this.#running) {
-      const worker = this.#workers.get(workerId)!;
-      const free = (worker.totals[0] ?? 0) - (worker.used[0] ?? 0);
-      if (worker.stopReason === null && !worker.exclusive && free >= AMOUNT_FRACTIONS) {
+    for (const worker of this.#roomy) {
+      if (
+        !worker.exclusive && (worker.totals[0] ?? 0) - (worker.used[0] ?? 0) >= AMOUNT_FRACTIONS
+      ) {
         hungry.push(worker);
       }
     }
     if (hungry.length === 0) return [];
     const commands: CoreCommand[] = [];
     const reserved: Array<[WorkerRecord, SubmitRecord]> = [];
-    for (const workerId of this.#running) {
-      const donor = this.#workers.get(workerId)!;
-      if (donor.placements.size <= donor.runningTasks || hungry.includes(donor)) continue;
+    for (const donor of this.#runningRecords()) {
+      let excess = (donor.used[0] ?? 0) - (donor.totals[0] ?? 0);
+      if (excess <= 0 || donor.placements.size <= donor.runningTasks) continue;
       const tasks: TaskRef[] = [];
-      for (const placement of [...donor.placements.values()].reverse()) {
+      const placements = [...donor.placements.values()];
+      for (let i = placements.length - 1; i >= 0 && excess > 0; i--) {
+        const placement = placements[i];
         const { submit, index } = placement;
+        const table = submit.table;
         if (placement.retracting || placement.nodes) continue;
-        if (submit.table.state(index) !== Slot.Assigned) continue;
+        if (table.state(index) !== Slot.Assigned) continue;
+        const instanceId = table.instanceId(index);
+        if (table.retractedInstances.get(index) === instanceId) continue;
         const taker = hungry.find((worker) => this.#fit(worker, submit, 1) === Fit.Now);
         if (!taker) continue;
         // Counted on the taker until this round ends, so it is not promised more than it has.
         this.#addUse(taker, submit, 1);
         reserved.push([taker, submit]);
         placement.retracting = true;
-        tasks.push({
-          jobId: submit.job.id,
-          taskId: submit.ids.idAt(index),
-          instanceId: submit.table.instanceId(index),
-        });
+        table.retractedInstances.set(index, instanceId);
+        excess -= submit.needs.find((need) => need.resourceId === 0)?.amount ?? 0;
+        tasks.push({ jobId: submit.job.id, taskId: submit.ids.idAt(index), instanceId });
       }
-      if (tasks.length > 0) commands.push({ type: "retract-tasks", workerId, tasks });
+      if (tasks.length > 0) commands.push({ type: "retract-tasks", workerId: donor.id, tasks });
     }
     for (const [taker, submit] of reserved) this.#addUse(taker, submit, -1);
     return commands;
@@ -629,6 +761,7 @@ export class SchedulerCore {
       const amount = need.all ? worker.totals[need.resourceId] : need.amount;
       worker.used[need.resourceId] = (worker.used[need.resourceId] ?? 0) + sign * amount;
     }
+    this.#refreshRoom(worker);
   }
 
   /**
@@ -680,6 +813,7 @@ export class SchedulerCore {
     for (const worker of nodes) {
       worker.placements.set(`${submit.job.id}:${taskId}`, placement);
       worker.exclusive = true;
+      this.#refreshRoom(worker);
       worker.idleSinceMs = null;
     }
     return {
@@ -712,6 +846,17 @@ export class SchedulerCore {
   #runningWorker(workerId: WorkerId): WorkerRecord | undefined {
     return this.#running.has(workerId) ? this.#workers.get(workerId) : undefined;
   }
+}
+
+/** The order of the scheduling queue: priority (higher first), job id, submit index. */
+function queueOrder(a: SubmitRecord, b: SubmitRecord): number {
+  return b.priority - a.priority || a.job.id - b.job.id || a.index - b.index;
+}
+
+/** Whether the worker's CPUs are taken less than `factor` times (no CPUs: never room). */
+function hasCpuRoom(worker: WorkerRecord, factor: number): boolean {
+  const cpus = worker.totals[0] ?? 0;
+  return cpus > 0 && (worker.used[0] ?? 0) < cpus * factor;
 }
 
 /** Spec §5.2: `clamp(min(heartbeat, idle_timeout / 16), 0.5 s, 5 min)`. */

@@ -35,8 +35,14 @@ export class TaskTable {
   /** The workers of multi-node tasks, root first (kept current as non-root nodes are lost). */
   readonly nodeIds = new Map<number, number[]>();
 
+  /** Instance ids of tasks already taken back once from a worker's queue, by index. */
+  readonly retractedInstances = new Map<number, number>();
+
   /** State of never-touched tasks (waiting, or canceled/aborted in bulk). */
   #untouchedState: Slot = Slot.Waiting;
+
+  /** @param count tasks in the table (chunks are never longer than needed). */
+  constructor(private readonly count: number = Number.MAX_SAFE_INTEGER) {}
 
   state(index: number): Slot {
     const chunk = this.#chunks[index >> CHUNK_BITS];
@@ -93,11 +99,12 @@ export class TaskTable {
     const number = index >> CHUNK_BITS;
     let chunk = this.#chunks[number];
     if (!chunk) {
+      const size = Math.min(CHUNK_SIZE, this.count - (number << CHUNK_BITS));
       chunk = {
-        state: new Uint8Array(CHUNK_SIZE).fill(this.#untouchedState),
-        workerId: new Uint32Array(CHUNK_SIZE),
-        startedMs: new Float64Array(CHUNK_SIZE),
-        finishedMs: new Float64Array(CHUNK_SIZE),
+        state: new Uint8Array(size).fill(this.#untouchedState),
+        workerId: new Uint32Array(size),
+        startedMs: new Float64Array(size),
+        finishedMs: new Float64Array(size),
       };
       this.#chunks[number] = chunk;
     }

@@ -167,6 +167,23 @@ export class TaskRunner {
     if (this.#running.get(key) === entry) this.#running.delete(key);
   }
 
+  /** Gives back to the server those of these tasks still queued here (not started). */
+  retract(refs: TaskRefMessage[]): TaskRefMessage[] {
+    const wanted = new Set(refs.map((ref) => `${ref.jobId}:${ref.taskId}:${ref.instanceId}`));
+    const retracted: TaskRefMessage[] = [];
+    this.#queue = this.#queue.filter((queued) => {
+      const ref = queued.entry.ref;
+      if (queued.entry.canceled || !wanted.has(`${ref.jobId}:${ref.taskId}:${ref.instanceId}`)) {
+        return true;
+      }
+      this.#forget(queued.task, queued.entry);
+      retracted.push(ref);
+      return false;
+    });
+    if (retracted.length > 0) this.options.send({ type: "tasks-retracted", tasks: retracted });
+    return retracted;
+  }
+
   /** Passes on a running task's notification; false if that instance is not running here. */
   notify(task: TaskRefMessage, message: Uint8Array): boolean {
     const entry = this.#running.get(`${task.jobId}:${task.taskId}`);

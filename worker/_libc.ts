@@ -40,9 +40,14 @@ export const SIGINFO_PID_OFFSET = 16;
 
 // Pointers into the arena go as "usize" integers: no pointer object per string and call.
 const SYMBOLS = {
+  // Nonblocking: it runs on Deno's blocking thread pool and returns a Promise. The parent side of
+  // posix_spawn waits until the child has exec'd (~0.4 ms), which the JS thread spends on other
+  // work meanwhile. Everything it points at must stay put and untouched until the promise settles.
+  // Its PATH search reads the environment on that thread: nothing in the worker changes it.
   posix_spawnp: {
     parameters: ["buffer", "usize", "buffer", "buffer", "usize", "usize"],
     result: "i32",
+    nonblocking: true,
   },
   posix_spawnattr_init: { parameters: ["buffer"], result: "i32" },
   posix_spawnattr_setflags: { parameters: ["buffer", "i16"], result: "i32" },
@@ -111,8 +116,8 @@ const TWO_POW_32 = 2 ** 32;
  * NUL-terminated strings and NULL-terminated pointer tables for one libc call, in one reusable
  * off-heap buffer whose address is read once. `begin()` starts over; if anything did not fit,
  * `overflowed` is set, and the caller calls `grow()` and encodes everything again (growing moves
- * the buffer, so addresses from before are void). Single-threaded use only: one call's strings at
- * a time.
+ * the buffer, so addresses from before are void). One call's strings at a time: a call that runs
+ * on another thread (a nonblocking symbol) owns its arena until it returns.
  */
 export class CStringArena {
   #bytes: Uint8Array<ArrayBuffer>;

@@ -6,12 +6,15 @@
  * pipe closes (the worker is gone, however it ended) awk sends SIGTERM to the groups still
  * listed, then SIGKILL a second later. It ignores the terminal's and batch system's signals, so
  * it outlives a worker killed with its whole process group. One process per worker, a few
- * hundred KB; writes are batched per event-loop turn.
+ * hundred KB; lines are batched and written every FLUSH_MS (a write per task cost ~10% of the
+ * task rate), so a task started within that time before a SIGKILL may outlive its worker.
  */
 import { describeError } from "../common/errors.ts";
 import { logger } from "../common/log.ts";
 
 const log = logger("worker::orphan_guard");
+
+const FLUSH_MS = 20;
 
 const AWK_PROGRAM = `
 $1 == "+" { live[$2] = 1; next }
@@ -67,7 +70,7 @@ export class OrphanGuard {
     if (this.#broken) return;
     const first = this.#pending === "";
     this.#pending += line;
-    if (first) queueMicrotask(() => this.#flush());
+    if (first) setTimeout(() => this.#flush(), FLUSH_MS);
   }
 
   #flush(): void {

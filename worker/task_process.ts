@@ -5,7 +5,9 @@
  * its own process group (and its own session when the worker has a terminal, see
  * PosixSpawnLauncher), starts with an empty signal mask, default dispositions (Deno ignores
  * SIGPIPE) and no descriptor but 0–2, and has stdin/stdout/stderr opened on files by the kernel,
- * so output never passes through JavaScript.
+ * so output never passes through JavaScript. The call runs on Deno's blocking thread pool: glibc
+ * returns only once the child has exec'd, and the JS thread has other work meanwhile. So
+ * `spawnTask` returns at once, and the process has its pid once `started` resolves.
  *
  * Reaping: one shared reaper wakes on SIGCHLD (plus a slow fallback poll) and reaps only pids it
  * started. It never reaps another child of this process, so `Deno.Command` keeps working beside it.
@@ -79,18 +81,29 @@ export type ProcessExit =
 export type TaskSignal = "SIGINT" | "SIGTERM" | "SIGKILL";
 
 export interface TaskProcess {
+  /** The process id (and process group id); 0 until `started` resolves. */
   readonly pid: number;
   /**
-   * Settles once the process has exited and was reaped. It rejects only when other code in this
-   * process reaped the child first (a `waitpid(-1)`), which is a bug.
+   * Resolves once the process runs the program (after its exec), with `pid` set. Rejects with a
+   * `SpawnError` when it could not be started; `exited` then rejects with the same error.
+   */
+  readonly started: Promise<void>;
+  /**
+   * Settles once the process has exited and was reaped. Besides a failed start, it rejects only
+   * when other code in this process reaped the child first (a `waitpid(-1)`), which is a bug.
    */
   readonly exited: Promise<ProcessExit>;
-  /** Sends the signal to the task's whole process group; does nothing once the task was reaped. */
+  /**
+   * Sends the signal to the task's whole process group; does nothing once the task was reaped.
+   * While the process is being started, the signal is sent once its group exists.
+   */
   kill(signal: TaskSignal): void;
   /**
    * The stop sequence of spec §5.3: SIGINT to the process group, wait up to `graceMs` for the task
    * to exit, then SIGKILL to the process group (also when the task exited within the grace, to
-   * take down what it left behind). Calling it again returns the same promise.
+   * take down what it left behind). Calling it again returns the same promise. Called while the
+   * process is being started, the signals go out once its group exists (the grace runs from the
+   * call); for a process that could not be started it rejects like `exited`.
    */
   stop(graceMs?: number): Promise<ProcessExit>;
 }
@@ -142,10 +155,17 @@ function spawnError(options: SpawnOptions, detail: SpawnErrorDetail): SpawnError
   return new SpawnError(spawnErrorMessage(options, detail.stage, detail.osError), detail);
 }
 
-/** Starts a task process; throws `SpawnError` when it cannot be started. */
+/**
+ * Starts a task process and returns at once; it never throws. Whether the start worked is told by
+ * `started`, which rejects with a `SpawnError` when it did not.
+ */
 export function spawnTask(options: SpawnOptions): TaskProcess {
-  launcher ??= createLauncher();
-  return launcher.spawn(options);
+  try {
+    launcher ??= createLauncher();
+    return launcher.spawn(options);
+  } catch (error) {
+    return new FailedTaskProcess(error instanceof Error ? error : new Error(String(error)));
+  }
 }
 
 /** The spec's error text for an exit (§5.2), or null for exit code 0. */
@@ -213,6 +233,8 @@ const DEFAULT_SEARCH_PATH = "/bin:/usr/bin";
 const DEV_NULL = "/dev/null";
 const STREAM_FLAGS = O_WRONLY | O_CREAT | O_TRUNC;
 const STREAM_MODE = 0o644;
+/** Spawn memory kept for reuse (64 KiB each); more concurrent spawns allocate their own. */
+const MAX_IDLE_SLOTS = 4;
 
 interface Launcher {
   spawn(options: SpawnOptions): TaskProcess;
@@ -238,17 +260,16 @@ class PosixSpawnLauncher implements Launcher {
   readonly newSession: boolean;
   readonly #libc: Libc;
   readonly #reaper: Reaper;
+  /** For the calls made on this thread: PATH look-ups and the failure diagnosis. */
   readonly #arena = new CStringArena();
   readonly #attr = offHeapBytes(SPAWNATTR_BYTES);
-  readonly #fileActions = offHeapBytes(FILE_ACTIONS_BYTES);
-  readonly #pidOut = offHeapBytes(8);
-  readonly #pidView = new Int32Array(this.#pidOut.buffer, 0, 1);
-  readonly #argvAddresses: number[] = [];
+  /** Memory of spawns that are not in flight, for reuse. */
+  readonly #idleSlots: SpawnSlot[] = [];
 
   constructor(libc: Libc) {
     this.#libc = libc;
     this.#reaper = new Reaper(libc);
-    // One attribute object serves every spawn: glibc only reads it.
+    // One attribute object serves every spawn, also concurrent ones: glibc only reads it.
     const emptySet = offHeapBytes(SIGSET_BYTES);
     libc.sigemptyset(emptySet);
     // Every signal back to SIG_DFL. Not sigfillset(): it leaves out glibc's internal signals 32
@@ -281,10 +302,50 @@ class PosixSpawnLauncher implements Launcher {
   }
 
   spawn(options: SpawnOptions): TaskProcess {
+    const process = new FfiTaskProcess(this.#libc);
+    const slot = this.#idleSlots.pop() ?? new SpawnSlot();
+    let call: Promise<number>;
+    try {
+      this.#encode(options, slot);
+      // Listening before the child exists: a SIGCHLD before the listener would be lost.
+      this.#reaper.prepare();
+      call = this.#libc.posix_spawnp(
+        slot.pidOut,
+        BigInt(slot.program),
+        slot.fileActions,
+        this.#attr,
+        BigInt(slot.argvTable),
+        BigInt(slot.envTable),
+      );
+    } catch (error) {
+      this.#release(slot);
+      this.#reaper.release();
+      process.failed(error instanceof Error ? error : new Error(String(error)));
+      return process;
+    }
+    this.#reaper.starting++;
+    call.then(
+      (errno) => this.#started(process, slot, errno, options),
+      (error) => {
+        // The call itself did not happen (it does not fail that way in practice).
+        this.#reaper.starting--;
+        this.#release(slot);
+        this.#reaper.release();
+        process.failed(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+    return process;
+  }
+
+  /**
+   * Lays out the call's strings and tables in the slot and builds its file actions; throws
+   * `SpawnError` for a program not found in the task's PATH or a NUL byte.
+   */
+  #encode(options: SpawnOptions, slot: SpawnSlot): void {
     const { argv, env, cwd } = options;
     if (argv.length === 0) throw new RangeError("Cannot spawn a task with an empty argv");
     const libc = this.#libc;
-    const arena = this.#arena;
+    const arena = slot.arena;
     const searchPath = env.PATH ?? DEFAULT_SEARCH_PATH;
     // glibc's posix_spawnp searches the worker's own PATH; when the task's differs, we search.
     const program =
@@ -298,16 +359,15 @@ class PosixSpawnLauncher implements Launcher {
       envBlock += key + "=" + env[key] + "\0";
       envCount++;
     }
-    let programAddress: number, argvTable: number, envTable: number;
     let stdinAddress: number, stdoutAddress: number, stderrAddress: number, cwdAddress: number;
     for (;;) {
       arena.begin();
-      const argvAddresses = this.#argvAddresses;
+      const argvAddresses = slot.argvAddresses;
       argvAddresses.length = 0;
       for (const arg of argv) argvAddresses.push(arena.cString(arg));
-      argvTable = arena.pointerTable(argvAddresses);
-      envTable = arena.cStringTable(envBlock, envCount);
-      programAddress = program === argv[0] ? argvAddresses[0] : arena.cString(program);
+      slot.argvTable = arena.pointerTable(argvAddresses);
+      slot.envTable = arena.cStringTable(envBlock, envCount);
+      slot.program = program === argv[0] ? argvAddresses[0] : arena.cString(program);
       stdinAddress = arena.cString(options.stdin ?? DEV_NULL);
       stdoutAddress = arena.cString(options.stdout ?? DEV_NULL);
       stderrAddress = arena.cString(options.stderr ?? DEV_NULL);
@@ -321,9 +381,8 @@ class PosixSpawnLauncher implements Launcher {
       throw spawnError(options, { stage: "exec", errno: EINVAL, osError });
     }
 
-    const actions = this.#fileActions;
+    const actions = slot.fileActions;
     check(libc.posix_spawn_file_actions_init(actions), "posix_spawn_file_actions_init");
-    let errno: number;
     try {
       // Opened before the chdir, so relative paths mean the same as for the worker itself.
       check(
@@ -362,29 +421,45 @@ class PosixSpawnLauncher implements Launcher {
           "posix_spawn_file_actions_addclosefrom_np",
         );
       }
-      // Listening before the child exists: a SIGCHLD before the listener would be lost.
-      this.#reaper.prepare();
-      errno = libc.posix_spawnp(
-        this.#pidOut,
-        BigInt(programAddress),
-        actions,
-        this.#attr,
-        BigInt(argvTable),
-        BigInt(envTable),
-      );
-    } finally {
+    } catch (error) {
       libc.posix_spawn_file_actions_destroy(actions);
+      throw error;
     }
+    slot.hasActions = true;
+  }
+
+  /** The spawn call returned: the slot is free again, and the process started or failed. */
+  #started(process: FfiTaskProcess, slot: SpawnSlot, errno: number, options: SpawnOptions): void {
+    const pid = slot.pidView[0];
+    this.#release(slot);
+    this.#reaper.starting--;
     if (errno !== 0) {
       this.#reaper.release();
-      throw this.#spawnError(errno, options);
+      let error: Error;
+      try {
+        error = this.#spawnError(errno, options);
+      } catch (diagnosis) {
+        error = diagnosis instanceof Error ? diagnosis : new Error(String(diagnosis));
+      }
+      process.failed(error);
+      return;
     }
-    const process = new FfiTaskProcess(this.#pidView[0], libc);
+    // Signals asked for meanwhile go out now, while the group surely exists (an exited leader
+    // holds its id until it is reaped below).
+    process.running(pid);
     this.#reaper.track(process);
-    // The spawn blocked until the child's exec; a task that ended meanwhile is reaped now rather
-    // than after the SIGCHLD's trip through Deno's signal thread (one waitid when none did).
+    // The spawn returned after the child's exec; a task that ended meanwhile is reaped now rather
+    // than after the SIGCHLD's trip through Deno's signal thread (one waitid when none did). Its
+    // SIGCHLD may have come before it was tracked, and then found nothing to reap.
     this.#reaper.reap();
-    return process;
+  }
+
+  #release(slot: SpawnSlot): void {
+    if (slot.hasActions) {
+      this.#libc.posix_spawn_file_actions_destroy(slot.fileActions);
+      slot.hasActions = false;
+    }
+    if (this.#idleSlots.length < MAX_IDLE_SLOTS) this.#idleSlots.push(slot);
   }
 
   /**
@@ -402,13 +477,18 @@ class PosixSpawnLauncher implements Launcher {
     for (const dir of searchPath.split(":")) {
       const execPath = concatBytes(`${dir === "" ? "." : dir}/`, nameBytes);
       const checkPath = dir.startsWith("/") ? execPath : concatBytes(`${cwd}/`, execPath);
-      this.#arena.begin();
-      const address = this.#arena.cString(checkPath);
-      if (this.#arena.overflowed) continue;
+      const address = this.#cString(checkPath);
+      if (address === 0) continue;
       if (this.#libc.access(BigInt(address), X_OK) === 0) return execPath;
       if (fallback === null && this.#libc.access(BigInt(address), 0) === 0) fallback = execPath;
     }
     return fallback;
+  }
+
+  /** The value as a C string in the launcher's own arena; 0 if it does not fit. */
+  #cString(value: string | Uint8Array): number {
+    this.#arena.begin();
+    return this.#arena.cString(value);
   }
 
   #spawnError(errno: number, options: SpawnOptions): SpawnError {
@@ -422,9 +502,8 @@ class PosixSpawnLauncher implements Launcher {
    */
   #failedStage(options: SpawnOptions): SpawnStage {
     const opens = (path: string, flags: number) => {
-      this.#arena.begin();
-      const address = this.#arena.cString(path);
-      if (this.#arena.overflowed) return true;
+      const address = this.#cString(path);
+      if (address === 0) return true;
       const fd = this.#libc.open(BigInt(address), flags, STREAM_MODE);
       if (fd < 0) return false;
       this.#libc.close(fd);
@@ -434,30 +513,61 @@ class PosixSpawnLauncher implements Launcher {
     if (options.stdout !== null && !opens(options.stdout, O_WRONLY | O_CREAT)) return "stdout";
     if (options.stderr !== null && !opens(options.stderr, O_WRONLY | O_CREAT)) return "stderr";
     if (!opens(options.cwd, O_PATH | O_DIRECTORY)) return "cwd";
-    this.#arena.begin();
-    if (this.#libc.access(BigInt(this.#arena.cString(options.cwd)), X_OK) !== 0) return "cwd";
+    if (this.#libc.access(BigInt(this.#cString(options.cwd)), X_OK) !== 0) return "cwd";
     return "exec";
   }
 }
 
+/**
+ * The memory of one spawn call, which the call owns until it returns: it runs on another thread,
+ * so concurrent spawns each need their own. The attribute object is shared (read only).
+ */
+class SpawnSlot {
+  readonly arena = new CStringArena();
+  readonly fileActions = offHeapBytes(FILE_ACTIONS_BYTES);
+  /** Whether `fileActions` was initialized and still needs destroying. */
+  hasActions = false;
+  readonly pidOut = offHeapBytes(8);
+  readonly pidView = new Int32Array(this.pidOut.buffer, 0, 1);
+  readonly argvAddresses: number[] = [];
+  program = 0;
+  argvTable = 0;
+  envTable = 0;
+}
+
 class FfiTaskProcess implements TaskProcess {
-  readonly pid: number;
+  readonly started: Promise<void>;
   readonly exited: Promise<ProcessExit>;
   /** Set by stop(): the reaper then SIGKILLs the group before it reaps the leader. */
   stopping = false;
-  #live = true;
+  #pid = 0;
+  #state: "starting" | "live" | "ended" = "starting";
+  /** Signals asked for while starting, sent once the group exists. */
+  #pendingSignals: number[] = [];
   #stopped: Promise<ProcessExit> | undefined;
   readonly #libc: Libc;
+  #run!: () => void;
+  #failStart!: (error: Error) => void;
   #settle!: (exit: ProcessExit) => void;
   #fail!: (error: Error) => void;
 
-  constructor(pid: number, libc: Libc) {
-    this.pid = pid;
+  constructor(libc: Libc) {
     this.#libc = libc;
+    this.started = new Promise((resolve, reject) => {
+      this.#run = resolve;
+      this.#failStart = reject;
+    });
     this.exited = new Promise((resolve, reject) => {
       this.#settle = resolve;
       this.#fail = reject;
     });
+    // A caller may watch only one of the two: the other's rejection is not an unhandled one.
+    this.started.catch(() => {});
+    this.exited.catch(() => {});
+  }
+
+  get pid(): number {
+    return this.#pid;
   }
 
   kill(signal: TaskSignal): void {
@@ -469,11 +579,12 @@ class FfiTaskProcess implements TaskProcess {
    * therefore names no other group. After reaping, the id could be reused.
    */
   signalGroup(signal: number): void {
-    if (this.#live) this.#libc.kill(-this.pid, signal);
+    if (this.#state === "live") this.#libc.kill(-this.#pid, signal);
+    else if (this.#state === "starting") this.#pendingSignals.push(signal);
   }
 
   stop(graceMs = DEFAULT_GRACE_MS): Promise<ProcessExit> {
-    if (!this.#live) return this.exited;
+    if (this.#state === "ended") return this.exited;
     this.#stopped ??= this.#stop(graceMs);
     return this.#stopped;
   }
@@ -489,10 +600,47 @@ class FfiTaskProcess implements TaskProcess {
     }
   }
 
+  /** The child exec'd: it has a pid, and signals asked for meanwhile go to its group. */
+  running(pid: number): void {
+    this.#pid = pid;
+    this.#state = "live";
+    this.#run();
+    const signals = this.#pendingSignals;
+    this.#pendingSignals = [];
+    for (const signal of signals) this.signalGroup(signal);
+  }
+
+  failed(error: Error): void {
+    this.#state = "ended";
+    this.#pendingSignals = [];
+    this.#failStart(error);
+    this.#fail(error);
+  }
+
   reaped(exit: ProcessExit | Error): void {
-    this.#live = false;
+    this.#state = "ended";
     if (exit instanceof Error) this.#fail(exit);
     else this.#settle(exit);
+  }
+}
+
+/** A task that could not be started at all (a TaskProcess, so that callers have one channel). */
+class FailedTaskProcess implements TaskProcess {
+  readonly pid = 0;
+  readonly started: Promise<void>;
+  readonly exited: Promise<ProcessExit>;
+
+  constructor(error: Error) {
+    this.started = Promise.reject(error);
+    this.exited = Promise.reject(error);
+    this.started.catch(() => {});
+    this.exited.catch(() => {});
+  }
+
+  kill(): void {}
+
+  stop(): Promise<ProcessExit> {
+    return this.exited;
   }
 }
 
@@ -516,6 +664,8 @@ class Reaper {
   #fallbackTimer: ReturnType<typeof setInterval> | undefined;
   /** Listening with no task left: the timer is unref'd. */
   #idle = false;
+  /** Spawn calls in flight: their children may exit before they are tracked. */
+  starting = 0;
 
   constructor(libc: Libc) {
     this.#libc = libc;
@@ -539,7 +689,8 @@ class Reaper {
    * again would cost that task ~30 µs (and a setTimeout ~25 µs), an unref costs 0.2 µs.
    */
   release(): void {
-    if (this.#idle || this.#fallbackTimer === undefined || this.#byPid.size > 0) return;
+    if (this.#idle || this.#fallbackTimer === undefined) return;
+    if (this.#byPid.size > 0 || this.starting > 0) return;
     this.#idle = true;
     Deno.unrefTimer(this.#fallbackTimer);
   }
@@ -696,6 +847,7 @@ class DenoCommandLauncher implements Launcher {
 
 class CommandTaskProcess implements TaskProcess {
   readonly pid: number;
+  readonly started: Promise<void> = Promise.resolve();
   readonly exited: Promise<ProcessExit>;
   #live = true;
   #stopped: Promise<ProcessExit> | undefined;

@@ -10,15 +10,20 @@ import {
 
 const ENV = Deno.env.toObject();
 
-/** The SpawnError that starting the task throws. */
-function spawnError(spawnOptions: SpawnOptions): SpawnError {
+/** The SpawnError that `started` rejects with; `exited` and `stop()` reject with it too. */
+async function spawnError(spawnOptions: SpawnOptions): Promise<SpawnError> {
+  const task = spawnTask(spawnOptions);
   try {
-    spawnTask(spawnOptions);
+    await task.started;
   } catch (error) {
     assert.ok(error instanceof SpawnError, `expected a SpawnError, got ${error}`);
+    await assert.rejects(task.exited, (rejected) => rejected === error);
+    await assert.rejects(task.stop(), (rejected) => rejected === error);
+    assert.equal(task.pid, 0);
     return error;
   }
-  throw new assert.AssertionError({ message: "spawnTask did not throw" });
+  await task.stop(0);
+  throw new assert.AssertionError({ message: "the task started" });
 }
 
 /** Defaults for a task: the worker's environment, cwd /tmp, all streams on /dev/null. */
@@ -194,39 +199,39 @@ Deno.test("spawnTask looks programs up in the task's PATH when it differs from t
     ).exited;
     assert.deepEqual(exit, { type: "exited", code: 0 });
     assert.deepEqual(await Deno.readTextFile(`${dir}/out.txt`), "found it\n");
-    const error = spawnError(options(["hq-not-executable"], { env }));
+    const error = await spawnError(options(["hq-not-executable"], { env }));
     assert.deepEqual(error.osError, "Permission denied");
     // Found in the worker's PATH, but not in the task's.
-    const notInTaskPath = spawnError(options(["true"], { env: { PATH: `${dir}/bin` } }));
+    const notInTaskPath = await spawnError(options(["true"], { env: { PATH: `${dir}/bin` } }));
     assert.deepEqual(notInTaskPath.osError, "No such file or directory");
   });
 });
 
-Deno.test("spawnTask throws SpawnError with the OS text for a missing program", () => {
-  const error = spawnError(options(["hq-no-such-program", "a", "b"]));
+Deno.test("spawnTask rejects with SpawnError with the OS text for a missing program", async () => {
+  const error = await spawnError(options(["hq-no-such-program", "a", "b"]));
   assert.deepEqual(error.stage, "exec");
   assert.deepEqual(error.osError, "No such file or directory");
   assert.deepEqual(
     error.message,
     'Cannot execute "hq-no-such-program a b": No such file or directory',
   );
-  const absolute = spawnError(options(["/nonexistent/prog"]));
+  const absolute = await spawnError(options(["/nonexistent/prog"]));
   assert.deepEqual(absolute.osError, "No such file or directory");
 });
 
 Deno.test("spawnTask tells which step failed when a stream or the directory cannot be used", async () => {
-  await withTempDir((dir) => {
-    const stdout = spawnError(options(["true"], { stdout: `${dir}/missing/out.txt` }));
+  await withTempDir(async (dir) => {
+    const stdout = await spawnError(options(["true"], { stdout: `${dir}/missing/out.txt` }));
     assert.deepEqual(stdout.stage, "stdout");
     assert.deepEqual(
       stdout.message,
       `Creating stream file failed: cannot open "${dir}/missing/out.txt": No such file or directory`,
     );
-    const stderr = spawnError(options(["true"], { stdout: `${dir}/ok.txt`, stderr: dir }));
+    const stderr = await spawnError(options(["true"], { stdout: `${dir}/ok.txt`, stderr: dir }));
     assert.deepEqual([stderr.stage, stderr.osError], ["stderr", "Is a directory"]);
-    const stdin = spawnError(options(["true"], { stdin: `${dir}/missing.txt` }));
+    const stdin = await spawnError(options(["true"], { stdin: `${dir}/missing.txt` }));
     assert.deepEqual(stdin.stage, "stdin");
-    const cwd = spawnError(options(["true"], { cwd: `${dir}/missing` }));
+    const cwd = await spawnError(options(["true"], { cwd: `${dir}/missing` }));
     assert.deepEqual(cwd.stage, "cwd");
     assert.match(
       cwd.message,
@@ -235,17 +240,19 @@ Deno.test("spawnTask tells which step failed when a stream or the directory cann
   });
 });
 
-Deno.test("spawnTask refuses a NUL byte like HyperQueue does", () => {
-  const inArg = spawnError(options(["echo", "a\0b"]));
+Deno.test("spawnTask refuses a NUL byte like HyperQueue does", async () => {
+  const inArg = await spawnError(options(["echo", "a\0b"]));
   assert.deepEqual(inArg.osError, "nul byte found in provided data");
-  const inBytes = spawnError(options(["echo", new Uint8Array([0x61, 0, 0x62])]));
+  const inBytes = await spawnError(options(["echo", new Uint8Array([0x61, 0, 0x62])]));
   assert.deepEqual(inBytes.message, 'Cannot execute "echo a\0b": nul byte found in provided data');
-  const inEnv = spawnError(options(["true"], { env: { ...ENV, HQ_ENTRY: "x\0y" } }));
+  const inEnv = await spawnError(options(["true"], { env: { ...ENV, HQ_ENTRY: "x\0y" } }));
   assert.deepEqual(inEnv.stage, "exec");
 });
 
 Deno.test("spawnTask makes the task the leader of its own process group", async () => {
-  await withProcess(spawnTask(options(["sleep", "1000"])), (task) => {
+  await withProcess(spawnTask(options(["sleep", "1000"])), async (task) => {
+    assert.equal(task.pid, 0, "the pid is known once started resolves");
+    await task.started;
     const stat = procStat(task.pid)!;
     assert.equal(stat.pgrp, task.pid);
     // Its own session too when the worker has a terminal to detach from.
@@ -274,6 +281,7 @@ Deno.test("TaskProcess reports the terminating signal with its name", async () =
     describeExit(term),
     "Program terminated with exit code -1. Received signal 15 (SIGTERM).",
   );
+  // Asked for while the spawn is in flight: sent once the process exists.
   const task = spawnTask(options(["sleep", "1000"]));
   task.kill("SIGKILL");
   assert.deepEqual(await task.exited, { type: "signaled", signal: 9, signalName: "SIGKILL" });
@@ -285,6 +293,7 @@ Deno.test("TaskProcess.stop kills the whole process tree", async () => {
   // the shell's exit takes them down.
   const task = spawnTask(options(["sh", "-c", "sleep 1000 & sleep 1000 & wait"]));
   await withProcess(task, async () => {
+    await task.started;
     await pollUntil(() => liveMembers(task.pid).length === 3, "the shell and two sleeps");
     const exit = await task.stop();
     assert.deepEqual(exit, { type: "signaled", signal: 2, signalName: "SIGINT" });
@@ -295,6 +304,7 @@ Deno.test("TaskProcess.stop kills the whole process tree", async () => {
 Deno.test("TaskProcess.stop sends SIGKILL after the grace when SIGINT is ignored", async () => {
   const task = spawnTask(options(["sh", "-c", "trap '' INT; sleep 1000"]));
   await withProcess(task, async () => {
+    await task.started;
     await pollUntil(() => liveMembers(task.pid).length === 2, "the shell and its sleep");
     const started = performance.now();
     const exit = await task.stop(300);
@@ -331,6 +341,64 @@ Deno.test("spawnTask completes 200 tasks with 2 in flight without losing an exit
   // Woken by SIGCHLD, not by the 500 ms fallback poll, which would need about 50 s.
   const elapsedMs = performance.now() - started;
   assert.ok(elapsedMs < 15_000, `200 tasks took ${elapsedMs} ms`);
+});
+
+Deno.test("TaskProcess.stop while the spawn is in flight takes the group down once it exists", async () => {
+  const task = spawnTask(options(["sh", "-c", "sleep 1000 & sleep 1000 & wait"]));
+  assert.equal(task.pid, 0);
+  const stopping = task.stop(300);
+  assert.ok(task.stop() === stopping);
+  await task.started;
+  const pid = task.pid;
+  assert.ok(pid > 0);
+  await withProcess(task, async () => {
+    assert.deepEqual(await stopping, { type: "signaled", signal: 2, signalName: "SIGINT" });
+    await pollUntil(() => liveMembers(pid).length === 0, "no process left in the group");
+  });
+});
+
+Deno.test("spawnTask does not throw: an empty argv rejects started and exited", async () => {
+  const task = spawnTask(options([]));
+  await assert.rejects(task.started, RangeError);
+  await assert.rejects(task.exited, RangeError);
+});
+
+Deno.test("Concurrent spawns each get their own arguments, environment and files", async () => {
+  await withTempDir(async (dir) => {
+    const tasks = Array.from(
+      { length: 24 },
+      (_, i) =>
+        spawnTask(options(["sh", "-c", 'echo "$1 $HQ_TASK_ID $(pwd)"', "sh", `arg${i}`], {
+          env: { ...ENV, HQ_TASK_ID: `env${i}` },
+          cwd: i % 2 ? dir : "/tmp",
+          stdout: `${dir}/${i}.out`,
+        })),
+    );
+    const exits = await Promise.all(tasks.map((task) => task.exited));
+    assert.ok(exits.every((exit) => exit.type === "exited" && exit.code === 0));
+    for (let i = 0; i < tasks.length; i++) {
+      assert.deepEqual(
+        await Deno.readTextFile(`${dir}/${i}.out`),
+        `arg${i} env${i} ${i % 2 ? dir : "/tmp"}\n`,
+      );
+    }
+  });
+});
+
+Deno.test("A task that ends before its spawn call is back in JavaScript is reaped at once", async () => {
+  let waitedMs = 0;
+  for (let i = 0; i < 5; i++) {
+    const task = spawnTask(options(["true"]));
+    // The JS thread is busy while the child execs and exits: its SIGCHLD comes before the task
+    // is tracked, and finds nothing to reap.
+    const busyUntil = performance.now() + 100;
+    while (performance.now() < busyUntil) { /* busy */ }
+    const waitFrom = performance.now();
+    assert.deepEqual(await task.exited, { type: "exited", code: 0 });
+    waitedMs += performance.now() - waitFrom;
+  }
+  // The 500 ms fallback poll would take ~1.2 s over the 5 tasks on average.
+  assert.ok(waitedMs < 400, `waited ${waitedMs} ms for 5 exits`);
 });
 
 Deno.test("spawnTask and Deno.Command reap only their own children", async () => {
@@ -392,6 +460,7 @@ const group = async (pgrp: number) => {
   return new TextDecoder().decode(stdout).split("\\n").filter(Boolean);
 };
 const tree = spawnTask({ ...base, argv: ["sh", "-c", "sleep 1000 & wait"] });
+await tree.started;
 for (let i = 0; i < 250 && (await group(tree.pid)).length < 2; i++) {
   await new Promise((r) => setTimeout(r, 20));
 }
@@ -401,7 +470,7 @@ for (let i = 0; i < 250 && (await group(tree.pid)).length > 0; i++) {
   await new Promise((r) => setTimeout(r, 20));
 }
 result.groupAfterStop = (await group(tree.pid)).length;
-try { spawnTask({ ...base, argv: ["hq-no-such-program"] }); } catch (error) {
+try { await spawnTask({ ...base, argv: ["hq-no-such-program"] }).started; } catch (error) {
   result.error = error instanceof SpawnError ? [error.stage, error.osError] : String(error);
 }
 console.log(JSON.stringify(result));
@@ -459,6 +528,7 @@ Deno.test("spawnTask sends SIGTERM to running tasks when the worker exits", asyn
       `import { spawnTask } from ${JSON.stringify(import.meta.resolve("./task_process.ts"))};
 const task = spawnTask({ argv: ["sleep", "1000"], env: Deno.env.toObject(), cwd: "/tmp",
   stdout: null, stderr: null });
+await task.started;
 console.log(task.pid);
 Deno.exit(0);
 `,
@@ -477,8 +547,8 @@ Deno.exit(0);
   });
 });
 
-Deno.test("SpawnError is an HqError a user can read", () => {
-  const error = spawnError(options(["hq-no-such-program"]));
+Deno.test("SpawnError is an HqError a user can read", async () => {
+  const error = await spawnError(options(["hq-no-such-program"]));
   assert.ok(error instanceof Error);
   assert.deepEqual(error.name, "SpawnError");
 });

@@ -310,21 +310,22 @@ export class TaskRunner {
           return;
         }
       }
-      let process: TaskProcess;
+      const process = spawnTask({
+        argv,
+        env,
+        cwd: paths.cwd,
+        stdin,
+        stdout: paths.stdout,
+        stderr: paths.stderr,
+      });
+      // Set while the spawn is in flight: a cancel or stopAll() then stops the task once it runs.
+      entry.process = process;
       try {
-        process = spawnTask({
-          argv,
-          env,
-          cwd: paths.cwd,
-          stdin,
-          stdout: paths.stdout,
-          stderr: paths.stderr,
-        });
+        await process.started;
       } catch (error) {
         this.#fail(entry, spawnErrorText(error, argv, paths.cwd), true);
         return;
       }
-      entry.process = process;
       this.options.guard?.add(process.pid);
       if (entry.canceled) process.stop().catch(() => {});
       let timer: ReturnType<typeof setTimeout> | undefined;

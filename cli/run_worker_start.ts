@@ -31,5 +31,6 @@ export async function runWorkerStart(args: WorkerStartArgs, context: CliContext)
     minUtilization: args.minUtilization,
     retractCheckIntervalMs: args.retractCheckIntervalMs,
     onRegistered: (view) => context.output.workerInfo([view]),
+    zeroWorker: args.zeroWorker,
   });
 }

@@ -88,6 +88,11 @@ export const workerStartArgs = {
     defaultText: "stop",
   }),
   workDir: option({ help: "Worker scratch directory (should be node-local)" }),
+  // Benchmarking only (issue: per-task overhead): the whole task protocol, no processes.
+  zeroWorker: flag({
+    help: "Finish every task at once without starting a process (for measuring overhead)",
+    hidden: true,
+  }),
   overviewInterval: option({
     help: "Period of hardware-usage overviews sent to the server (0s disables)",
     parse: parseHumantimeArg,

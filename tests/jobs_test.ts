@@ -714,3 +714,18 @@ Deno.test("an open job takes submits (task ids 0, then 1), stays OPENED until cl
   assert.match(refused.stderr, /Job 1 is not opened\.\n$/);
   assert.equal((await taskObjects(server, 1)).length, 2, "nothing was added");
 });
+
+Deno.test("a --zero-worker worker (hidden, for benchmarks) finishes tasks without starting processes", async () => {
+  await using cwd = await tempDir();
+  await using c = await cluster(["--zero-worker"]);
+  const { server } = c;
+  const id = await submitJob(server, ["--array", "1-1000", "--wait", "--", "touch", "ran"], {
+    cwd: cwd.path,
+  });
+  const [job] = JSON.parse(await hqOkAt(server, ["--output-mode", "json", "job", "list", "--all"]));
+  assert.equal(job.id, id);
+  assert.equal(job.task_stats.finished, 1000);
+  assert.deepEqual(await filesIn(cwd.path), [], "no process ran and no output file was made");
+  const help = await hqOkAt(server, ["worker", "start", "--help"]);
+  assert.ok(!help.includes("zero-worker"), "hidden from help");
+});

@@ -32,6 +32,8 @@ export interface StartWorkerOptions extends WorkerOptions {
   onRegistered?: (view: WorkerView) => void;
   /** The environment to detect the batch system and GPUs from. @default {Deno.env} */
   env?: Record<string, string | undefined>;
+  /** Tasks finish at once, no process is started (hidden `--zero-worker`, for benchmarks). */
+  zeroWorker?: boolean;
 }
 
 type ServerLink = MessageConnection<ServerToWorkerMessage, WorkerMessage>;
@@ -86,6 +88,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<number> 
       guard: OrphanGuard.start(),
       notify,
       hqPath: await hqExecutable(workDir),
+      zeroWorker: options.zeroWorker ?? false,
     });
     const ending = await new Promise<Ending>((resolve) => {
       const heartbeat = () => link.send({ type: "heartbeat" });

@@ -61,6 +61,8 @@ export interface TaskRunnerOptions {
   notify?: NotifyListener | null;
   /** Absolute path of an `hq` executable, for the tasks' `HQ` variable. */
   hqPath?: string;
+  /** Report every task started and finished at once instead of running it (benchmarks). */
+  zeroWorker?: boolean;
 }
 
 export class TaskRunner {
@@ -153,6 +155,15 @@ export class TaskRunner {
   }
 
   #launch({ task, entry }: QueuedTask, allocation: ResourceAllocation): void {
+    if (this.options.zeroWorker) {
+      // The whole protocol (queue, allocation, reports) without a process: start and end are
+      // sent together and the resources are free again before the next queued task is tried.
+      this.options.send({ type: "task-started", task: entry.ref });
+      this.options.send({ type: "task-finished", task: entry.ref });
+      this.#forget(task, entry);
+      this.#allocator.release(allocation);
+      return;
+    }
     this.#run(task, entry, allocation).catch((error) => {
       log.error(`Task ${task.jobId}@${task.taskId} failed in the worker: ${describeError(error)}`);
     }).finally(() => {

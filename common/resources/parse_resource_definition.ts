@@ -2,6 +2,7 @@
 // so that every failure can name the spec's note and the column it happened at.
 
 import { HqError } from "../errors.ts";
+import { ParseFailure, TextScanner } from "./text_scanner.ts";
 import { AmountParseError, parseAmount, parseU32 } from "./amount.ts";
 import {
   CPU_RESOURCE_NAME,
@@ -209,47 +210,10 @@ function isDigit(char: string): boolean {
   return char >= "0" && char <= "9";
 }
 
-class ParseFailure extends Error {
-  constructor(readonly note: string, readonly offset: number) {
-    super(note);
-  }
-}
-
 const INTEGER = /[0-9]+(?:_[0-9]+)*/y;
 const AMOUNT = /[0-9]+(?:_[0-9]+)*(?:\.[0-9]+)?/y;
 
-class Scanner {
-  offset = 0;
-
-  constructor(readonly text: string) {}
-
-  peek(): string | undefined {
-    return this.text[this.offset];
-  }
-
-  startsWith(word: string): boolean {
-    return this.text.startsWith(word, this.offset);
-  }
-
-  skipSpaces(): void {
-    while (this.offset < this.text.length && /\s/.test(this.text[this.offset])) this.offset++;
-  }
-
-  eat(char: string): boolean {
-    if (this.text[this.offset] !== char) return false;
-    this.offset++;
-    return true;
-  }
-
-  expect(char: string): void {
-    if (!this.eat(char)) this.failUnexpected(`'${char}'`);
-  }
-
-  expectEnd(): void {
-    this.skipSpaces();
-    if (this.offset < this.text.length) this.failUnexpected("end of input");
-  }
-
+class Scanner extends TextScanner {
   integer(): number {
     return this.number(INTEGER, parseU32);
   }
@@ -270,17 +234,5 @@ class Scanner {
       if (error instanceof AmountParseError) this.fail(error.message, start);
       throw error;
     }
-  }
-
-  fail(note: string, offset = this.offset): never {
-    throw new ParseFailure(note, offset);
-  }
-
-  failUnexpected(expected: string): never {
-    const found = this.text[this.offset];
-    const what = found === undefined
-      ? "Unexpected end of input"
-      : `Unexpected character '${found}' at column ${this.offset + 1}`;
-    return this.fail(`${what}, expected ${expected}`);
   }
 }

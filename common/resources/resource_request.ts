@@ -3,6 +3,7 @@
 // Also the task-side request text: `--cpus`/`--resource` parsing, assembly, text/JSON/env forms.
 
 import { HqError } from "../errors.ts";
+import { ParseFailure, TextScanner } from "./text_scanner.ts";
 import { AMOUNT_FRACTIONS, AmountParseError, formatAmount, parseU32 } from "./amount.ts";
 import { resourceNameLengthAt } from "./resource_name.ts";
 
@@ -208,7 +209,7 @@ function withReport<T>(text: string, parse: (scanner: RequestScanner) => T): T {
   try {
     return parse(new RequestScanner(text));
   } catch (error) {
-    if (error instanceof RequestParseFailure) {
+    if (error instanceof ParseFailure) {
       throw new ResourceRequestError(
         `Invalid resource request "${text}": ${error.note}`,
         text,
@@ -219,68 +220,14 @@ function withReport<T>(text: string, parse: (scanner: RequestScanner) => T): T {
   }
 }
 
-class RequestParseFailure extends Error {
-  constructor(readonly note: string, readonly offset: number) {
-    super(note);
-  }
-}
-
 const DIGITS = /[0-9][0-9_]*/y;
 
-class RequestScanner {
-  offset = 0;
-
-  constructor(readonly text: string) {}
-
-  atEnd(): boolean {
-    return this.offset >= this.text.length;
-  }
-
-  atDigit(): boolean {
-    const char = this.text[this.offset];
-    return char !== undefined && char >= "0" && char <= "9";
-  }
-
-  startsWith(word: string): boolean {
-    return this.text.startsWith(word, this.offset);
-  }
-
-  skipSpaces(): void {
-    while (this.offset < this.text.length && /\s/.test(this.text[this.offset])) this.offset++;
-  }
-
-  eat(char: string): boolean {
-    if (this.text[this.offset] !== char) return false;
-    this.offset++;
-    return true;
-  }
-
-  expect(char: string): void {
-    if (!this.eat(char)) this.failUnexpected(`'${char}'`);
-  }
-
-  expectEnd(): void {
-    this.skipSpaces();
-    if (!this.atEnd()) this.failUnexpected("end of input");
-  }
-
+class RequestScanner extends TextScanner {
   /** DIGITS at the offset (caller checked the first is a digit), `_` separators removed. */
   digits(): string {
     DIGITS.lastIndex = this.offset;
     const token = DIGITS.exec(this.text)?.[0] ?? "";
     this.offset += token.length;
     return token.replaceAll("_", "");
-  }
-
-  fail(note: string, offset = this.offset): never {
-    throw new RequestParseFailure(note, offset);
-  }
-
-  failUnexpected(expected: string): never {
-    const found = this.text[this.offset];
-    const what = found === undefined
-      ? "Unexpected end of input"
-      : `Unexpected character '${found}' at column ${this.offset + 1}`;
-    return this.fail(`${what}, expected ${expected}`);
   }
 }

@@ -816,14 +816,9 @@ export class SchedulerCore {
       this.#refreshRoom(worker);
       worker.idleSinceMs = null;
     }
-    return {
-      jobId: submit.job.id,
-      taskId,
-      instanceId: table.instanceId(index),
-      submitIndex: submit.index,
-      entry: submit.description.entries?.[index] ?? null,
-      nodes: nodes.map((worker) => worker.configuration.hostname),
-    };
+    const task = assignedTask(submit, index);
+    task.nodes = nodes.map((worker) => worker.configuration.hostname);
+    return task;
   }
 
   #assign(worker: WorkerRecord, submit: SubmitRecord, index: number): AssignedTask {
@@ -834,18 +829,23 @@ export class SchedulerCore {
     worker.placements.set(`${submit.job.id}:${taskId}`, { submit, index });
     this.#addUse(worker, submit, 1);
     worker.idleSinceMs = null;
-    return {
-      jobId: submit.job.id,
-      taskId,
-      instanceId: table.instanceId(index),
-      submitIndex: submit.index,
-      entry: submit.description.entries?.[index] ?? null,
-    };
+    return assignedTask(submit, index);
   }
 
   #runningWorker(workerId: WorkerId): WorkerRecord | undefined {
     return this.#running.has(workerId) ? this.#workers.get(workerId) : undefined;
   }
+}
+
+/** What a worker is told of a task placed on it. */
+function assignedTask(submit: SubmitRecord, index: number): AssignedTask {
+  return {
+    jobId: submit.job.id,
+    taskId: submit.ids.idAt(index),
+    instanceId: submit.table.instanceId(index),
+    submitIndex: submit.index,
+    entry: submit.description.entries?.[index] ?? null,
+  };
 }
 
 /** The order of the scheduling queue: priority (higher first), job id, submit index. */

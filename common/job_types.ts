@@ -49,6 +49,11 @@ export interface TaskTemplate {
   weight: number;
   /** Whole workers per task (`--nodes`, jobs spec §5.6); 0 for a single-node task. */
   nodes: number;
+  /**
+   * Alternative requests (resources spec §3.6, job files; 2–32). When set, they replace
+   * `resources`, `timeRequestMs` and `weight`; read them through `requestVariants`.
+   */
+  variants?: RequestVariant[];
   timeLimitMs: number | null;
   timeRequestMs: number;
   priority: number;
@@ -57,6 +62,23 @@ export interface TaskTemplate {
   taskDir: boolean;
   /** The client's working directory at submit. */
   submitDir: string;
+}
+
+/** One way a task can run: what it needs, how long a worker must still live, its weight. */
+export interface RequestVariant {
+  resources: ResourceRequestEntry[];
+  timeRequestMs: number;
+  weight: number;
+}
+
+/** A template's requests: its variants, or its single request as one variant. */
+export function requestVariants(template: TaskTemplate): RequestVariant[] {
+  if (template.variants && template.variants.length > 0) return template.variants;
+  return [{
+    resources: template.resources,
+    timeRequestMs: template.timeRequestMs,
+    weight: template.weight,
+  }];
 }
 
 /** One `hq submit` into a job: its template, its task ids and optional entries. */

@@ -236,6 +236,8 @@ export interface AssignedTaskMessage extends TaskRefMessage {
   entry: string | null;
   /** A multi-node task's hostnames, root (the receiving worker) first (jobs spec §5.6). */
   nodes?: string[];
+  /** The request variant to run with, when the task has several (resources spec §3.6). */
+  variant?: number;
 }
 
 export type ServerToWorkerMessage =
@@ -296,10 +298,21 @@ export function isClientMessage(value: unknown): value is ClientMessage {
     case "submit":
       return typeof request.name === "string" && isRecord(request.submit) &&
         isRecord(request.submit.template) && Array.isArray(request.submit.template.args) &&
-        Array.isArray(request.submit.ids);
+        Array.isArray(request.submit.template.resources) &&
+        isVariantList(request.submit.template.variants) && Array.isArray(request.submit.ids);
     default:
       return false;
   }
+}
+
+/** Absent, or 1–32 request variants (resources spec §3.6). */
+function isVariantList(value: unknown): boolean {
+  if (value === undefined) return true;
+  return Array.isArray(value) && value.length >= 1 && value.length <= 32 &&
+    value.every((variant) =>
+      isRecord(variant) && Array.isArray(variant.resources) &&
+      typeof variant.timeRequestMs === "number" && typeof variant.weight === "number"
+    );
 }
 
 function isIdSelector(value: unknown): value is IdSelector {

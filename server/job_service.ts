@@ -5,7 +5,7 @@
  */
 import { IdRanges } from "../common/id_ranges.ts";
 import { selectIds } from "../common/id_selector.ts";
-import type { SubmitDescription, TaskState } from "../common/job_types.ts";
+import { requestVariants, type SubmitDescription, type TaskState } from "../common/job_types.ts";
 import { resolveAtSubmit } from "../common/placeholders.ts";
 import type {
   ClientRequest,
@@ -220,12 +220,11 @@ export class JobService {
     const core = this.workers.core;
     const template = found.submit.description.template;
     const explanation = explainTask({
-      // One variant per task until job files bring alternatives (resources spec §3.6).
-      variants: [{
-        resources: template.resources,
-        timeRequestMs: template.timeRequestMs,
+      variants: requestVariants(template).map((variant) => ({
+        resources: variant.resources,
+        timeRequestMs: variant.timeRequestMs,
         nNodes: template.nodes,
-      }],
+      })),
       workers: [...core.workers.values()].filter((worker) => core.isRunning(worker.id)),
       nowMs: Date.now(),
       // No task dependencies yet: every task is ready as far as they go.

@@ -4,6 +4,8 @@
  * shows them, and the submit-side errors.
  */
 import assert from "node:assert/strict";
+import { HqClient } from "../mod.ts";
+import type { TaskTemplate } from "../common/job_types.ts";
 import { hqAt, hqOkAt, submitJob, taskObjects, tempDir, TestServer } from "./harness.ts";
 
 function variablesOf(text: string): Record<string, string> {
@@ -200,5 +202,68 @@ Deno.test("a two-node task on two workers of one group gets both hostnames in it
   assert.match(
     conflict.stderr,
     /^error: the argument '--nodes <NODES>' cannot be used with '--cpus <CPUS>'/,
+  );
+});
+
+Deno.test("a task with request variants (TypeScript API; job files later) runs with one, and sees which", async () => {
+  await using cwd = await tempDir();
+  await using server = await TestServer.start();
+  await using _worker = server.startWorker(["--cpus", "2", "--resource", "gpus=[0]"]);
+  await server.waitForWorkerState(1, "RUNNING");
+  const client = await HqClient.connect({ serverDir: server.dir });
+  try {
+    const cpu = { name: "cpus", amount: 10_000, policy: "compact" } as const;
+    const gpu = { name: "gpus", amount: 10_000, policy: "compact" } as const;
+    const template: TaskTemplate = {
+      args: ["bash", "-c", SHOW_ENV + "; echo VARIANT=$HQ_RESOURCE_VARIANT; sleep 0.5"],
+      env: {},
+      cwd: cwd.path,
+      stdout: `${cwd.path}/%{TASK_ID}.out`,
+      stderr: null,
+      removeStdoutIfFinished: false,
+      removeStderrIfFinished: false,
+      stdin: null,
+      resources: [cpu],
+      weight: 1,
+      nodes: 0,
+      variants: [
+        { resources: [cpu, gpu], timeRequestMs: 0, weight: 1 },
+        { resources: [cpu], timeRequestMs: 0, weight: 1 },
+      ],
+      timeLimitMs: null,
+      timeRequestMs: 0,
+      priority: 0,
+      crashLimit: 5,
+      pin: null,
+      taskDir: false,
+      submitDir: cwd.path,
+    };
+    const response = await client.request({
+      type: "submit",
+      jobId: null,
+      name: "variants",
+      maxFails: null,
+      submit: { template, ids: [[0, 1, 1]], entries: null },
+      autoIdCount: null,
+    });
+    assert.equal(response.type, "job-created");
+    await client.request({ type: "job-wait", selector: { type: "all" }, withoutClose: false });
+  } finally {
+    client.close();
+  }
+  const seen = [];
+  for (const task of [0, 1]) {
+    seen.push(variablesOf(await Deno.readTextFile(`${cwd.path}/${task}.out`)));
+  }
+  seen.sort((a, b) => a.VARIANT.localeCompare(b.VARIANT));
+  assert.equal(seen[0].VARIANT, "0");
+  assert.equal(seen[0].HQ_RESOURCE_VALUES_gpus, "0");
+  assert.equal(seen[1].VARIANT, "1");
+  assert.equal(seen[1].HQ_RESOURCE_REQUEST_gpus, undefined);
+  assert.equal(seen[1].HQ_RESOURCE_REQUEST_cpus, "1 compact");
+  const info = await hqOkAt(server, ["job", "info", "1"]);
+  assert.match(
+    info,
+    /# Variant 0 +\|\n\| +\| cpus: 1 compact +\|\n\| +\| gpus: 1 compact +\|\n\| +\| +\|\n\| +\| # Variant 1 +\|/,
   );
 });

@@ -8,7 +8,8 @@
  * stopped (or dropped from the queue) and not reported.
  */
 import { describeError } from "../common/errors.ts";
-import type { TaskTemplate } from "../common/job_types.ts";
+import { requestVariants, type TaskTemplate } from "../common/job_types.ts";
+import type { ResourceRequestEntry } from "../common/resources/resource_request.ts";
 import { logger } from "../common/log.ts";
 import { dirname, joinPath } from "../common/paths.ts";
 import { resolveForTask } from "../common/placeholders.ts";
@@ -43,6 +44,8 @@ interface QueuedTask {
   entry: RunningTask;
   /** Null when the server did not send the task's template (the task then fails). */
   template: TaskTemplate | null;
+  /** The request (variant) the server chose for it. */
+  request: ResourceRequestEntry[];
   priority: number;
 }
 
@@ -105,7 +108,14 @@ export class TaskRunner {
       };
       this.#running.set(`${task.jobId}:${task.taskId}`, entry);
       const template = this.#templates.get(`${task.jobId}:${task.submitIndex}`) ?? null;
-      this.#enqueue({ task, entry, template, priority: template?.priority ?? 0 });
+      const request = template ? requestVariants(template)[task.variant ?? 0]?.resources : null;
+      this.#enqueue({
+        task,
+        entry,
+        template,
+        request: request ?? [],
+        priority: template?.priority ?? 0,
+      });
     }
     this.#startQueued();
   }
@@ -126,7 +136,7 @@ export class TaskRunner {
    */
   #startQueued(): void {
     const queue = this.#queue;
-    const failed = new Set<TaskTemplate | null>();
+    const failed = new Set<ResourceRequestEntry[]>();
     let blockedBelow = -Infinity;
     let kept = 0;
     for (let read = 0; read < queue.length; read++) {
@@ -136,12 +146,10 @@ export class TaskRunner {
         continue;
       }
       let allocation: ResourceAllocation | null = null;
-      if (queued.priority >= blockedBelow && !failed.has(queued.template)) {
-        allocation = queued.template
-          ? this.#allocator.tryAllocate(queued.template.resources)
-          : { entries: [] };
+      if (queued.priority >= blockedBelow && !failed.has(queued.request)) {
+        allocation = this.#allocator.tryAllocate(queued.request);
         if (allocation === null) {
-          failed.add(queued.template);
+          failed.add(queued.request);
           blockedBelow = queued.priority;
         }
       }
@@ -154,7 +162,7 @@ export class TaskRunner {
     queue.length = kept;
   }
 
-  #launch({ task, entry }: QueuedTask, allocation: ResourceAllocation): void {
+  #launch({ task, entry, request }: QueuedTask, allocation: ResourceAllocation): void {
     if (this.options.zeroWorker) {
       // The whole protocol (queue, allocation, reports) without a process: start and end are
       // sent together and the resources are free again before the next queued task is tried.
@@ -164,7 +172,7 @@ export class TaskRunner {
       this.#allocator.release(allocation);
       return;
     }
-    this.#run(task, entry, allocation).catch((error) => {
+    this.#run(task, entry, request, allocation).catch((error) => {
       log.error(`Task ${task.jobId}@${task.taskId} failed in the worker: ${describeError(error)}`);
     }).finally(() => {
       this.#forget(task, entry);
@@ -235,6 +243,7 @@ export class TaskRunner {
   async #run(
     task: AssignedTaskMessage,
     entry: RunningTask,
+    request: ResourceRequestEntry[],
     allocation: ResourceAllocation,
   ): Promise<void> {
     const template = this.#templates.get(`${task.jobId}:${task.submitIndex}`);
@@ -257,7 +266,8 @@ export class TaskRunner {
     if (task.entry !== null) env.HQ_ENTRY = task.entry;
     if (this.options.hqPath) env.HQ = this.options.hqPath;
     if (this.options.notify) env.HQ_ACCESS_KEY = this.options.notify.accessKey(entry.ref);
-    Object.assign(env, allocationEnv(template.resources, allocation, template.env));
+    Object.assign(env, allocationEnv(request, allocation, template.env));
+    if (task.variant !== undefined) env.HQ_RESOURCE_VARIANT = String(task.variant);
     const cpus = allocation.entries.find((allocated) => allocated.name === "cpus")?.labels ?? [];
     let argv = template.args;
     if (template.pin !== null) {

@@ -1,13 +1,15 @@
 /** How jobs and tasks read in tables and JSON (jobs spec §6, §7, §9). */
 import { formatDuration } from "../duration.ts";
-import type {
-  JobDetailView,
-  JobState,
-  JobSummaryView,
-  TaskCounts,
-  TaskState,
-  TaskTemplate,
-  TaskView,
+import {
+  type JobDetailView,
+  type JobState,
+  type JobSummaryView,
+  type RequestVariant,
+  requestVariants,
+  type TaskCounts,
+  type TaskState,
+  type TaskTemplate,
+  type TaskView,
 } from "../job_types.ts";
 import { resolveForTask } from "../placeholders.ts";
 import type { Color } from "./colors.ts";
@@ -76,11 +78,17 @@ export function countLines(counts: TaskCounts): string[] {
  */
 export function resourcesText(template: TaskTemplate): string {
   if (template.nodes > 0) return `nodes: ${template.nodes}`;
-  const lines = [...template.resources]
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .map((entry) => `${entry.name}: ${formatRequest(entry)}`);
-  if (template.weight !== 1) lines.push(`[weight: ${template.weight}]`);
-  return lines.join("\n");
+  const variants = requestVariants(template);
+  const text = (variant: RequestVariant) => {
+    const lines = [...variant.resources]
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .map((entry) => `${entry.name}: ${formatRequest(entry)}`);
+    if (variant.weight !== 1) lines.push(`[weight: ${variant.weight}]`);
+    return lines.join("\n");
+  };
+  if (variants.length === 1) return text(variants[0]);
+  // Numbered from 0, as HQ_RESOURCE_VARIANT and `task explain` number them.
+  return variants.map((variant, k) => `# Variant ${k}\n${text(variant)}`).join("\n\n");
 }
 
 /** The task description object of §9.2. */
@@ -96,15 +104,15 @@ export function taskDescriptionJson(template: TaskTemplate): unknown {
       stderr: template.stderr,
       stdout: template.stdout,
     },
-    resources: [{
-      min_time: jsonSeconds(template.timeRequestMs),
+    resources: requestVariants(template).map((variant) => ({
+      min_time: jsonSeconds(variant.timeRequestMs),
       n_nodes: template.nodes,
-      resources: template.resources.map((entry) => ({
+      resources: variant.resources.map((entry) => ({
         request: requestJson(entry),
         resource: entry.name,
       })),
-      weight: Math.round(template.weight * 10_000),
-    }],
+      weight: Math.round(variant.weight * 10_000),
+    })),
     task_dir: template.taskDir,
     time_limit: jsonSeconds(template.timeLimitMs),
   };

@@ -60,6 +60,8 @@ export interface AssignedTask extends TaskRef {
   entry: string | null;
   /** A multi-node task's hostnames, root (the receiving worker) first. */
   nodes?: string[];
+  /** The request variant to run with, when the task has several (resources spec §3.6). */
+  variant?: number;
 }
 
 export type CoreCommand =

@@ -16,6 +16,12 @@ import {
 } from "../../common/job_types.ts";
 import { Slot, TaskTable } from "./task_table.ts";
 
+/** One request variant of a submit's tasks, in the core's terms. */
+export interface VariantNeeds {
+  needs: readonly ResourceNeed[];
+  timeRequestMs: number;
+}
+
 /** One entry of a task's request, with the resource named by the core's number for it. */
 export interface ResourceNeed {
   resourceId: number;
@@ -60,8 +66,11 @@ export class SubmitRecord {
     this.nodes = description.template.nodes;
   }
 
-  /** What one task needs, by the core's resource ids (set by the core when it adds the submit). */
-  needs: readonly ResourceNeed[] = [];
+  /**
+   * What one task needs, per request variant, by the core's resource ids (set by the core when
+   * it adds the submit).
+   */
+  variants: readonly VariantNeeds[] = [];
   /** Whether its tasks need CPUs (or are multi-node); set with `needs`. */
   needsCpus = true;
   /** The core's number for its request; submits of one shape fit a worker alike. */

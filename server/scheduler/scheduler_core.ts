@@ -3,7 +3,7 @@
  * their tasks' states (jobs spec §6), and placing waiting tasks on free CPUs. Events in, commands
  * out; time is passed in. The resource scheduler of its own issue replaces `#schedule`.
  */
-import type { SubmitDescription } from "../../common/job_types.ts";
+import { requestVariants, type SubmitDescription } from "../../common/job_types.ts";
 import type { WorkerConfiguration, WorkerLostReason } from "../../common/protocol.ts";
 import type {
   AssignedTask,
@@ -13,7 +13,13 @@ import type {
   TaskRef,
   WorkerId,
 } from "./core_events.ts";
-import { JobRecord, SLOT_STATES, type SubmitRecord } from "./job_record.ts";
+import {
+  JobRecord,
+  type ResourceNeed,
+  SLOT_STATES,
+  type SubmitRecord,
+  type VariantNeeds,
+} from "./job_record.ts";
 import { Slot } from "./task_table.ts";
 import { AMOUNT_FRACTIONS } from "../../common/resources/amount.ts";
 import { CPU_RESOURCE_NAME, resourceItemSize } from "../../common/resources/resource_descriptor.ts";
@@ -31,6 +37,8 @@ interface Placement {
   nodes?: WorkerId[];
   /** The worker was asked to give it back (it was still queued there). */
   retracting?: boolean;
+  /** Which of its submit's request variants it holds. */
+  variant: number;
 }
 
 /**
@@ -97,6 +105,8 @@ export class SchedulerCore {
    * queued, skipped, until they are half the queue. The front is never one of them.
    */
   #staleInQueue = 0;
+  /** The request variant the last `#fit` that answered `Now` chose. */
+  #fittingVariant = 0;
   /** Distinct requests (needs and time request), numbered: submits of one shape fit alike. */
   readonly #shapeIds = new Map<string, number>();
   /** Resource names numbered in order of first sight; `cpus` is 0. */
@@ -317,15 +327,22 @@ export class SchedulerCore {
 
   #addSubmit(job: JobRecord, description: SubmitDescription): void {
     const submit = job.addSubmit(description);
-    submit.needs = description.template.resources.map((entry) => ({
-      resourceId: this.#resourceId(entry.name),
-      amount: entry.amount,
-      all: entry.policy === "all",
+    submit.variants = requestVariants(description.template).map((variant) => ({
+      needs: variant.resources.map((entry) => ({
+        resourceId: this.#resourceId(entry.name),
+        amount: entry.amount,
+        all: entry.policy === "all",
+      })),
+      timeRequestMs: variant.timeRequestMs,
     }));
-    submit.needsCpus = submit.nodes > 0 || submit.needs.some((need) => need.resourceId === 0);
-    const shape = `${description.template.timeRequestMs}:${
-      submit.needs.map((need) => `${need.resourceId}=${need.all ? "all" : need.amount}`).join(",")
-    }`;
+    submit.needsCpus = submit.nodes > 0 ||
+      submit.variants.every((variant) => variant.needs.some((need) => need.resourceId === 0));
+    const shape = submit.variants.map((variant) =>
+      `${variant.timeRequestMs}:${
+        variant.needs.map((need) => `${need.resourceId}=${need.all ? "all" : need.amount}`)
+          .join(",")
+      }`
+    ).join("|");
     let shapeId = this.#shapeIds.get(shape);
     if (shapeId === undefined) this.#shapeIds.set(shape, shapeId = this.#shapeIds.size);
     submit.shapeId = shapeId;
@@ -463,7 +480,7 @@ export class SchedulerCore {
     const placement = worker.placements.get(key);
     if (!placement) return;
     worker.placements.delete(key);
-    this.#addUse(worker, placement.submit, -1);
+    this.#addUse(worker, placement.submit.variants[placement.variant].needs, -1);
     if (placement.nodes) {
       worker.exclusive = false;
       this.#refreshRoom(worker);
@@ -713,7 +730,7 @@ export class SchedulerCore {
     }
     if (hungry.length === 0) return [];
     const commands: CoreCommand[] = [];
-    const reserved: Array<[WorkerRecord, SubmitRecord]> = [];
+    const reserved: Array<[WorkerRecord, readonly ResourceNeed[]]> = [];
     for (const donor of this.#runningRecords()) {
       let excess = (donor.used[0] ?? 0) - (donor.totals[0] ?? 0);
       if (excess <= 0 || donor.placements.size <= donor.runningTasks) continue;
@@ -730,16 +747,18 @@ export class SchedulerCore {
         const taker = hungry.find((worker) => this.#fit(worker, submit, 1) === Fit.Now);
         if (!taker) continue;
         // Counted on the taker until this round ends, so it is not promised more than it has.
-        this.#addUse(taker, submit, 1);
-        reserved.push([taker, submit]);
+        const needs = submit.variants[this.#fittingVariant].needs;
+        this.#addUse(taker, needs, 1);
+        reserved.push([taker, needs]);
         placement.retracting = true;
         table.retractedInstances.set(index, instanceId);
-        excess -= submit.needs.find((need) => need.resourceId === 0)?.amount ?? 0;
+        excess -= submit.variants[placement.variant].needs
+          .find((need) => need.resourceId === 0)?.amount ?? 0;
         tasks.push({ jobId: submit.job.id, taskId: submit.ids.idAt(index), instanceId });
       }
       if (tasks.length > 0) commands.push({ type: "retract-tasks", workerId: donor.id, tasks });
     }
-    for (const [taker, submit] of reserved) this.#addUse(taker, submit, -1);
+    for (const [taker, needs] of reserved) this.#addUse(taker, needs, -1);
     return commands;
   }
 
@@ -756,8 +775,8 @@ export class SchedulerCore {
     }
   }
 
-  #addUse(worker: WorkerRecord, submit: SubmitRecord, sign: 1 | -1): void {
-    for (const need of submit.needs) {
+  #addUse(worker: WorkerRecord, needs: readonly ResourceNeed[], sign: 1 | -1): void {
+    for (const need of needs) {
       const amount = need.all ? worker.totals[need.resourceId] : need.amount;
       worker.used[need.resourceId] = (worker.used[need.resourceId] ?? 0) + sign * amount;
     }
@@ -770,12 +789,27 @@ export class SchedulerCore {
    * worker lives long enough for the time request). The worker picks concrete labels itself.
    */
   #fit(worker: WorkerRecord, submit: SubmitRecord, factor: number): Fit {
-    const timeRequestMs = submit.description.template.timeRequestMs;
+    let best: Fit = Fit.Never;
+    const variants = submit.variants;
+    for (let variant = 0; variant < variants.length; variant++) {
+      const fit = this.#fitVariant(worker, variants[variant], factor);
+      if (fit === Fit.Now) {
+        this.#fittingVariant = variant;
+        return fit;
+      }
+      if (fit === Fit.Busy) best = fit;
+    }
+    return best;
+  }
+
+  /** `#fit` for one request variant (resources spec §3.6: the first that fits wins). */
+  #fitVariant(worker: WorkerRecord, variant: VariantNeeds, factor: number): Fit {
+    const { timeRequestMs } = variant;
     if (timeRequestMs > 0 && worker.endMs !== null && this.#nowMs + timeRequestMs > worker.endMs) {
       return Fit.Never;
     }
     let fit: Fit = Fit.Now;
-    for (const need of submit.needs) {
+    for (const need of variant.needs) {
       const total = worker.totals[need.resourceId] ?? 0;
       const amount = need.all ? total : need.amount;
       if (total === 0 || amount > total) return Fit.Never;
@@ -808,7 +842,12 @@ export class SchedulerCore {
     this.#setSlot(submit, index, Slot.Assigned);
     table.setWorkerId(index, nodes[0].id);
     const taskId = submit.ids.idAt(index);
-    const placement: Placement = { submit, index, nodes: nodes.map((worker) => worker.id) };
+    const placement: Placement = {
+      submit,
+      index,
+      nodes: nodes.map((worker) => worker.id),
+      variant: 0,
+    };
     table.nodeIds.set(index, placement.nodes!);
     for (const worker of nodes) {
       worker.placements.set(`${submit.job.id}:${taskId}`, placement);
@@ -826,10 +865,14 @@ export class SchedulerCore {
     this.#setSlot(submit, index, Slot.Assigned);
     table.setWorkerId(index, worker.id);
     const taskId = submit.ids.idAt(index);
-    worker.placements.set(`${submit.job.id}:${taskId}`, { submit, index });
-    this.#addUse(worker, submit, 1);
+    // The variant the last `#fit` of this submit on this worker chose.
+    const variant = this.#fittingVariant;
+    worker.placements.set(`${submit.job.id}:${taskId}`, { submit, index, variant });
+    this.#addUse(worker, submit.variants[variant].needs, 1);
     worker.idleSinceMs = null;
-    return assignedTask(submit, index);
+    const task = assignedTask(submit, index);
+    if (submit.variants.length > 1) task.variant = variant;
+    return task;
   }
 
   #runningWorker(workerId: WorkerId): WorkerRecord | undefined {

@@ -416,3 +416,23 @@ Deno.test("SchedulerCore gives a --min-utilization worker nothing until enough o
   env.submit([[0, 0, 1]]);
   assert.deepEqual(env.schedule().get(1)!.map((t) => t.jobId), [1, 2]);
 });
+
+Deno.test("SchedulerCore places each task with the first request variant that fits, and frees that one", () => {
+  const env = new CoreTestEnv();
+  env.addWorker(1, 8, withPools(8, { name: "gpus", kind: "list", values: ["0"] }));
+  const variants = [
+    { resources: [CPU, GPU], timeRequestMs: 0, weight: 1 },
+    { resources: [{ ...CPU, amount: 20_000 }], timeRequestMs: 0, weight: 1 },
+  ];
+  env.submit([[0, 2, 1]], { template: { variants } });
+  const first = env.schedule().get(1)!;
+  assert.deepEqual(first.map((t) => [t.taskId, t.variant]), [[0, 0], [1, 1], [2, 1]]);
+  env.start(1, first[0]);
+  env.finish(1, first[0]);
+  // The GPU is free again: the next task of a variant job takes it.
+  env.submit([[0, 0, 1]], { template: { variants } });
+  assert.deepEqual(env.schedule().get(1)!.map((t) => t.variant), [0]);
+  // A single-request submit carries no variant.
+  env.submit([[0, 0, 1]]);
+  assert.equal(env.schedule().get(1)![0].variant, undefined);
+});

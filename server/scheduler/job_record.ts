@@ -20,6 +20,7 @@ import { Slot, TaskTable } from "./task_table.ts";
 export interface VariantNeeds {
   needs: readonly ResourceNeed[];
   timeRequestMs: number;
+  weight: number;
 }
 
 /** One entry of a task's request, with the resource named by the core's number for it. */
@@ -75,6 +76,8 @@ export class SubmitRecord {
   needsCpus = true;
   /** The core's number for its request; submits of one shape fit a worker alike. */
   shapeId = 0;
+  /** Its place among equal priorities (resources spec §5.3); kept by the core. */
+  value = 0;
 
   hasWaitingTasks(): boolean {
     return this.requeued.length > 0 || (this.untouchedWaiting && this.cursor < this.ids.count);

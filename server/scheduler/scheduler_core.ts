@@ -105,6 +105,8 @@ export class SchedulerCore {
    * queued, skipped, until they are half the queue. The front is never one of them.
    */
   #staleInQueue = 0;
+  /** Sum of the running workers' totals, by resource id (resources spec §5.3). */
+  readonly #clusterTotals: number[] = [];
   /** The request variant the last `#fit` that answered `Now` chose. */
   #fittingVariant = 0;
   /** Distinct requests (needs and time request), numbered: submits of one shape fit alike. */
@@ -232,6 +234,7 @@ export class SchedulerCore {
     };
     this.#workers.set(workerId, worker);
     this.#running.add(workerId);
+    this.#changeClusterTotals(worker, 1);
     this.#refreshRoom(worker);
     return [];
   }
@@ -274,6 +277,7 @@ export class SchedulerCore {
     worker.ended = { atMs: this.#nowMs, reason };
     this.#roomy.delete(worker);
     this.#running.delete(worker.id);
+    this.#changeClusterTotals(worker, -1);
     const commands: CoreCommand[] = [];
     for (const placement of worker.placements.values()) {
       const { submit, index, nodes } = placement;
@@ -334,6 +338,7 @@ export class SchedulerCore {
         all: entry.policy === "all",
       })),
       timeRequestMs: variant.timeRequestMs,
+      weight: variant.weight,
     }));
     submit.needsCpus = submit.nodes > 0 ||
       submit.variants.every((variant) => variant.needs.some((need) => need.resourceId === 0));
@@ -540,8 +545,39 @@ export class SchedulerCore {
   // what fits its free resources, then prefilled. A lower-priority task never takes resources on
   // a worker where a waiting higher-priority task fits but has to wait for them.
 
+  /**
+   * Resources spec §5.3: at equal priority, tasks that take a larger share of the cluster go
+   * first; a task's value is weight × Σ amount / cluster total (over its best variant). The
+   * cluster's totals change only when workers come and go, and then the queue is re-sorted.
+   */
+  #changeClusterTotals(worker: WorkerRecord, sign: 1 | -1): void {
+    worker.totals.forEach((total, id) => {
+      this.#clusterTotals[id] = (this.#clusterTotals[id] ?? 0) + sign * (total ?? 0);
+    });
+    if (this.#queue.length === 0) return;
+    for (const submit of this.#queue) submit.value = this.#valueOf(submit);
+    this.#queue.sort(queueOrder);
+  }
+
+  #valueOf(submit: SubmitRecord): number {
+    let best = 0;
+    for (const variant of submit.variants) best = Math.max(best, this.#variantValue(variant));
+    return best;
+  }
+
+  #variantValue(variant: VariantNeeds): number {
+    let share = 0;
+    for (const need of variant.needs) {
+      const total = this.#clusterTotals[need.resourceId] ?? 0;
+      // `all` takes a whole pool: counted as one worker's worth, the most it can be.
+      if (total > 0) share += need.all ? 1 : need.amount / total;
+    }
+    return variant.weight * share;
+  }
+
   #enqueue(submit: SubmitRecord): void {
     if (submit.queued) return;
+    submit.value = this.#valueOf(submit);
     submit.queued = true;
     if (!submit.needsCpus) this.#cpulessQueued++;
     if (submit.nodes > 0) this.#multiNodeQueued++;
@@ -789,15 +825,24 @@ export class SchedulerCore {
    * worker lives long enough for the time request). The worker picks concrete labels itself.
    */
   #fit(worker: WorkerRecord, submit: SubmitRecord, factor: number): Fit {
-    let best: Fit = Fit.Never;
     const variants = submit.variants;
+    if (variants.length === 1) {
+      this.#fittingVariant = 0;
+      return this.#fitVariant(worker, variants[0], factor);
+    }
+    // Of the variants that fit now, the one of highest value (§5.3); the lower index on a tie.
+    let best: Fit = Fit.Never;
+    let bestValue = -1;
     for (let variant = 0; variant < variants.length; variant++) {
       const fit = this.#fitVariant(worker, variants[variant], factor);
       if (fit === Fit.Now) {
-        this.#fittingVariant = variant;
-        return fit;
-      }
-      if (fit === Fit.Busy) best = fit;
+        const value = this.#variantValue(variants[variant]);
+        if (value > bestValue) {
+          bestValue = value;
+          this.#fittingVariant = variant;
+        }
+        best = Fit.Now;
+      } else if (fit === Fit.Busy && best === Fit.Never) best = fit;
     }
     return best;
   }
@@ -891,9 +936,12 @@ function assignedTask(submit: SubmitRecord, index: number): AssignedTask {
   };
 }
 
-/** The order of the scheduling queue: priority (higher first), job id, submit index. */
+/**
+ * The order of the scheduling queue: priority (higher first), value (larger share of the cluster
+ * first, resources spec §5.3), job id, submit index.
+ */
 function queueOrder(a: SubmitRecord, b: SubmitRecord): number {
-  return b.priority - a.priority || a.job.id - b.job.id || a.index - b.index;
+  return b.priority - a.priority || b.value - a.value || a.job.id - b.job.id || a.index - b.index;
 }
 
 /** Whether the worker's CPUs are taken less than `factor` times (no CPUs: never room). */

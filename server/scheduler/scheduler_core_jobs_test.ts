@@ -436,3 +436,21 @@ Deno.test("SchedulerCore places each task with the first request variant that fi
   env.submit([[0, 0, 1]]);
   assert.equal(env.schedule().get(1)![0].variant, undefined);
 });
+
+Deno.test("SchedulerCore puts larger tasks first at equal priority (resources spec §5.3), earlier jobs first at equal size", () => {
+  const env = new CoreTestEnv();
+  env.addWorker(1, 4);
+  const small = env.submit([[0, 7, 1]]);
+  const big = env.submit([[0, 0, 1]], requesting({ ...CPU, amount: 40_000 }));
+  const same = env.submit([[0, 0, 1]], requesting({ ...CPU, amount: 40_000 }));
+  assert.deepEqual(env.schedule().get(1)!.map((t) => t.jobId), [big, same]);
+  assert.equal(env.counts(small).waiting, 8);
+  // A higher priority still comes first, however small.
+  const urgent = env.submit([[0, 0, 1]], { template: { priority: 1 } });
+  const env2 = new CoreTestEnv();
+  env2.addWorker(1, 4);
+  env2.submit([[0, 0, 1]], requesting({ ...CPU, amount: 40_000 }));
+  const first = env2.submit([[0, 0, 1]], { template: { priority: 1 } });
+  assert.deepEqual(env2.schedule().get(1)!.map((t) => t.jobId), [first, 1]);
+  assert.equal(urgent, 4);
+});

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { parseAmount } from "../common/resources/amount.ts";
+import { parseCoupling } from "../common/resources/parse_coupling.ts";
 import {
   itemFromGrid,
   type ResourceDescriptorItem,
@@ -10,6 +11,15 @@ import { allocationEnv, type ResourceAllocation, ResourceAllocator } from "./res
 
 function allocator(...items: ResourceDescriptorItem[]): ResourceAllocator {
   return new ResourceAllocator({ resources: sortResourceItems(items), coupling: { weights: [] } });
+}
+
+/** An allocator whose descriptor has `--coupling <coupling>`. */
+function coupled(coupling: string, ...items: ResourceDescriptorItem[]): ResourceAllocator {
+  const resources = sortResourceItems(items);
+  return new ResourceAllocator({
+    resources,
+    coupling: { weights: parseCoupling(coupling, resources) },
+  });
 }
 
 function range(name: string, start: number, end: number): ResourceDescriptorItem {
@@ -429,6 +439,183 @@ Deno.test("allocationEnv: user OMP_NUM_THREADS, fractional cpus, all, gpus/amd",
   });
 });
 
+// --- coupling (§2.4, §4.3 step 2d and 4) ---
+
+const CPUS_2X2: ResourceDescriptorItem = {
+  name: "cpus",
+  kind: "groups",
+  groups: [["0", "1"], ["2", "3"]],
+};
+const GPUS_2: ResourceDescriptorItem = { name: "gpus", kind: "groups", groups: [["g0"], ["g1"]] };
+const CPU_GPU_COUPLING = "cpus[0]:gpus[0],cpus[1]:gpus[1]";
+
+/** Makes exactly the labels `used` of the idle pool `name` busy (whole labels). */
+function occupy(a: ResourceAllocator, name: string, used: string[]): void {
+  for (const label of labels(a, name, "all")) {
+    if (!used.includes(label)) free(a, name, [label]);
+  }
+}
+
+/** Releases whole labels of `name` taken by `occupy`. */
+function free(a: ResourceAllocator, name: string, released: string[]): void {
+  for (const label of released) a.release({ entries: [{ name, labels: [label], amount: 10_000 }] });
+}
+
+/** Labels per entry of a request. */
+function takeLabels(a: ResourceAllocator, ...request: ResourceRequestEntry[]): string[][] {
+  return take(a, ...request).entries.map((allocated) => allocated.labels);
+}
+
+Deno.test("coupling: the cpus of one group and the gpu coupled to it, in either request order", () => {
+  const a = coupled(CPU_GPU_COUPLING, CPUS_2X2, GPUS_2);
+  assert.deepEqual(takeLabels(a, entry("cpus", "2"), entry("gpus", "1")), [["0", "1"], ["g0"]]);
+  assert.deepEqual(takeLabels(a, entry("gpus", "1"), entry("cpus", "2")), [["g1"], ["2", "3"]]);
+});
+
+Deno.test("coupling: group 0's cpus partly taken, the task lands on group 1 with g1", () => {
+  for (const order of ["cpus first", "gpus first"]) {
+    const a = coupled(CPU_GPU_COUPLING, CPUS_2X2, GPUS_2);
+    occupy(a, "cpus", ["1"]);
+    const request = [entry("cpus", "2"), entry("gpus", "1")];
+    if (order === "gpus first") request.reverse();
+    const got = take(a, ...request).entries.map(({ name, labels }) => [name, labels]);
+    assert.deepEqual(Object.fromEntries(got), { cpus: ["2", "3"], gpus: ["g1"] }, order);
+  }
+  // Without coupling the GPU is the best-fit one, g0.
+  const plain = allocator(CPUS_2X2, GPUS_2);
+  occupy(plain, "cpus", ["1"]);
+  assert.deepEqual(takeLabels(plain, entry("cpus", "2"), entry("gpus", "1")), [["2", "3"], ["g0"]]);
+});
+
+Deno.test("coupling: g0 taken, the cpus follow g1 although both cpus groups are free", () => {
+  const a = coupled(CPU_GPU_COUPLING, CPUS_2X2, GPUS_2);
+  occupy(a, "gpus", ["g0"]);
+  assert.deepEqual(takeLabels(a, entry("cpus", "2"), entry("gpus", "1")), [["2", "3"], ["g1"]]);
+  const plain = allocator(CPUS_2X2, GPUS_2);
+  occupy(plain, "gpus", ["g0"]);
+  assert.deepEqual(takeLabels(plain, entry("cpus", "2"), entry("gpus", "1")), [["0", "1"], ["g1"]]);
+});
+
+Deno.test("coupling: the group count comes first, coupling never adds a group", () => {
+  const a = coupled(CPU_GPU_COUPLING, CPUS_2X2, GPUS_2);
+  occupy(a, "cpus", ["1"]);
+  occupy(a, "gpus", ["g1"]);
+  // cpus 0 + 2 with g0 would score 256 but use two cpus groups: one group (2,3) and g0 wins.
+  assert.deepEqual(takeLabels(a, entry("cpus", "2"), entry("gpus", "1")), [["2", "3"], ["g0"]]);
+});
+
+Deno.test("coupling: the larger weight wins; weights only join compact/tight entries", () => {
+  const a = coupled("cpus[0]:gpus[1]=10,cpus[1]:gpus[1]=20", CPUS_2X2, GPUS_2);
+  assert.deepEqual(takeLabels(a, entry("cpus", "1"), entry("gpus", "1")), [["3"], ["g1"]]);
+  // A scatter gpu entry is served on its own: the cpus are plain best fit (group 0).
+  const b = coupled("cpus[0]:gpus[1]=10,cpus[1]:gpus[1]=20", CPUS_2X2, GPUS_2);
+  assert.deepEqual(takeLabels(b, entry("cpus", "1"), entry("gpus", "1 scatter")), [["1"], ["g0"]]);
+  // A resource asked twice is served entry by entry, as without coupling.
+  const c = coupled(CPU_GPU_COUPLING, CPUS_2X2, GPUS_2);
+  assert.deepEqual(
+    takeLabels(c, entry("cpus", "1"), entry("cpus", "1"), entry("gpus", "1")),
+    [["1"], ["0"], ["g0"]],
+  );
+});
+
+Deno.test("coupling: compact! waits while only an uncoupled combination is free", () => {
+  for (const released of [["cpus", "1"], ["gpus", "g1"]]) {
+    const a = coupled(CPU_GPU_COUPLING, CPUS_2X2, GPUS_2);
+    occupy(a, "cpus", ["1"]);
+    occupy(a, "gpus", ["g1"]);
+    // Free: cpus group 1 and g0, one group each but not coupled (score 0 < 256 on a free worker).
+    for (
+      const policies of [["compact!", "compact!"], ["tight!", "tight!"], ["compact!", "compact"]]
+    ) {
+      const request = [entry("cpus", `2 ${policies[0]}`), entry("gpus", `1 ${policies[1]}`)];
+      assert.equal(a.tryAllocate(request), null, policies.join(" "));
+    }
+    assert.ok(fits(a, entry("cpus", "2 compact"), entry("gpus", "1 compact")));
+    assert.ok(fits(a, entry("cpus", "2 compact!")));
+    free(a, released[0], [released[1]]);
+    const got = takeLabels(a, entry("cpus", "2 compact!"), entry("gpus", "1 compact!"));
+    assert.deepEqual(got, released[0] === "cpus" ? [["0", "1"], ["g0"]] : [["2", "3"], ["g1"]]);
+  }
+});
+
+Deno.test("coupling inside one resource: 4 compact on 4x2 takes the coupled pair, not best fit", () => {
+  assert.deepEqual(labels(grid(4, 2), "cpus", "4"), ["0", "1", "2", "3"]);
+  const cpus = itemFromGrid("cpus", { groupCount: 4, groupSize: 2 });
+  assert.deepEqual(labels(coupled("cpus[1]:cpus[2]", cpus), "cpus", "4"), ["2", "3", "4", "5"]);
+  assert.deepEqual(labels(coupled("cpus[0]:cpus[1]", cpus), "cpus", "4"), ["0", "1", "2", "3"]);
+  // Group 0 partly used: no coupled pair is free, best fit decides (groups 1 and 2).
+  const a = coupled("cpus[0]:cpus[1]", cpus);
+  occupy(a, "cpus", ["1"]);
+  assert.deepEqual(labels(a, "cpus", "4"), ["2", "3", "4", "5"]);
+  // One label needs one group: nothing to couple.
+  assert.deepEqual(labels(coupled("cpus[2]:cpus[3]", cpus), "cpus", "1"), ["1"]);
+});
+
+Deno.test("coupling inside one resource: coupling before best fit, best fit among equal scores", () => {
+  const cpus = itemFromGrid("cpus", { groupCount: 4, groupSize: 2 });
+  // Free [2,2,1,2]: best fit alone takes groups 0 and 2 (group 2 fits best).
+  const plain = allocator(cpus);
+  occupy(plain, "cpus", ["5"]);
+  assert.deepEqual(labels(plain, "cpus", "3"), ["0", "1", "4"]);
+  const a = coupled("cpus[0]:cpus[1]", cpus);
+  occupy(a, "cpus", ["5"]);
+  assert.deepEqual(labels(a, "cpus", "3"), ["0", "1", "3"]);
+  // Both pairs coupled (spec example): equal scores, best fit picks (2,3).
+  const b = coupled("cpus[0]:cpus[1],cpus[2]:cpus[3]", cpus);
+  occupy(b, "cpus", ["5"]);
+  assert.deepEqual(labels(b, "cpus", "3"), ["4", "6", "7"]);
+  // A larger weight beats the better fit.
+  const c = coupled("cpus[0]:cpus[1]=300,cpus[2]:cpus[3]", cpus);
+  occupy(c, "cpus", ["5"]);
+  assert.deepEqual(labels(c, "cpus", "3"), ["0", "1", "3"]);
+});
+
+Deno.test("coupling inside one resource: 4 compact! waits for a free coupled pair", () => {
+  const cpus = itemFromGrid("cpus", { groupCount: 4, groupSize: 2 });
+  const a = coupled("cpus[0]:cpus[1],cpus[2]:cpus[3]", cpus);
+  occupy(a, "cpus", ["1", "5"]);
+  // Free [1,2,1,2]: only groups 1 and 3 hold 4 in two groups, and they are not coupled.
+  assert.equal(a.tryAllocate([entry("cpus", "4 compact!")]), null);
+  assert.equal(a.tryAllocate([entry("cpus", "4 tight!")]), null);
+  assert.ok(fits(a, entry("cpus", "2 compact!")));
+  const spread = take(a, entry("cpus", "4 compact"));
+  assert.deepEqual(spread.entries[0].labels, ["2", "3", "6", "7"]);
+  a.release(spread);
+  free(a, "cpus", ["5"]);
+  assert.deepEqual(labels(a, "cpus", "4 compact!"), ["4", "5", "6", "7"]);
+});
+
+Deno.test("coupling: fractional amounts take part (partially used labels count as in §3.5)", () => {
+  const a = coupled(CPU_GPU_COUPLING, CPUS_2X2, GPUS_2);
+  assert.deepEqual(takeLabels(a, entry("cpus", "0.5"), entry("gpus", "0.5")), [["1"], ["g0"]]);
+  // The half-used cpu 1 and g0 are still the coupled pair.
+  assert.deepEqual(takeLabels(a, entry("cpus", "1.5"), entry("gpus", "0.5")), [["0", "1"], ["g0"]]);
+  // g0 is used up: the next pair is group 1 with g1.
+  assert.deepEqual(takeLabels(a, entry("cpus", "0.5"), entry("gpus", "0.5")), [["3"], ["g1"]]);
+});
+
+Deno.test("coupling on many groups: the search is cut but allocation still works", () => {
+  const singles = (name: string, count: number): ResourceDescriptorItem => ({
+    name,
+    kind: "groups",
+    groups: Array.from({ length: count }, (_, g) => [String(g)]),
+  });
+  const diagonal = (count: number) =>
+    Array.from({ length: count }, (_, g) => `cpus[${g}]:gpus[${g}]`).join(",");
+  // 12 groups, 6 each: 924 sets per resource, 924² combinations: greedy in name order (cpus
+  // first, best fit), then the gpus coupled to them.
+  const a = coupled(diagonal(12), singles("cpus", 12), singles("gpus", 12));
+  const six = ["0", "1", "2", "3", "4", "5"];
+  assert.deepEqual(takeLabels(a, entry("cpus", "6 compact!"), entry("gpus", "6 compact!")), [
+    six,
+    six,
+  ]);
+  // 16 groups, 8 cpus: C(16, 8) sets is too many, the cpus get their uncoupled best-fit set.
+  const b = coupled("cpus[15]:gpus[1]", singles("cpus", 16), singles("gpus", 2));
+  const got = takeLabels(b, entry("cpus", "8 compact!"), entry("gpus", "1 compact!"));
+  assert.deepEqual(got, [["0", "1", "2", "3", "4", "5", "6", "7"], ["0"]]);
+});
+
 // --- invariants under random load ---
 
 Deno.test("random load: no label is over-used and releasing everything frees the worker", () => {
@@ -501,4 +688,86 @@ Deno.test("random load: no label is over-used and releasing everything frees the
   assert.ok(successes > 1000, `only ${successes} allocations`);
   for (const [allocation] of live) a.release(allocation);
   assert.ok(fits(a, entry("cpus", "all"), entry("gpus", "all"), entry("mem", "all")));
+});
+
+Deno.test("random load with coupling: zero weights change nothing, weights keep the invariants", () => {
+  let seed = 777;
+  const random = (n: number) => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
+  };
+  const policies: RequestPolicy[] = ["compact", "compact!", "tight", "tight!", "scatter"];
+  const amounts = ["0.25", "0.5", "0.75", "1", "1.5", "2", "3", "4.5", "7"];
+  const items: ResourceDescriptorItem[] = [
+    itemFromGrid("cpus", { groupCount: 3, groupSize: 4 }),
+    itemFromGrid("gpus", { groupCount: 3, groupSize: 2 }),
+    sum("mem", "10"),
+  ];
+  const plain = allocator(...items);
+  const zero = coupled("cpus[0]:gpus[1]=0,cpus[1]:cpus[2]=0,gpus[0]:gpus[2]=0", ...items);
+  const weightsText = "cpus[0]:gpus[0],cpus[1]:gpus[1]=100,cpus[0]:cpus[2]=7,gpus[1]:gpus[2]";
+  const weighted = coupled(weightsText, ...items);
+  const twin = coupled(weightsText, ...items);
+  const livePlain: ResourceAllocation[] = [];
+  const liveWeighted: ResourceAllocation[] = [];
+  const used = new Map<string, number>();
+  const account = (allocation: ResourceAllocation, sign: number) => {
+    for (const { name, labels, amount } of allocation.entries) {
+      const share = amount % 10_000;
+      labels.forEach((label, i) => {
+        const key = `${name}:${label}`;
+        const part = share > 0 && i === labels.length - 1 ? share : 10_000;
+        const total = (used.get(key) ?? 0) + sign * part;
+        assert.ok(total >= 0 && total <= 10_000, `${key} used ${total}`);
+        used.set(key, total);
+      });
+    }
+  };
+  let coupledSuccesses = 0;
+  for (let step = 0; step < 5000; step++) {
+    if (random(3) === 0) {
+      if (livePlain.length > 0) {
+        const [allocation] = livePlain.splice(random(livePlain.length), 1);
+        plain.release(allocation);
+        zero.release(allocation);
+      }
+      if (liveWeighted.length > 0) {
+        const [allocation] = liveWeighted.splice(random(liveWeighted.length), 1);
+        account(allocation, -1);
+        weighted.release(allocation);
+        twin.release(allocation);
+      }
+      continue;
+    }
+    const request: ResourceRequestEntry[] = [];
+    for (const name of ["cpus", "gpus", "mem"]) {
+      if (name !== "cpus" && random(4) === 0) continue;
+      const text = random(25) === 0
+        ? "all"
+        : `${amounts[random(amounts.length)]} ${policies[random(policies.length)]}`;
+      request.push(entry(name, text));
+    }
+    const expected = plain.tryAllocate(request);
+    assert.deepEqual(zero.tryAllocate(request), expected, JSON.stringify(request));
+    if (expected !== null) livePlain.push(expected);
+
+    const allocation = weighted.tryAllocate(request);
+    assert.deepEqual(twin.tryAllocate(request), allocation);
+    if (allocation === null) continue;
+    allocation.entries.forEach((allocated, i) => {
+      assert.equal(allocated.name, request[i].name);
+      if (request[i].policy !== "all") assert.equal(allocated.amount, request[i].amount);
+    });
+    account(allocation, 1);
+    liveWeighted.push(allocation);
+    coupledSuccesses++;
+  }
+  assert.ok(coupledSuccesses > 1000, `only ${coupledSuccesses} allocations`);
+  for (const allocation of liveWeighted) weighted.release(allocation);
+  for (const allocation of livePlain) zero.release(allocation);
+  for (const a of [weighted, zero]) {
+    assert.ok(fits(a, entry("cpus", "all"), entry("gpus", "all"), entry("mem", "all")));
+  }
 });

@@ -267,3 +267,26 @@ Deno.test("a task with request variants (TypeScript API; job files later) runs w
     /# Variant 0 +\|\n\| +\| cpus: 1 compact +\|\n\| +\| gpus: 1 compact +\|\n\| +\| +\|\n\| +\| # Variant 1 +\|/,
   );
 });
+
+Deno.test("a worker hands back queued tasks whose time request no longer fits its remaining time", async () => {
+  await using cwd = await tempDir();
+  await using server = await TestServer.start();
+  await using _worker = server.startWorker([
+    "--cpus",
+    "1",
+    "--time-limit",
+    "10s",
+    "--retract-check-interval",
+    "500ms",
+  ]);
+  await server.waitForWorkerState(1, "RUNNING");
+  const busy = await submitJob(server, ["--", "sleep", "3"], { cwd: cwd.path });
+  // Fits the worker's ~9.5 s left when placed (queued behind `busy`), not after ~1.5 s more.
+  const late = await submitJob(server, ["--time-request", "8s", "--", "true"], { cwd: cwd.path });
+  await hqOkAt(server, ["job", "wait", String(busy)]);
+  // Had the worker kept it, it would have started the moment `busy` ended.
+  const [task] = await taskObjects(server, late);
+  assert.equal(task.state, "waiting");
+  const explain = await hqOkAt(server, ["task", "explain", String(late), "0"]);
+  assert.match(explain, /There is no worker where the task can run\./);
+});

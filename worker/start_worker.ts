@@ -95,8 +95,14 @@ export async function startWorker(options: StartWorkerOptions): Promise<number> 
       heartbeat();
       const heartbeatTimer = setInterval(heartbeat, registered.configuration.heartbeatIntervalMs);
       cleanups.push(() => clearInterval(heartbeatTimer));
-      const { timeLimitMs } = registered.configuration;
+      const { timeLimitMs, retractCheckIntervalMs } = registered.configuration;
       if (timeLimitMs !== null) {
+        const endMs = Date.now() + timeLimitMs;
+        const retractTimer = setInterval(
+          () => runner.retractLate(endMs - Date.now()),
+          retractCheckIntervalMs,
+        );
+        cleanups.push(() => clearInterval(retractTimer));
         const timer = setTimeout(() => resolve({ kind: "time-limit" }), timeLimitMs);
         cleanups.push(() => clearTimeout(timer));
       }

@@ -44,8 +44,9 @@ interface QueuedTask {
   entry: RunningTask;
   /** Null when the server did not send the task's template (the task then fails). */
   template: TaskTemplate | null;
-  /** The request (variant) the server chose for it. */
+  /** The request (variant) the server chose for it, and that variant's time request. */
   request: ResourceRequestEntry[];
+  timeRequestMs: number;
   priority: number;
 }
 
@@ -108,12 +109,13 @@ export class TaskRunner {
       };
       this.#running.set(`${task.jobId}:${task.taskId}`, entry);
       const template = this.#templates.get(`${task.jobId}:${task.submitIndex}`) ?? null;
-      const request = template ? requestVariants(template)[task.variant ?? 0]?.resources : null;
+      const variant = template ? requestVariants(template)[task.variant ?? 0] : undefined;
       this.#enqueue({
         task,
         entry,
         template,
-        request: request ?? [],
+        request: variant?.resources ?? [],
+        timeRequestMs: variant?.timeRequestMs ?? 0,
         priority: template?.priority ?? 0,
       });
     }
@@ -189,14 +191,25 @@ export class TaskRunner {
   /** Gives back to the server those of these tasks still queued here (not started). */
   retract(refs: TaskRefMessage[]): TaskRefMessage[] {
     const wanted = new Set(refs.map((ref) => `${ref.jobId}:${ref.taskId}:${ref.instanceId}`));
+    return this.#giveBack(({ entry: { ref } }) =>
+      wanted.has(`${ref.jobId}:${ref.taskId}:${ref.instanceId}`)
+    );
+  }
+
+  /**
+   * Gives back the queued tasks whose time request no longer fits the worker's remaining time
+   * (server-worker spec §4.1 `--retract-check-interval`, resources spec §3.8).
+   */
+  retractLate(remainingMs: number): TaskRefMessage[] {
+    return this.#giveBack((queued) => queued.timeRequestMs > remainingMs);
+  }
+
+  #giveBack(wanted: (queued: QueuedTask) => boolean): TaskRefMessage[] {
     const retracted: TaskRefMessage[] = [];
     this.#queue = this.#queue.filter((queued) => {
-      const ref = queued.entry.ref;
-      if (queued.entry.canceled || !wanted.has(`${ref.jobId}:${ref.taskId}:${ref.instanceId}`)) {
-        return true;
-      }
+      if (queued.entry.canceled || !wanted(queued)) return true;
       this.#forget(queued.task, queued.entry);
-      retracted.push(ref);
+      retracted.push(queued.entry.ref);
       return false;
     });
     if (retracted.length > 0) this.options.send({ type: "tasks-retracted", tasks: retracted });

@@ -76,8 +76,6 @@ export class SubmitRecord {
   needsCpus = true;
   /** The core's number for its request; submits of one shape fit a worker alike. */
   shapeId = 0;
-  /** Its place among equal priorities (resources spec §5.3); kept by the core. */
-  value = 0;
 
   hasWaitingTasks(): boolean {
     return this.requeued.length > 0 || (this.untouchedWaiting && this.cursor < this.ids.count);

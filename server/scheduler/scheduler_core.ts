@@ -21,6 +21,7 @@ import {
   type VariantNeeds,
 } from "./job_record.ts";
 import { Slot } from "./task_table.ts";
+import { TaskQueue } from "./task_queue.ts";
 import { AMOUNT_FRACTIONS } from "../../common/resources/amount.ts";
 import { CPU_RESOURCE_NAME, resourceItemSize } from "../../common/resources/resource_descriptor.ts";
 
@@ -90,21 +91,12 @@ export class SchedulerCore {
   readonly #running = new Set<WorkerId>();
   readonly #jobs = new Map<JobId, JobRecord>();
   /** Submits with waiting tasks, in scheduling order (priority, then job id). */
-  #queue: SubmitRecord[] = [];
+  readonly #queue = new TaskQueue();
   #nowMs = 0;
   /** Tasks handed to a worker that has not started them yet (queued there). */
   #assignedCount = 0;
   /** Running workers, not stopping or reserved, with CPUs not yet taken PREFILL_FACTOR times. */
   readonly #roomy = new Set<WorkerRecord>();
-  /** Queued multi-node submits. */
-  #multiNodeQueued = 0;
-  /** Queued submits whose tasks need no CPUs (job files may omit them): all workers qualify. */
-  #cpulessQueued = 0;
-  /**
-   * Submits that ran out of waiting tasks behind the queue's front (an upper bound): they stay
-   * queued, skipped, until they are half the queue. The front is never one of them.
-   */
-  #staleInQueue = 0;
   /** Sum of the running workers' totals, by resource id (resources spec §5.3). */
   readonly #clusterTotals: number[] = [];
   /** The request variant the last `#fit` that answered `Now` chose. */
@@ -207,7 +199,7 @@ export class SchedulerCore {
 
   /** Whether any task waits while some running worker has free CPUs (worth a `schedule`). */
   get hasWork(): boolean {
-    return this.#queue.length > 0;
+    return !this.#queue.isEmpty;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -398,7 +390,7 @@ export class SchedulerCore {
         job.counts[SLOT_STATES[target]] += count;
       }
     }
-    this.#dropExhausted(true);
+    this.#queue.prune(true);
     this.#checkCompleted(job);
     return [...byWorker].map(([workerId, tasks]) => ({ type: "cancel-tasks", workerId, tasks }));
   }
@@ -554,9 +546,7 @@ export class SchedulerCore {
     worker.totals.forEach((total, id) => {
       this.#clusterTotals[id] = (this.#clusterTotals[id] ?? 0) + sign * (total ?? 0);
     });
-    if (this.#queue.length === 0) return;
-    for (const submit of this.#queue) submit.value = this.#valueOf(submit);
-    this.#queue.sort(queueOrder);
+    this.#queue.revalue((group) => group.submits[0] ? this.#valueOf(group.submits[0]) : 0);
   }
 
   #valueOf(submit: SubmitRecord): number {
@@ -576,42 +566,11 @@ export class SchedulerCore {
   }
 
   #enqueue(submit: SubmitRecord): void {
-    if (submit.queued) return;
-    submit.value = this.#valueOf(submit);
-    submit.queued = true;
-    if (!submit.needsCpus) this.#cpulessQueued++;
-    if (submit.nodes > 0) this.#multiNodeQueued++;
-    const queue = this.#queue;
-    let low = 0;
-    let high = queue.length;
-    while (low < high) {
-      const middle = (low + high) >> 1;
-      if (queueOrder(queue[middle], submit) <= 0) low = middle + 1;
-      else high = middle;
-    }
-    queue.splice(low, 0, submit);
-  }
-
-  /**
-   * Drops submits with nothing left to place from the queue's front (cheap), and from anywhere
-   * when `all` or when stale ones may be half the queue. Afterwards the queue is empty exactly
-   * when no task waits.
-   */
-  #dropExhausted(all: boolean): void {
-    const queue = this.#queue;
-    const leave = (submit: SubmitRecord) => {
-      submit.queued = false;
-      if (!submit.needsCpus) this.#cpulessQueued--;
-      if (submit.nodes > 0) this.#multiNodeQueued--;
-    };
-    while (queue.length > 0 && !queue[0].hasWaitingTasks()) leave(queue.shift()!);
-    if (!all && this.#staleInQueue * 2 <= queue.length) return;
-    this.#staleInQueue = 0;
-    this.#queue = queue.filter((submit) => {
-      if (submit.hasWaitingTasks()) return true;
-      leave(submit);
-      return false;
-    });
+    this.#queue.add(
+      submit,
+      `${submit.priority}|${submit.shapeId}|${submit.nodes}`,
+      () => this.#valueOf(submit),
+    );
   }
 
   #schedule(): CoreCommand[] {
@@ -621,31 +580,31 @@ export class SchedulerCore {
       if (tasks) tasks.push(task);
       else assigned.set(workerId, [task]);
     };
-    if (this.#queue.length > 0) {
-      if (this.#multiNodeQueued > 0) this.#placeMultiNode(add);
+    if (!this.#queue.isEmpty) {
+      this.#placeMultiNode(add);
       this.#placeSingleNode(add, assigned);
-      this.#dropExhausted(false);
+      this.#queue.prune(false);
     }
     const commands: CoreCommand[] = [...assigned].map(([workerId, tasks]) => ({
       type: "assign-tasks",
       workerId,
       tasks,
     }));
-    if (this.#queue.length === 0 && this.#assignedCount > 0) commands.push(...this.#rebalance());
+    if (this.#queue.isEmpty && this.#assignedCount > 0) commands.push(...this.#rebalance());
     return commands;
   }
 
   /** Multi-node tasks go first: they need whole idle workers, which single-node tasks would take. */
   #placeMultiNode(add: (workerId: WorkerId, task: AssignedTask) => void): void {
-    for (const submit of this.#queue) {
-      if (submit.nodes === 0) continue;
+    for (const group of this.#queue.groups()) {
+      if (group.nodes === 0) continue;
+      let submit: SubmitRecord | null;
       let nodes: WorkerRecord[] | null;
-      while (submit.hasWaitingTasks() && (nodes = this.#idleGroup(submit, submit.nodes))) {
+      while ((submit = group.front()) && (nodes = this.#idleGroup(submit, group.nodes))) {
         const index = submit.takeNext();
-        if (index < 0) break;
-        add(nodes[0].id, this.#assignNodes(nodes, submit, index));
+        if (index >= 0) add(nodes[0].id, this.#assignNodes(nodes, submit, index));
       }
-      if (!submit.hasWaitingTasks()) this.#staleInQueue++;
+      this.#queue.touch();
     }
   }
 
@@ -661,7 +620,7 @@ export class SchedulerCore {
     assigned: Map<WorkerId, AssignedTask[]>,
   ): void {
     const skipped = new Set<WorkerRecord>();
-    const cpuless = this.#cpulessQueued > 0;
+    const cpuless = this.#queue.groups().some((group) => !group.needsCpus);
     for (const factor of [1, PREFILL_FACTOR]) {
       const workers: WorkerRecord[] = [];
       for (const worker of cpuless ? this.#runningRecords() : this.#roomy) {
@@ -687,34 +646,37 @@ export class SchedulerCore {
       let open = workers.length;
       let pending: WorkerRecord[] = [];
       let level = NaN;
-      const queue = this.#queue;
-      for (let i = 0; i < queue.length && open > 0; i++) {
-        const submit = queue[i];
-        if (submit.priority !== level) {
+      for (const group of this.#queue.groups()) {
+        if (open === 0) break;
+        if (group.priority !== level) {
           for (const worker of pending) {
             if (blocked.has(worker)) continue;
             blocked.add(worker);
             if (hasRoom(worker)) open--;
           }
           pending = [];
-          level = submit.priority;
+          level = group.priority;
           if (open === 0) break;
         }
-        if (submit.nodes > 0 || !submit.hasWaitingTasks()) continue;
+        if (group.nodes > 0) continue;
+        // Every submit of a group asks the same: one fit check serves all of them.
+        let submit = group.front();
+        if (submit === null) continue;
         for (const worker of workers) {
           if (blocked.has(worker) || !hasRoom(worker)) continue;
-          while (fit(worker, submit) === Fit.Now) {
+          while (submit !== null && fit(worker, submit) === Fit.Now) {
             const index = submit.takeNext();
-            if (index < 0) break;
+            if (index < 0) {
+              submit = group.front();
+              this.#queue.touch();
+              continue;
+            }
             add(worker.id, this.#assign(worker, submit, index));
           }
           if (!hasRoom(worker)) open--;
-          if (!submit.hasWaitingTasks() || open === 0) break;
+          if (submit === null || open === 0) break;
         }
-        if (!submit.hasWaitingTasks()) {
-          this.#staleInQueue++;
-          continue;
-        }
+        if (submit === null || group.front() === null) continue;
         for (const worker of workers) {
           if (blocked.has(worker) || !hasRoom(worker)) continue;
           if (this.#fit(worker, submit, factor) === Fit.Busy) pending.push(worker);
@@ -934,14 +896,6 @@ function assignedTask(submit: SubmitRecord, index: number): AssignedTask {
     submitIndex: submit.index,
     entry: submit.description.entries?.[index] ?? null,
   };
-}
-
-/**
- * The order of the scheduling queue: priority (higher first), value (larger share of the cluster
- * first, resources spec §5.3), job id, submit index.
- */
-function queueOrder(a: SubmitRecord, b: SubmitRecord): number {
-  return b.priority - a.priority || b.value - a.value || a.job.id - b.job.id || a.index - b.index;
 }
 
 /** Whether the worker's CPUs are taken less than `factor` times (no CPUs: never room). */

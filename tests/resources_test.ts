@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { HqClient } from "../mod.ts";
-import type { TaskTemplate } from "../common/job_types.ts";
+import { testTaskTemplate } from "../server/scheduler/_test_fixtures.ts";
 import { hqAt, hqOkAt, submitJob, taskObjects, tempDir, TestServer } from "./harness.ts";
 
 function variablesOf(text: string): Record<string, string> {
@@ -214,30 +214,14 @@ Deno.test("a task with request variants (TypeScript API; job files later) runs w
   try {
     const cpu = { name: "cpus", amount: 10_000, policy: "compact" } as const;
     const gpu = { name: "gpus", amount: 10_000, policy: "compact" } as const;
-    const template: TaskTemplate = {
+    const template = testTaskTemplate(cwd.path, {
       args: ["bash", "-c", SHOW_ENV + "; echo VARIANT=$HQ_RESOURCE_VARIANT; sleep 0.5"],
-      env: {},
-      cwd: cwd.path,
       stdout: `${cwd.path}/%{TASK_ID}.out`,
-      stderr: null,
-      removeStdoutIfFinished: false,
-      removeStderrIfFinished: false,
-      stdin: null,
-      resources: [cpu],
-      weight: 1,
-      nodes: 0,
       variants: [
         { resources: [cpu, gpu], timeRequestMs: 0, weight: 1 },
         { resources: [cpu], timeRequestMs: 0, weight: 1 },
       ],
-      timeLimitMs: null,
-      timeRequestMs: 0,
-      priority: 0,
-      crashLimit: 5,
-      pin: null,
-      taskDir: false,
-      submitDir: cwd.path,
-    };
+    });
     const response = await client.request({
       type: "submit",
       jobId: null,

@@ -355,20 +355,7 @@ export class ResourceAllocator {
       ? planScatter(pool, whole, share)
       : planGrouped(pool, whole, share, policy);
     if (plan === null) return null;
-
-    const taken: number[] = [];
-    for (const [group, count] of plan.takes) {
-      for (let n = 0; n < count; n++) taken.push(pool.takeWhole(group));
-    }
-    let fractional = -1;
-    if (share > 0) {
-      const fresh = plan.partial < 0;
-      fractional = fresh ? taken.pop()! : plan.partial;
-      pool.takeShare(fractional, share, fresh);
-    }
-    if (pool.grouped) taken.sort((a, b) => a - b);
-    if (fractional >= 0) taken.push(fractional);
-    return { name, labels: taken.map((index) => pool.labels[index]), amount: entry.amount };
+    return takePlan(pool, entry, plan);
   }
 
   /** The request with the plans of its jointly solved entries; the others as usual. All or none. */
@@ -497,10 +484,7 @@ export class ResourceAllocator {
   }
 }
 
-/**
- * Takes the labels of `plan` for `entry` from `pool`: the joint (coupled) path's copy of the tail
- * of `#allocateEntry`, which keeps its own inline copy for the uncoupled hot path.
- */
+/** Takes the labels of `plan` for `entry` from `pool` (the partially used label last). */
 function takePlan(
   pool: IndexedPool,
   entry: ResourceRequestEntry,

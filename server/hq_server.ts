@@ -31,7 +31,7 @@ import type { MessageConnection } from "../common/transport/mod.ts";
 import { HQ_VERSION } from "../common/version.ts";
 import { EndpointListener } from "./endpoint_listener.ts";
 import { findLiveServer } from "./live_server_check.ts";
-import { SchedulerCore } from "./scheduler/scheduler_core.ts";
+import { SchedulerCore, SERVER_PREFILL_CPU_SLOTS } from "./scheduler/scheduler_core.ts";
 import { JobService } from "./job_service.ts";
 import { WorkerHub } from "./worker_hub.ts";
 
@@ -65,7 +65,7 @@ export class HqServer {
   #clients = new Set<ClientConnection>();
   /** Clients subscribed to task notifications, by job id (`--on-notify`). */
   readonly #notifySubscribers = new Map<number, Set<ClientConnection>>();
-  readonly #core = new SchedulerCore();
+  readonly #core = new SchedulerCore({ prefillCpuSlots: SERVER_PREFILL_CPU_SLOTS });
   readonly #workers: WorkerHub;
   readonly #jobService: JobService;
   readonly #ticker: ReturnType<typeof setInterval>;

@@ -44,11 +44,24 @@ interface Placement {
 
 /**
  * How far beyond its resources a worker is given tasks ("prefill", resources spec §5.1): the
- * first scheduling pass fills what is free now, the second up to this multiple of the worker's
- * resources. The extra tasks wait in the worker's own queue and start the moment resources free
- * up, without a round trip to the server (what makes short tasks cheap).
+ * first scheduling pass fills what is free now, the second up to `prefillFactor` times the
+ * worker's resources. The extra tasks wait in the worker's own queue and start the moment
+ * resources free up, without a round trip to the server (what makes short tasks cheap). Small
+ * workers get a deeper queue (at least PREFILL_CPU_SLOTS CPUs' worth), so that a 2-CPU worker
+ * running tasks of a millisecond is not starved by round trips; queued tasks of lower priority
+ * are taken back when higher-priority work waits (`#retractForPriority`).
  */
-const PREFILL_FACTOR = 2;
+const MIN_PREFILL_FACTOR = 2;
+/** The server's `prefillCpuSlots`: a 2-CPU worker may hold 32 one-CPU tasks. */
+export const SERVER_PREFILL_CPU_SLOTS = 32;
+
+export interface SchedulerCoreOptions {
+  /**
+   * Every worker may hold at least this many CPUs' worth of tasks (and always twice its own).
+   * @default {0} (twice each worker's resources; what the core's unit tests assume)
+   */
+  prefillCpuSlots?: number;
+}
 
 /** Whether a submit's task could run on a worker now, later, or never. */
 const Fit = { Now: 0, Busy: 1, Never: 2 } as const;
@@ -75,6 +88,8 @@ export interface WorkerRecord {
   endMs: number | null;
   /** Reserved whole by a multi-node task: nothing else is placed on it. */
   exclusive: boolean;
+  /** How many times its resources it may hold in assigned tasks (`prefillFactor`). */
+  prefill: number;
   /** Tasks assigned to (or running on) the worker, by `jobId:taskId`. */
   placements: Map<string, Placement>;
   runningTasks: number;
@@ -87,6 +102,19 @@ const LOSS_COUNTS_AS_CRASH: ReadonlySet<WorkerLostReason> = new Set([
 ]);
 
 export class SchedulerCore {
+  readonly #prefillCpuSlots: number;
+
+  constructor(options: SchedulerCoreOptions = {}) {
+    this.#prefillCpuSlots = options.prefillCpuSlots ?? 0;
+  }
+
+  /** How many times its resources a worker with `cpuUnits` (1/10000) of CPUs may hold. */
+  prefillFactor(cpuUnits: number): number {
+    const cpus = cpuUnits / AMOUNT_FRACTIONS;
+    if (cpus <= 0) return MIN_PREFILL_FACTOR;
+    return Math.max(MIN_PREFILL_FACTOR, this.#prefillCpuSlots / cpus);
+  }
+
   readonly #workers = new Map<WorkerId, WorkerRecord>();
   readonly #running = new Set<WorkerId>();
   readonly #jobs = new Map<JobId, JobRecord>();
@@ -95,7 +123,9 @@ export class SchedulerCore {
   #nowMs = 0;
   /** Tasks handed to a worker that has not started them yet (queued there). */
   #assignedCount = 0;
-  /** Running workers, not stopping or reserved, with CPUs not yet taken PREFILL_FACTOR times. */
+  /** The same, counted by priority. */
+  readonly #assignedByPriority = new Map<number, number>();
+  /** Running workers, not stopping or reserved, with CPUs not yet taken `prefill` times. */
   readonly #roomy = new Set<WorkerRecord>();
   /** Sum of the running workers' totals, by resource id (resources spec §5.3). */
   readonly #clusterTotals: number[] = [];
@@ -220,10 +250,12 @@ export class SchedulerCore {
       used: [],
       endMs: configuration.timeLimitMs === null ? null : this.#nowMs + configuration.timeLimitMs,
       exclusive: false,
+      prefill: 0,
       placements: new Map(),
       runningTasks: 0,
       lastTaskStarted: null,
     };
+    worker.prefill = this.prefillFactor(worker.totals[0] ?? 0);
     this.#workers.set(workerId, worker);
     this.#running.add(workerId);
     this.#changeClusterTotals(worker, 1);
@@ -455,8 +487,20 @@ export class SchedulerCore {
   #setSlot(submit: SubmitRecord, index: number, slot: Slot): void {
     const previous = submit.table.state(index);
     submit.table.setState(index, slot);
-    if (previous === Slot.Assigned) this.#assignedCount--;
-    if (slot === Slot.Assigned) this.#assignedCount++;
+    if (previous === Slot.Assigned) {
+      this.#assignedCount--;
+      this.#assignedByPriority.set(
+        submit.priority,
+        this.#assignedByPriority.get(submit.priority)! - 1,
+      );
+    }
+    if (slot === Slot.Assigned) {
+      this.#assignedCount++;
+      this.#assignedByPriority.set(
+        submit.priority,
+        (this.#assignedByPriority.get(submit.priority) ?? 0) + 1,
+      );
+    }
     const counts = submit.job.counts;
     counts[SLOT_STATES[previous]]--;
     counts[SLOT_STATES[slot]]++;
@@ -590,6 +634,7 @@ export class SchedulerCore {
       workerId,
       tasks,
     }));
+    if (!this.#queue.isEmpty) commands.push(...this.#retractForPriority());
     if (this.#queue.isEmpty && this.#assignedCount > 0) commands.push(...this.#rebalance());
     return commands;
   }
@@ -621,22 +666,23 @@ export class SchedulerCore {
   ): void {
     const skipped = new Set<WorkerRecord>();
     const cpuless = this.#queue.groups().some((group) => !group.needsCpus);
-    for (const factor of [1, PREFILL_FACTOR]) {
+    for (const prefill of [false, true]) {
+      const factorOf = (worker: WorkerRecord) => prefill ? worker.prefill : 1;
       const workers: WorkerRecord[] = [];
       for (const worker of cpuless ? this.#runningRecords() : this.#roomy) {
         if (worker.stopReason !== null || worker.exclusive || skipped.has(worker)) continue;
-        if (cpuless || hasCpuRoom(worker, factor)) workers.push(worker);
+        if (cpuless || hasCpuRoom(worker, factorOf(worker))) workers.push(worker);
       }
       if (workers.length === 0) continue;
       workers.sort((a, b) => a.id - b.id);
-      const hasRoom = (worker: WorkerRecord) => cpuless || hasCpuRoom(worker, factor);
+      const hasRoom = (worker: WorkerRecord) => cpuless || hasCpuRoom(worker, factorOf(worker));
       const blocked = new Set<WorkerRecord>();
       // Within a pass a worker only fills up, so a request that did not fit it never will.
       const misfits = new Map<WorkerRecord, Set<number>>();
       const fit = (worker: WorkerRecord, submit: SubmitRecord): Fit => {
         let shapes = misfits.get(worker);
         if (shapes?.has(submit.shapeId)) return Fit.Busy;
-        const result = this.#fit(worker, submit, factor);
+        const result = this.#fit(worker, submit, factorOf(worker));
         if (result !== Fit.Now) {
           if (!shapes) misfits.set(worker, shapes = new Set());
           shapes.add(submit.shapeId);
@@ -679,10 +725,10 @@ export class SchedulerCore {
         if (submit === null || group.front() === null) continue;
         for (const worker of workers) {
           if (blocked.has(worker) || !hasRoom(worker)) continue;
-          if (this.#fit(worker, submit, factor) === Fit.Busy) pending.push(worker);
+          if (this.#fit(worker, submit, factorOf(worker)) === Fit.Busy) pending.push(worker);
         }
       }
-      if (factor !== 1) continue;
+      if (prefill) continue;
       for (const worker of workers) {
         // Server-worker spec §4.1: no tasks unless that much of the CPUs would be in use.
         const { minUtilization } = worker.configuration;
@@ -706,7 +752,7 @@ export class SchedulerCore {
   /** Keeps `#roomy` (workers that could take more CPU tasks at all) in step with a worker. */
   #refreshRoom(worker: WorkerRecord): void {
     const roomy = worker.ended === null && worker.stopReason === null && !worker.exclusive &&
-      hasCpuRoom(worker, PREFILL_FACTOR);
+      hasCpuRoom(worker, worker.prefill);
     if (roomy) this.#roomy.add(worker);
     else this.#roomy.delete(worker);
   }
@@ -771,6 +817,42 @@ export class SchedulerCore {
       found.submit.requeued.unshift(found.index);
       this.#enqueue(found.submit);
     }
+  }
+
+  /**
+   * Higher-priority tasks wait while workers they could run on hold queued (not started) tasks of
+   * lower priority: ask for those back (each instance once), so the next round can place the
+   * higher priority there (resources spec §5.1: prefilled tasks are retracted when
+   * higher-priority work appears).
+   */
+  #retractForPriority(): CoreCommand[] {
+    const top = this.#queue.groups()[0]?.submits[0];
+    if (!top || top.nodes > 0) return [];
+    let lowerQueued = false;
+    for (const [priority, count] of this.#assignedByPriority) {
+      if (priority < top.priority && count > 0) lowerQueued = true;
+    }
+    if (!lowerQueued) return [];
+    const commands: CoreCommand[] = [];
+    for (const worker of this.#runningRecords()) {
+      if (worker.stopReason !== null || worker.exclusive) continue;
+      if (worker.placements.size <= worker.runningTasks) continue;
+      if (this.#fit(worker, top, worker.prefill) === Fit.Never) continue;
+      const tasks: TaskRef[] = [];
+      for (const placement of worker.placements.values()) {
+        const { submit, index } = placement;
+        const table = submit.table;
+        if (submit.priority >= top.priority || placement.retracting || placement.nodes) continue;
+        if (table.state(index) !== Slot.Assigned) continue;
+        const instanceId = table.instanceId(index);
+        if (table.retractedInstances.get(index) === instanceId) continue;
+        placement.retracting = true;
+        table.retractedInstances.set(index, instanceId);
+        tasks.push({ jobId: submit.job.id, taskId: submit.ids.idAt(index), instanceId });
+      }
+      if (tasks.length > 0) commands.push({ type: "retract-tasks", workerId: worker.id, tasks });
+    }
+    return commands;
   }
 
   #addUse(worker: WorkerRecord, needs: readonly ResourceNeed[], sign: 1 | -1): void {

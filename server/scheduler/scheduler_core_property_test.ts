@@ -48,10 +48,13 @@ import { AMOUNT_FRACTIONS } from "../../common/resources/amount.ts";
 import type { ResourceDescriptorItem } from "../../common/resources/resource_descriptor.ts";
 import type { ResourceRequestEntry } from "../../common/resources/resource_request.ts";
 import type { AssignedTask, CoreCommand, CoreEvent, TaskRef } from "./core_events.ts";
-import { SchedulerCore } from "./scheduler_core.ts";
+import { SchedulerCore, SERVER_PREFILL_CPU_SLOTS } from "./scheduler_core.ts";
 import { testTaskTemplate, testWorkerConfiguration } from "./_test_fixtures.ts";
 
 const UNIT = AMOUNT_FRACTIONS;
+
+/** How many times its resources the core lets a worker hold (prefill; the core's own rule). */
+let prefillOf = (_worker: { totals: Map<string, number> }): number => 2;
 /**
  * The seeds run by default. To explore more (prints one line of stats per seed):
  * `HQ_PROPERTY_SEEDS=1-500 deno test -A <this file>`.
@@ -259,7 +262,7 @@ function amountOn(worker: ModelWorker, need: Need): number | null {
 // The simulation
 
 class Simulation {
-  readonly core = new SchedulerCore();
+  readonly core: SchedulerCore;
   readonly rng: Rng;
   nowMs = 1_000_000;
   readonly workers = new Map<number, ModelWorker>();
@@ -294,7 +297,9 @@ class Simulation {
     cpulessSkips: 0,
   };
 
-  constructor(readonly seed: number) {
+  constructor(readonly seed: number, prefillCpuSlots = 0) {
+    this.core = new SchedulerCore({ prefillCpuSlots });
+    prefillOf = (worker) => this.core.prefillFactor(worker.totals.get("cpus") ?? 0);
     this.rng = new Rng(seed);
   }
 
@@ -625,8 +630,10 @@ class Simulation {
     for (const [name, amount] of held) {
       const total = worker.totals.get(name) ?? 0;
       this.check(
-        amount <= 2 * total,
-        () => `worker ${worker.id} holds ${amount} of ${name} (total ${total}), more than 2x`,
+        amount <= prefillOf(worker) * total,
+        () =>
+          `worker ${worker.id} holds ${amount} of ${name} (total ${total}), more than ` +
+          `${prefillOf(worker)}x`,
       );
       this.check(
         (running.get(name) ?? 0) <= total,
@@ -668,12 +675,12 @@ class Simulation {
       for (const submit of this.waitingSubmits) {
         if (submit.priority < excuseAfter) continue;
         const at1x = this.#fits(worker, submit, used, 1);
-        if (!at1x && !this.#fits(worker, submit, used, 2)) continue;
+        if (!at1x && !this.#fits(worker, submit, used, prefillOf(worker))) continue;
         const cpus = used.get("cpus") ?? 0;
         const cpuTotal = worker.totals.get("cpus")!;
         if (
           KNOWN_BUGS.cpulessSkipped && !submit.needs.some((need) => need.name === "cpus") &&
-          cpus >= (at1x ? cpuTotal : 2 * cpuTotal)
+          cpus >= (at1x ? cpuTotal : prefillOf(worker) * cpuTotal)
         ) {
           this.stats.cpulessSkips++;
           continue;
@@ -688,7 +695,7 @@ class Simulation {
         this.check(!at1x || (KNOWN_BUGS.staleBlockInRound && excused), () => `(b) ${describe(1)}`);
         this.check(
           excused,
-          () => `(b${at1x ? "" : "'"}) ${describe(at1x ? 1 : 2)} (nor did before)`,
+          () => `(b${at1x ? "" : "'"}) ${describe(at1x ? 1 : prefillOf(worker))} (nor did before)`,
         );
         if (at1x) this.stats.staleIdleBlocks++;
         else this.stats.stalePrefillBlocks++;
@@ -1315,8 +1322,8 @@ function seedsFromEnv(): number[] | null {
   return Array.from({ length: (last ?? first) - first + 1 }, (_, i) => first + i);
 }
 
-function runSeed(seed: number, events = EVENTS_PER_SEED): Simulation {
-  const sim = new Simulation(seed);
+function runSeed(seed: number, events = EVENTS_PER_SEED, prefillCpuSlots = 0): Simulation {
+  const sim = new Simulation(seed, prefillCpuSlots);
   for (let i = 0; i < events; i++) sim.randomStep();
   sim.checkEverything();
   sim.drain();
@@ -1333,6 +1340,13 @@ Deno.test("SchedulerCore property: random workers, jobs and reports keep every i
     if (verbose) console.log(`seed ${seed}: ${JSON.stringify(sim.stats)}`);
     assert.ok(sim.stats.assigned > 1_000, `seed ${seed} assigned only ${sim.stats.assigned}`);
     assert.ok(sim.stats.lost > 0 && sim.stats.canceled > 0, `seed ${seed}: ${sim.stats}`);
+  }
+});
+
+Deno.test("SchedulerCore property, as the server runs it (deep prefill for small workers)", () => {
+  for (const seed of SEEDS.slice(0, 4)) {
+    const sim = runSeed(seed, EVENTS_PER_SEED, SERVER_PREFILL_CPU_SLOTS);
+    assert.ok(sim.stats.assigned > 1_000, `seed ${seed} assigned only ${sim.stats.assigned}`);
   }
 });
 

@@ -116,10 +116,11 @@ export const submitArgs = {
     help: "Another resource per task, NAME=REQUEST (e.g. gpus/nvidia=1, mem=2000)",
     parse: parseResourceRequest,
   }),
-  weight: option({ help: "Resource weight for the scheduler", parse: Number }),
+  weight: option({ help: "Resource weight for the scheduler", parse: Number, defaultText: "1" }),
   nodes: option({
     help: "Run each task on this many whole workers of one group (multi-node task)",
     parse: (raw) => nonNegativeInteger(raw),
+    defaultText: "0",
   }),
   timeRequest: option({
     help: "Minimal remaining lifetime of a worker to start the task",

@@ -20,6 +20,8 @@ import type { WorkerHub } from "./worker_hub.ts";
 interface Waiter {
   jobIds: number[];
   withoutClose: boolean;
+  /** `jobIds` before this index are completed for good (closed jobs never reopen). */
+  settled: number;
   resolve: (response: ServerResponse) => void;
 }
 
@@ -176,7 +178,7 @@ export class JobService {
 
   #wait(selector: IdSelector, withoutClose: boolean): ServerResponse | Promise<ServerResponse> {
     const jobIds = this.#select(selector).filter((id) => this.#jobs.has(id));
-    const waiter = { jobIds, withoutClose } as Omit<Waiter, "resolve">;
+    const waiter = { jobIds, withoutClose, settled: 0 } as Omit<Waiter, "resolve">;
     if (this.#isDone(waiter)) return { type: "ok" };
     return new Promise((resolve) => this.#waiters.push({ ...waiter, resolve }));
   }
@@ -190,12 +192,23 @@ export class JobService {
     });
   }
 
+  /**
+   * Whether every job of the waiter is done. Jobs complete mostly in order, so the settled prefix
+   * is skipped: checking stays cheap however many jobs one `job wait all` covers.
+   */
   #isDone(waiter: Omit<Waiter, "resolve">): boolean {
-    return waiter.jobIds.every((id) => {
-      const job = this.#jobs.get(id);
-      if (!job) return true;
-      return waiter.withoutClose ? job.activeTasks === 0 : job.isCompleted;
-    });
+    const ids = waiter.jobIds;
+    while (waiter.settled < ids.length) {
+      const job = this.#jobs.get(ids[waiter.settled]);
+      if (job && !job.isCompleted) break;
+      waiter.settled++;
+    }
+    for (let i = waiter.settled; i < ids.length; i++) {
+      const job = this.#jobs.get(ids[i]);
+      if (!job) continue;
+      if (!(waiter.withoutClose ? job.activeTasks === 0 : job.isCompleted)) return false;
+    }
+    return true;
   }
 
   /** `last` is the highest id ever created, even if forgotten (spec §1). */

@@ -590,7 +590,7 @@ export class SchedulerCore {
     worker.totals.forEach((total, id) => {
       this.#clusterTotals[id] = (this.#clusterTotals[id] ?? 0) + sign * (total ?? 0);
     });
-    this.#queue.revalue((group) => group.submits[0] ? this.#valueOf(group.submits[0]) : 0);
+    this.#queue.revalue((group) => group.first ? this.#valueOf(group.first) : 0);
   }
 
   #valueOf(submit: SubmitRecord): number {
@@ -826,7 +826,7 @@ export class SchedulerCore {
    * higher-priority work appears).
    */
   #retractForPriority(): CoreCommand[] {
-    const top = this.#queue.groups()[0]?.submits[0];
+    const top = this.#queue.groups()[0]?.first;
     if (!top || top.nodes > 0) return [];
     let lowerQueued = false;
     for (const [priority, count] of this.#assignedByPriority) {

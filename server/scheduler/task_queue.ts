@@ -8,8 +8,12 @@
 import type { SubmitRecord } from "./job_record.ts";
 
 export class QueueGroup {
-  /** Submits in job order; those at the front with nothing left are dropped lazily. */
-  readonly submits: SubmitRecord[] = [];
+  /**
+   * Submits in job order from `#head` on; spent ones at the front are skipped by moving the head
+   * (`shift` would copy the array each time) and cut off once they are half of it.
+   */
+  #submits: SubmitRecord[] = [];
+  #head = 0;
   /** Resources spec §5.3 value of one task (the same for every submit of the group). */
   value = 0;
 
@@ -20,16 +24,32 @@ export class QueueGroup {
     readonly needsCpus: boolean,
   ) {}
 
+  /** The first queued submit, spent or not (for ordering), or undefined. */
+  get first(): SubmitRecord | undefined {
+    return this.#submits[this.#head];
+  }
+
+  /** The queued submits, in job order. */
+  get submits(): readonly SubmitRecord[] {
+    return this.#head === 0 ? this.#submits : this.#submits.slice(this.#head);
+  }
+
   /** The first submit with waiting tasks (dropping spent ones from the front), or null. */
   front(): SubmitRecord | null {
-    const submits = this.submits;
-    while (submits.length > 0 && !submits[0].hasWaitingTasks()) submits.shift()!.queued = false;
-    return submits[0] ?? null;
+    const submits = this.#submits;
+    while (this.#head < submits.length && !submits[this.#head].hasWaitingTasks()) {
+      submits[this.#head++].queued = false;
+    }
+    if (this.#head > 1024 && this.#head * 2 > submits.length) {
+      this.#submits = submits.slice(this.#head);
+      this.#head = 0;
+    }
+    return this.#submits[this.#head] ?? null;
   }
 
   insert(submit: SubmitRecord): void {
-    const submits = this.submits;
-    let low = 0;
+    const submits = this.#submits;
+    let low = this.#head;
     let high = submits.length;
     while (low < high) {
       const middle = (low + high) >> 1;
@@ -41,10 +61,14 @@ export class QueueGroup {
 
   /** Drops every spent submit (after a cancel, which can empty submits anywhere). */
   dropSpent(): void {
-    for (const submit of this.submits) if (!submit.hasWaitingTasks()) submit.queued = false;
-    const kept = this.submits.filter((submit) => submit.queued);
-    this.submits.length = 0;
-    this.submits.push(...kept);
+    const kept: SubmitRecord[] = [];
+    for (let i = this.#head; i < this.#submits.length; i++) {
+      const submit = this.#submits[i];
+      if (submit.hasWaitingTasks()) kept.push(submit);
+      else submit.queued = false;
+    }
+    this.#submits = kept;
+    this.#head = 0;
   }
 }
 
@@ -119,8 +143,8 @@ function submitOrder(a: SubmitRecord, b: SubmitRecord): number {
 function groupOrder(a: QueueGroup, b: QueueGroup): number {
   if (a.priority !== b.priority) return b.priority - a.priority;
   if (a.value !== b.value) return b.value - a.value;
-  const frontA = a.submits[0];
-  const frontB = b.submits[0];
+  const frontA = a.first;
+  const frontB = b.first;
   if (!frontA || !frontB) return frontA ? -1 : frontB ? 1 : 0;
   return submitOrder(frontA, frontB);
 }

@@ -15,6 +15,7 @@ import { logger } from "../common/log.ts";
 const log = logger("worker::orphan_guard");
 
 const FLUSH_MS = 20;
+const encoder = new TextEncoder();
 
 const AWK_PROGRAM = `
 $1 == "+" { live[$2] = 1; next }
@@ -76,7 +77,7 @@ export class OrphanGuard {
   #flush(): void {
     const text = this.#pending;
     this.#pending = "";
-    this.#writer.write(new TextEncoder().encode(text)).catch((error) => {
+    this.#writer.write(encoder.encode(text)).catch((error) => {
       if (this.#broken) return;
       this.#broken = true;
       log.warn(

@@ -189,9 +189,9 @@ export class TaskRunner {
   }
 
   /** Gives back to the server those of these tasks still queued here (not started). */
-  retract(refs: TaskRefMessage[]): TaskRefMessage[] {
+  retract(refs: TaskRefMessage[]): void {
     const wanted = new Set(refs.map((ref) => `${ref.jobId}:${ref.taskId}:${ref.instanceId}`));
-    return this.#giveBack(({ entry: { ref } }) =>
+    this.#giveBack(({ entry: { ref } }) =>
       wanted.has(`${ref.jobId}:${ref.taskId}:${ref.instanceId}`)
     );
   }
@@ -200,11 +200,11 @@ export class TaskRunner {
    * Gives back the queued tasks whose time request no longer fits the worker's remaining time
    * (server-worker spec §4.1 `--retract-check-interval`, resources spec §3.8).
    */
-  retractLate(remainingMs: number): TaskRefMessage[] {
-    return this.#giveBack((queued) => queued.timeRequestMs > remainingMs);
+  retractLate(remainingMs: number): void {
+    this.#giveBack((queued) => queued.timeRequestMs > remainingMs);
   }
 
-  #giveBack(wanted: (queued: QueuedTask) => boolean): TaskRefMessage[] {
+  #giveBack(wanted: (queued: QueuedTask) => boolean): void {
     const retracted: TaskRefMessage[] = [];
     this.#queue = this.#queue.filter((queued) => {
       if (queued.entry.canceled || !wanted(queued)) return true;
@@ -213,7 +213,6 @@ export class TaskRunner {
       return false;
     });
     if (retracted.length > 0) this.options.send({ type: "tasks-retracted", tasks: retracted });
-    return retracted;
   }
 
   /** Passes on a running task's notification; false if that instance is not running here. */

@@ -11,7 +11,6 @@ import {
   itemFromGroups,
   type ResourceDescriptorItem,
 } from "./resource_descriptor.ts";
-import { resourceNameLengthAt } from "./resource_name.ts";
 
 /**
  * A `--resource` or `--cpus` value does not parse. `note` is the detail (the spec's note where it
@@ -36,14 +35,7 @@ const SUM_CPUS_MESSAGE = "Resource kind `sum` cannot be used with CPUs. CPUs mus
 /** Parses `--resource` text: `gpus=[0,1]`, `cpus=2x4`, `mem=sum(4096)`, `x=range(1-3)`. */
 export function parseResourceDefinition(text: string): ResourceDescriptorItem {
   return withSubject(text, "resource definition", (scanner) => {
-    scanner.skipSpaces();
-    const nameStart = scanner.offset;
-    const nameLength = resourceNameLengthAt(text, nameStart);
-    if (nameLength === 0) scanner.failUnexpected("a resource name");
-    scanner.offset += nameLength;
-    const name = text.slice(nameStart, scanner.offset);
-    scanner.skipSpaces();
-    scanner.expect("=");
+    const name = scanner.resourceNameAndEquals();
     const item = parseKind(scanner, name, false);
     scanner.expectEnd();
     return item;

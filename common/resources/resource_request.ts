@@ -5,7 +5,6 @@
 import { HqError } from "../errors.ts";
 import { ParseFailure, TextScanner } from "./text_scanner.ts";
 import { AMOUNT_FRACTIONS, AmountParseError, formatAmount, parseU32 } from "./amount.ts";
-import { resourceNameLengthAt } from "./resource_name.ts";
 
 /** Allocation policies of resources spec §3.3; `all` takes the whole pool (§3.4). */
 export type RequestPolicy = "compact" | "compact!" | "tight" | "tight!" | "scatter" | "all";
@@ -79,14 +78,7 @@ export function parseRequestText(text: string): ParsedRequest {
 /** Parses the submit `--resource` value `NAME=RQ`, e.g. `gpus/nvidia=2 compact!`. */
 export function parseResourceRequestArg(text: string): ResourceRequestEntry {
   return withReport(text, (scanner) => {
-    scanner.skipSpaces();
-    const nameStart = scanner.offset;
-    const nameLength = resourceNameLengthAt(text, nameStart);
-    if (nameLength === 0) scanner.failUnexpected("a resource name");
-    scanner.offset += nameLength;
-    const name = text.slice(nameStart, scanner.offset);
-    scanner.skipSpaces();
-    scanner.expect("=");
+    const name = scanner.resourceNameAndEquals();
     const { amount, policy } = parseRequestToEnd(scanner);
     return { name, amount, policy };
   });

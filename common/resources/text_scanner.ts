@@ -2,6 +2,8 @@
 // requests): failures carry a note and the offset they point at, which the parsers turn into
 // their own error classes and messages.
 
+import { resourceNameLengthAt } from "./resource_name.ts";
+
 /** A parse stopped at `offset`; `note` says why (`Unexpected character … expected …`). */
 export class ParseFailure extends Error {
   constructor(readonly note: string, readonly offset: number) {
@@ -48,6 +50,19 @@ export class TextScanner {
   expectEnd(): void {
     this.skipSpaces();
     if (!this.atEnd()) this.failUnexpected("end of input");
+  }
+
+  /** `NAME=` at the offset (spaces allowed around `=`); the report points at the first bad char. */
+  resourceNameAndEquals(): string {
+    this.skipSpaces();
+    const start = this.offset;
+    const length = resourceNameLengthAt(this.text, start);
+    if (length === 0) this.failUnexpected("a resource name");
+    this.offset += length;
+    const name = this.text.slice(start, this.offset);
+    this.skipSpaces();
+    this.expect("=");
+    return name;
   }
 
   fail(note: string, offset = this.offset): never {

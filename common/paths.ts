@@ -13,8 +13,13 @@ export function resolvePath(base: string, path: string): string {
   return path.startsWith("/") ? normalizePath(path) : normalizePath(`${base}/${path}`);
 }
 
+/** A `//`, a `.` or `..` segment, or a trailing `/`: what `normalizePath` may change. */
+const NOT_NORMAL = /\/\/|(^|\/)\.\.?(\/|$)|.\/$/;
+
 /** Removes `.` segments, empty segments and resolves `..` lexically. */
 export function normalizePath(path: string): string {
+  // Most paths are normal already (the server checks several per submit).
+  if (path.length > 1 && !NOT_NORMAL.test(path)) return path;
   const absolute = path.startsWith("/");
   const parts: string[] = [];
   for (const part of path.split("/")) {

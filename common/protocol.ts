@@ -254,7 +254,9 @@ export type ServerToWorkerMessage =
   /** Stop these tasks (cancel, abort); nothing is reported back for them. */
   | { type: "cancel-tasks"; tasks: TaskRefMessage[] }
   /** Give back those of these tasks not started yet (answered by `tasks-retracted`). */
-  | { type: "retract-tasks"; tasks: TaskRefMessage[] };
+  | { type: "retract-tasks"; tasks: TaskRefMessage[] }
+  /** These jobs completed: no task of theirs comes again, so drop their templates. */
+  | { type: "jobs-done"; jobIds: number[] };
 
 // ---------------------------------------------------------------------------------------------
 // Validation of what a peer sent. An authenticated peer can still send a shape we do not know
@@ -365,7 +367,8 @@ export function isWorkerMessage(value: unknown): value is WorkerMessage {
 export function isServerToWorkerMessage(value: unknown): value is ServerToWorkerMessage {
   return isRecord(value) &&
     (value.type === "registered" || value.type === "stop" || value.type === "assign-tasks" ||
-      value.type === "cancel-tasks" || value.type === "retract-tasks");
+      value.type === "cancel-tasks" || value.type === "retract-tasks" ||
+      value.type === "jobs-done");
 }
 
 function isTaskRef(value: unknown): value is TaskRefMessage {

@@ -20,6 +20,7 @@ import { validateResourceDescriptor } from "../common/resources/mod.ts";
 import { FrameError, type MessageConnection } from "../common/transport/mod.ts";
 import type { TaskTemplate } from "../common/job_types.ts";
 import type { AssignedTask, CoreCommand, CoreEvent, WorkerId } from "./scheduler/core_events.ts";
+import type { JobRecord, SubmitRecord } from "./scheduler/job_record.ts";
 import type { SchedulerCore, WorkerRecord } from "./scheduler/scheduler_core.ts";
 
 const log = logger("server::worker_hub");
@@ -43,8 +44,6 @@ export interface WorkerHubOptions {
 
 export class WorkerHub {
   readonly #links = new Map<WorkerId, WorkerConnection>();
-  /** Which submit templates each worker has already been sent (`jobId:submitIndex`). */
-  readonly #sentTemplates = new Map<WorkerId, Set<string>>();
   #roundPending = false;
   /** Called after each batch of events (job waiters check their jobs here). */
   onChange: () => void = () => {};
@@ -116,7 +115,6 @@ export class WorkerHub {
       connection.close();
       if (workerId !== null) {
         this.#links.delete(workerId);
-        this.#sentTemplates.delete(workerId);
         this.handle({ type: "worker-connection-closed", workerId });
       }
     }
@@ -216,6 +214,7 @@ export class WorkerHub {
   #afterEvents(): void {
     this.#roundPending = false;
     this.#apply(this.core.handle({ type: "schedule" }, this.#now()));
+    this.#releaseTemplates(this.core.takeCompletedJobs());
     this.onChange();
   }
 
@@ -230,7 +229,6 @@ export class WorkerHub {
           this.#logOffline(command.workerId);
           link?.close();
           this.#links.delete(command.workerId);
-          this.#sentTemplates.delete(command.workerId);
           break;
         case "assign-tasks":
           link?.send({
@@ -253,17 +251,34 @@ export class WorkerHub {
     workerId: WorkerId,
     tasks: AssignedTask[],
   ): Array<{ jobId: number; submitIndex: number; template: TaskTemplate }> {
-    let sent = this.#sentTemplates.get(workerId);
-    if (!sent) this.#sentTemplates.set(workerId, sent = new Set());
     const templates = [];
     for (const { jobId, submitIndex } of tasks) {
-      const key = `${jobId}:${submitIndex}`;
-      if (sent.has(key)) continue;
-      sent.add(key);
-      const template = this.core.jobs.get(jobId)?.submits[submitIndex].description.template;
-      if (template) templates.push({ jobId, submitIndex, template });
+      const submit = this.core.jobs.get(jobId)?.submits[submitIndex];
+      if (!submit || !markSent(submit, workerId)) continue;
+      templates.push({ jobId, submitIndex, template: submit.description.template });
     }
     return templates;
+  }
+
+  /** Tells each worker that got templates of these completed jobs to drop them. */
+  #releaseTemplates(jobs: JobRecord[]): void {
+    if (jobs.length === 0) return;
+    const byWorker = new Map<WorkerId, number[]>();
+    for (const job of jobs) {
+      for (const submit of job.submits) {
+        const sentTo = submit.templateSentTo;
+        if (sentTo === null) continue;
+        submit.templateSentTo = null;
+        for (const workerId of typeof sentTo === "number" ? [sentTo] : sentTo) {
+          const jobIds = byWorker.get(workerId) ?? [];
+          if (jobIds.at(-1) !== job.id) jobIds.push(job.id);
+          byWorker.set(workerId, jobIds);
+        }
+      }
+    }
+    for (const [workerId, jobIds] of byWorker) {
+      this.#links.get(workerId)?.send({ type: "jobs-done", jobIds });
+    }
   }
 
   #logOffline(workerId: WorkerId): void {
@@ -274,6 +289,23 @@ export class WorkerHub {
   #knownIds(): number[] {
     return [...this.core.workers.keys()].sort((a, b) => a - b);
   }
+}
+
+/** Records that `workerId` has the submit's template; false if it had it already. */
+function markSent(submit: SubmitRecord, workerId: WorkerId): boolean {
+  const sentTo = submit.templateSentTo;
+  if (sentTo === null) {
+    submit.templateSentTo = workerId;
+    return true;
+  }
+  if (sentTo === workerId) return false;
+  if (typeof sentTo === "number") {
+    submit.templateSentTo = new Set([sentTo, workerId]);
+    return true;
+  }
+  if (sentTo.has(workerId)) return false;
+  sentTo.add(workerId);
+  return true;
 }
 
 function toView(record: Readonly<WorkerRecord>, withRuntimeInfo: boolean): WorkerView {

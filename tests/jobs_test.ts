@@ -374,9 +374,10 @@ Deno.test("every task variable of spec §4 has its value: ids, submit dir, CPUs,
   assert.equal(vars.get("Cpus_allowed_list"), vars.get("HQ_CPUS"), "taskset pinned the task");
 });
 
-Deno.test("--stdin bytes reach every task's stdin", async () => {
+Deno.test("--stdin bytes reach every task's stdin; the worker drops them once the job completes", async () => {
   await using cwd = await tempDir();
-  await using c = await cluster();
+  await using work = await tempDir();
+  await using c = await cluster(["--work-dir", work.path]);
   const { server } = c;
   const input = "first line\nžluťoučký kůň\n\nlast, without newline";
   const result = await hqAt(
@@ -392,6 +393,11 @@ Deno.test("--stdin bytes reach every task's stdin", async () => {
   for (const task of [1, 2, 3]) {
     assert.equal(await Deno.readTextFile(`${cwd.path}/job-${id}/${task}.stdout`), input);
   }
+  // The server tells the worker the job is done: its template and stdin file go.
+  await waitUntil(
+    async () => !(await filesIn(work.path)).some((name) => name.startsWith("stdin-")),
+    { what: "the worker removes the job's stdin file" },
+  );
 });
 
 // --- What scripts parse: JSON and quiet output ---

@@ -183,6 +183,9 @@ async function receive(
         case "retract-tasks":
           runner.retract(message.tasks);
           break;
+        case "jobs-done":
+          runner.dropJobs(message.jobIds);
+          break;
       }
     }
     return null;

@@ -70,8 +70,10 @@ export interface TaskRunnerOptions {
 }
 
 export class TaskRunner {
-  readonly #templates = new Map<string, TaskTemplate>();
-  readonly #stdinFiles = new Map<string, string>();
+  /** Templates by job id, then submit index (dropped when the server says the job is done). */
+  readonly #templates = new Map<number, TaskTemplate[]>();
+  /** `--stdin` files by job id, then submit index. */
+  readonly #stdinFiles = new Map<number, string[]>();
   readonly #running = new Map<string, RunningTask>();
   /** Assigned tasks waiting for resources: by priority (higher first), then arrival. */
   #queue: QueuedTask[] = [];
@@ -94,8 +96,25 @@ export class TaskRunner {
     templates: Array<{ jobId: number; submitIndex: number; template: TaskTemplate }>,
   ): void {
     for (const { jobId, submitIndex, template } of templates) {
-      this.#templates.set(`${jobId}:${submitIndex}`, template);
+      let submits = this.#templates.get(jobId);
+      if (!submits) this.#templates.set(jobId, submits = []);
+      submits[submitIndex] = template;
     }
+  }
+
+  /** Forgets completed jobs: their templates, and their `--stdin` files on disk. */
+  dropJobs(jobIds: number[]): void {
+    for (const jobId of jobIds) {
+      this.#templates.delete(jobId);
+      const stdinFiles = this.#stdinFiles.get(jobId);
+      if (!stdinFiles) continue;
+      this.#stdinFiles.delete(jobId);
+      for (const path of stdinFiles) if (path) Deno.remove(path).catch(() => {});
+    }
+  }
+
+  #template(task: AssignedTaskMessage): TaskTemplate | undefined {
+    return this.#templates.get(task.jobId)?.[task.submitIndex];
   }
 
   assign(tasks: AssignedTaskMessage[]): void {
@@ -108,7 +127,7 @@ export class TaskRunner {
         timedOut: false,
       };
       this.#running.set(`${task.jobId}:${task.taskId}`, entry);
-      const template = this.#templates.get(`${task.jobId}:${task.submitIndex}`) ?? null;
+      const template = this.#template(task) ?? null;
       const variant = template ? requestVariants(template)[task.variant ?? 0] : undefined;
       this.#enqueue({
         task,
@@ -258,7 +277,7 @@ export class TaskRunner {
     request: ResourceRequestEntry[],
     allocation: ResourceAllocation,
   ): Promise<void> {
-    const template = this.#templates.get(`${task.jobId}:${task.submitIndex}`);
+    const template = this.#template(task);
     if (!template) {
       this.#fail(entry, "The worker did not receive the task's definition", false);
       return;
@@ -400,12 +419,13 @@ export class TaskRunner {
 
   /** The `--stdin` bytes of a submit, written once to a file every instance reads. */
   async #stdinFile(task: AssignedTaskMessage, bytes: Uint8Array): Promise<string> {
-    const key = `${task.jobId}:${task.submitIndex}`;
-    let path = this.#stdinFiles.get(key);
+    let paths = this.#stdinFiles.get(task.jobId);
+    if (!paths) this.#stdinFiles.set(task.jobId, paths = []);
+    let path = paths[task.submitIndex];
     if (!path) {
       path = joinPath(this.options.workDir, `stdin-${task.jobId}-${task.submitIndex}`);
       await Deno.writeFile(path, bytes);
-      this.#stdinFiles.set(key, path);
+      paths[task.submitIndex] = path;
     }
     return path;
   }

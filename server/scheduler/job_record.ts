@@ -51,6 +51,11 @@ export class SubmitRecord {
   queued = false;
   /** Tasks at indexes ≥ cursor were never handed to the scheduler. */
   cursor = 0;
+  /**
+   * The workers this submit's template was sent to: one id, a set once there are several, or
+   * null (kept by the server's worker hub; the core does not read it).
+   */
+  templateSentTo: number | Set<number> | null = null;
   /** Indexes put back to waiting after a worker loss, in order. */
   readonly requeued: number[] = [];
   /** Whether untouched tasks (≥ cursor) still wait; false after a bulk cancel or abort. */
@@ -100,10 +105,10 @@ export class SubmitRecord {
       state: SLOT_STATES[slot],
       instanceId: table.instanceId(index),
       workerId: started ? table.workerId(index) : null,
-      nodeIds: started ? table.nodeIds.get(index) ?? null : null,
+      nodeIds: started ? table.nodeIds(index) : null,
       startedMs: started ? table.startedMs(index) : null,
       finishedMs: slot === Slot.Finished || slot === Slot.Failed ? table.finishedMs(index) : null,
-      error: slot === Slot.Failed ? table.errors.get(index) ?? null : null,
+      error: slot === Slot.Failed ? table.error(index) : null,
     };
   }
 }
@@ -114,8 +119,6 @@ export class JobRecord {
   taskCount = 0;
   cancelReason: string | null = null;
   completedMs: number | null = null;
-  /** Worker ids that ran tasks of this job, for `job info`'s `Workers` row. */
-  readonly workerIds = new Set<number>();
 
   constructor(
     readonly id: number,

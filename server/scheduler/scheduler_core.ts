@@ -133,8 +133,12 @@ export class SchedulerCore {
   #fittingVariant = 0;
   /** Distinct requests (needs and time request), numbered: submits of one shape fit alike. */
   readonly #shapeIds = new Map<string, number>();
+  /** The request variants of each shape, by shape id. */
+  readonly #shapeVariants: VariantNeeds[][] = [];
   /** Resource names numbered in order of first sight; `cpus` is 0. */
   readonly #resourceIds = new Map<string, number>([[CPU_RESOURCE_NAME, 0]]);
+  /** Jobs completed since the shell last took them (`takeCompletedJobs`). */
+  #completedJobs: JobRecord[] = [];
 
   handle(event: CoreEvent, nowMs: number): CoreCommand[] {
     this.#nowMs = nowMs;
@@ -168,7 +172,7 @@ export class SchedulerCore {
         const job = new JobRecord(event.jobId, event.name, event.maxFails, event.isOpen, nowMs);
         this.#jobs.set(job.id, job);
         if (event.submit) this.#addSubmit(job, event.submit);
-        else if (!job.isOpen) job.completedMs = nowMs;
+        else this.#checkCompleted(job);
         return [];
       }
       case "tasks-added": {
@@ -317,7 +321,7 @@ export class SchedulerCore {
       const table = submit.table;
       const wasRunning = table.state(index) === Slot.Running;
       const crashLimit = submit.description.template.crashLimit;
-      table.instanceIds.set(index, table.instanceId(index) + 1);
+      table.setInstanceId(index, table.instanceId(index) + 1);
       table.setWorkerId(index, null);
       table.setStartedMs(index, null);
       this.#setSlot(submit, index, Slot.Waiting);
@@ -327,15 +331,14 @@ export class SchedulerCore {
       } else if (
         wasRunning && LOSS_COUNTS_AS_CRASH.has(reason) && typeof crashLimit === "number"
       ) {
-        const crashes = (table.crashCounts.get(index) ?? 0) + 1;
-        table.crashCounts.set(index, crashes);
+        const crashes = table.addCrash(index);
         if (crashes >= crashLimit) {
           failure =
             `Task was running on a worker that was lost; the task has occurred ${crashes} times in this situation and limit was reached.`;
         }
       }
       if (failure !== null) {
-        table.errors.set(index, failure);
+        table.setError(index, failure);
         table.setFinishedMs(index, this.#nowMs);
         commands.push(...this.#finishTask(submit, index, Slot.Failed));
       } else {
@@ -355,7 +358,7 @@ export class SchedulerCore {
 
   #addSubmit(job: JobRecord, description: SubmitDescription): void {
     const submit = job.addSubmit(description);
-    submit.variants = requestVariants(description.template).map((variant) => ({
+    const variants = requestVariants(description.template).map((variant) => ({
       needs: variant.resources.map((entry) => ({
         resourceId: this.#resourceId(entry.name),
         amount: entry.amount,
@@ -364,16 +367,21 @@ export class SchedulerCore {
       timeRequestMs: variant.timeRequestMs,
       weight: variant.weight,
     }));
-    submit.needsCpus = submit.nodes > 0 ||
-      submit.variants.every((variant) => variant.needs.some((need) => need.resourceId === 0));
-    const shape = submit.variants.map((variant) =>
-      `${variant.timeRequestMs}:${
+    const shape = variants.map((variant) =>
+      `${variant.timeRequestMs}:${variant.weight}:${
         variant.needs.map((need) => `${need.resourceId}=${need.all ? "all" : need.amount}`)
           .join(",")
       }`
     ).join("|");
     let shapeId = this.#shapeIds.get(shape);
-    if (shapeId === undefined) this.#shapeIds.set(shape, shapeId = this.#shapeIds.size);
+    if (shapeId === undefined) {
+      this.#shapeIds.set(shape, shapeId = this.#shapeIds.size);
+      this.#shapeVariants.push(variants);
+    }
+    // One shared copy per shape: 100,000 one-task jobs need not hold 100,000 copies.
+    submit.variants = this.#shapeVariants[shapeId];
+    submit.needsCpus = submit.nodes > 0 ||
+      submit.variants.every((variant) => variant.needs.some((need) => need.resourceId === 0));
     submit.shapeId = shapeId;
     if (submit.ids.count > 0) this.#enqueue(submit);
     else this.#checkCompleted(job);
@@ -433,7 +441,6 @@ export class SchedulerCore {
     const { submit, index } = found;
     this.#setSlot(submit, index, Slot.Running);
     submit.table.setStartedMs(index, this.#nowMs);
-    submit.job.workerIds.add(workerId);
     const worker = this.#workers.get(workerId)!;
     worker.runningTasks++;
     worker.lastTaskStarted = { jobId: ref.jobId, taskId: ref.taskId, timeMs: this.#nowMs };
@@ -461,10 +468,9 @@ export class SchedulerCore {
       table.setStartedMs(index, null);
     } else if (slot === Slot.Assigned) {
       table.setStartedMs(index, this.#nowMs);
-      submit.job.workerIds.add(workerId);
     }
     table.setFinishedMs(index, this.#nowMs);
-    if (error !== null) table.errors.set(index, error);
+    if (error !== null) table.setError(index, error);
     return this.#finishTask(submit, index, target);
   }
 
@@ -480,7 +486,20 @@ export class SchedulerCore {
   }
 
   #checkCompleted(job: JobRecord): void {
-    if (job.isCompleted && job.completedMs === null) job.completedMs = this.#nowMs;
+    if (job.isCompleted && job.completedMs === null) {
+      job.completedMs = this.#nowMs;
+      this.#completedJobs.push(job);
+    }
+  }
+
+  /**
+   * The jobs that completed (closed, nothing waiting or running) since the last call, in order;
+   * each job once (closed jobs never reopen).
+   */
+  takeCompletedJobs(): JobRecord[] {
+    const jobs = this.#completedJobs;
+    if (jobs.length > 0) this.#completedJobs = [];
+    return jobs;
   }
 
   /** Sets a task's slot and keeps the job's counters in step. */
@@ -787,7 +806,7 @@ export class SchedulerCore {
         if (placement.retracting || placement.nodes) continue;
         if (table.state(index) !== Slot.Assigned) continue;
         const instanceId = table.instanceId(index);
-        if (table.retractedInstances.get(index) === instanceId) continue;
+        if (table.retractedInstance(index) === instanceId) continue;
         const taker = hungry.find((worker) => this.#fit(worker, submit, 1) === Fit.Now);
         if (!taker) continue;
         // Counted on the taker until this round ends, so it is not promised more than it has.
@@ -795,7 +814,7 @@ export class SchedulerCore {
         this.#addUse(taker, needs, 1);
         reserved.push([taker, needs]);
         placement.retracting = true;
-        table.retractedInstances.set(index, instanceId);
+        table.setRetractedInstance(index, instanceId);
         excess -= submit.variants[placement.variant].needs
           .find((need) => need.resourceId === 0)?.amount ?? 0;
         tasks.push({ jobId: submit.job.id, taskId: submit.ids.idAt(index), instanceId });
@@ -845,9 +864,9 @@ export class SchedulerCore {
         if (submit.priority >= top.priority || placement.retracting || placement.nodes) continue;
         if (table.state(index) !== Slot.Assigned) continue;
         const instanceId = table.instanceId(index);
-        if (table.retractedInstances.get(index) === instanceId) continue;
+        if (table.retractedInstance(index) === instanceId) continue;
         placement.retracting = true;
-        table.retractedInstances.set(index, instanceId);
+        table.setRetractedInstance(index, instanceId);
         tasks.push({ jobId: submit.job.id, taskId: submit.ids.idAt(index), instanceId });
       }
       if (tasks.length > 0) commands.push({ type: "retract-tasks", workerId: worker.id, tasks });
@@ -937,7 +956,7 @@ export class SchedulerCore {
       nodes: nodes.map((worker) => worker.id),
       variant: 0,
     };
-    table.nodeIds.set(index, placement.nodes!);
+    table.setNodeIds(index, placement.nodes!);
     for (const worker of nodes) {
       worker.placements.set(`${submit.job.id}:${taskId}`, placement);
       worker.exclusive = true;

@@ -127,6 +127,21 @@ Deno.test("SchedulerCore runs a job to FINISHED and records start and end", () =
   assert.ok(detail.completedMs !== null);
 });
 
+Deno.test("SchedulerCore hands each completed job out once, in completion order", () => {
+  const env = new CoreTestEnv();
+  env.addWorker(1, 4);
+  const first = env.submit([[0, 1, 1]]);
+  const second = env.submit([[0, 0, 1]]);
+  const tasks = env.schedule().get(1)!;
+  assert.deepEqual(env.core.takeCompletedJobs(), []);
+  env.finish(1, tasks[2]);
+  env.finish(1, tasks[0]);
+  assert.deepEqual(env.core.takeCompletedJobs().map((job) => job.id), [second]);
+  env.finish(1, tasks[1]);
+  assert.deepEqual(env.core.takeCompletedJobs().map((job) => job.id), [first]);
+  assert.deepEqual(env.core.takeCompletedJobs(), []);
+});
+
 Deno.test("SchedulerCore marks the job FAILED and aborts the rest once failures exceed max-fails", () => {
   const env = new CoreTestEnv();
   env.addWorker(1, 2);

@@ -15,6 +15,7 @@ import type {
 } from "../common/protocol.ts";
 import { explainTask } from "./scheduler/explain_task.ts";
 import type { JobRecord } from "./scheduler/job_record.ts";
+import { noteForgottenTasks } from "./memory_release.ts";
 import type { WorkerHub } from "./worker_hub.ts";
 
 interface Waiter {
@@ -172,6 +173,7 @@ export class JobService {
         return { jobId, outcome: "ignored" };
       }
       this.workers.handle({ type: "job-forgotten", jobId });
+      noteForgottenTasks(job.taskCount);
       return { jobId, outcome: "forgotten" };
     });
   }

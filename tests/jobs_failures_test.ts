@@ -379,13 +379,21 @@ Deno.test({
     await using c = await cluster();
     const { server, workers } = c;
     const marker = newMarker();
-    await submitJob(server, ["--array", "1-2", "--env", marker, "sleep", "1000"], {
+    const id = await submitJob(server, ["--array", "1-2", "--env", marker, "sleep", "1000"], {
       cwd: cwd.path,
     });
     try {
       await waitUntil(() => processesWith(["sleep", "1000"], marker).length === 2, {
         what: "two tasks to run",
       });
+      // The worker tells its watcher of new tasks in batches (every 20 ms): once the server has
+      // heard of both starts, the batch is out, even on a loaded machine.
+      await waitUntil(
+        async () => (await taskObjects(server, id)).every((task) => task.state === "running"),
+        {
+          what: "the server to see both tasks running",
+        },
+      );
       workers[0].kill("SIGKILL");
       await waitUntil(() => processesWith(["sleep", "1000"], marker).length === 0, {
         timeoutMs: 5_000,

@@ -1,0 +1,536 @@
+/**
+ * The on-disk format of the server journal (spec §1.4). The format is ours; HyperQueue's journal
+ * need not be readable. Payloads are opaque bytes here: the caller msgpack-encodes events.
+ *
+ * ```text
+ * header  "HQJRNL\0\0" (8 bytes), format version (u32 LE)
+ * record  payload length (u32 LE), CRC-32 of the payload (u32 LE), payload
+ * ```
+ *
+ * A crash mid-write leaves a torn tail: readers report it and the writer truncates it away. A bad
+ * record with valid-looking data after it is corruption.
+ */
+import { describeError, HqError } from "../errors.ts";
+import { dirname } from "../paths.ts";
+
+/** The first 8 bytes of every journal file. */
+export const JOURNAL_MAGIC: Uint8Array = new Uint8Array([
+  0x48, // H
+  0x51, // Q
+  0x4a, // J
+  0x52, // R
+  0x4e, // N
+  0x4c, // L
+  0x00,
+  0x00,
+]);
+
+/** Version of the file layout (header and record framing), not of the events inside. */
+export const JOURNAL_FORMAT_VERSION = 1;
+
+/** Magic plus format version. */
+export const JOURNAL_HEADER_BYTES = 12;
+
+/** Payload length plus checksum in front of each payload. */
+export const RECORD_HEADER_BYTES = 8;
+
+/**
+ * Largest payload a record may hold: twice the largest message frame, so any submit fits. A larger
+ * length in a file is damage, which lets the reader tell a corrupted length from a torn tail.
+ */
+export const MAX_RECORD_BYTES = 256 * 1024 * 1024;
+
+/** The file is empty, is not a journal, or has a format version this hq cannot read. */
+export class InvalidJournalError extends HqError {}
+
+/** A record in the middle of the journal is damaged. */
+export class JournalCorruptedError extends HqError {}
+
+/** The journal file could not be read. */
+export class JournalReadError extends HqError {}
+
+/** The journal could not be written or synced; the writer refuses further work. */
+export class JournalWriteError extends HqError {}
+
+// ---------------------------------------------------------------------------------------------
+// CRC-32
+
+// Slicing-by-8 CRC-32 (IEEE, reflected, polynomial 0xEDB88320). No npm dependency needed for 20
+// lines. Measured ~500 MB/s on 40-byte records and ~750 MB/s on large ones; node:zlib's crc32 is
+// faster on large inputs but 2.5x slower on 40-byte records, the common journal event.
+const CRC_TABLE = makeCrcTable();
+
+function makeCrcTable(): Int32Array {
+  const table = new Int32Array(8 * 256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c;
+  }
+  for (let n = 0; n < 256; n++) {
+    for (let slice = 1; slice < 8; slice++) {
+      const previous = table[(slice - 1) * 256 + n];
+      table[slice * 256 + n] = (previous >>> 8) ^ table[previous & 0xff];
+    }
+  }
+  return table;
+}
+
+function crc32Range(bytes: Uint8Array, start: number, end: number): number {
+  const t = CRC_TABLE;
+  let crc = -1;
+  let i = start;
+  const end8 = start + ((end - start) & ~7);
+  for (; i < end8; i += 8) {
+    const low = crc ^
+      (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24));
+    crc = t[1792 + (low & 0xff)] ^ t[1536 + ((low >>> 8) & 0xff)] ^
+      t[1280 + ((low >>> 16) & 0xff)] ^ t[1024 + (low >>> 24)] ^ t[768 + bytes[i + 4]] ^
+      t[512 + bytes[i + 5]] ^ t[256 + bytes[i + 6]] ^ t[bytes[i + 7]];
+  }
+  for (; i < end; i++) crc = t[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
+  return (crc ^ -1) >>> 0;
+}
+
+/** The CRC-32 (IEEE) of `bytes`, as an unsigned 32-bit number. */
+export function crc32(bytes: Uint8Array): number {
+  return crc32Range(bytes, 0, bytes.length);
+}
+
+function readU32(bytes: Uint8Array, at: number): number {
+  return (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
+}
+
+function writeU32(bytes: Uint8Array, at: number, value: number): void {
+  bytes[at] = value;
+  bytes[at + 1] = value >>> 8;
+  bytes[at + 2] = value >>> 16;
+  bytes[at + 3] = value >>> 24;
+}
+
+function journalHeader(): Uint8Array {
+  const header = new Uint8Array(JOURNAL_HEADER_BYTES);
+  header.set(JOURNAL_MAGIC);
+  writeU32(header, JOURNAL_MAGIC.length, JOURNAL_FORMAT_VERSION);
+  return header;
+}
+
+/** Throws `InvalidJournalError` unless `bytes` starts with a journal header this hq reads. */
+function checkHeader(bytes: Uint8Array, path: string): void {
+  if (bytes.length === 0) throw new InvalidJournalError(`Journal "${path}" is empty`);
+  const magicLength = Math.min(bytes.length, JOURNAL_MAGIC.length);
+  for (let i = 0; i < magicLength; i++) {
+    if (bytes[i] !== JOURNAL_MAGIC[i]) {
+      throw new InvalidJournalError(`Invalid journal format: "${path}" is not an hq journal`);
+    }
+  }
+  if (bytes.length < JOURNAL_HEADER_BYTES) {
+    throw new InvalidJournalError(`Invalid journal format: "${path}" ends inside its header`);
+  }
+  const version = readU32(bytes, JOURNAL_MAGIC.length);
+  if (version !== JOURNAL_FORMAT_VERSION) {
+    throw new InvalidJournalError(
+      `Journal "${path}" has format version ${version}, this hq reads version ${JOURNAL_FORMAT_VERSION}`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+/**
+ * Reads records from the bytes of a whole journal file, one at a time, without copying:
+ *
+ * ```ts
+ * const reader = new JournalReader(await Deno.readFile(path), path);
+ * for (let p = reader.nextRecord(); p !== undefined; p = reader.nextRecord()) apply(decode(p));
+ * if (reader.tornBytes > 0) log.warn(`…`); // then open the writer with reader.validEnd
+ * ```
+ *
+ * A bad record (bad length or checksum, or cut off by the end of the file) that nothing but zero
+ * bytes follows is a torn tail: the end of the records, not an error. Zeros count as nothing
+ * because some file systems extend a file before its data reaches the disk, and a crash then leaves
+ * zeros at the end.
+ */
+export class JournalReader implements Iterable<Uint8Array> {
+  readonly #bytes: Uint8Array;
+  readonly #path: string;
+  #offset = JOURNAL_HEADER_BYTES;
+  #recordCount = 0;
+  #done = false;
+
+  /** Throws `InvalidJournalError` when `bytes` is empty or lacks a readable header. */
+  constructor(bytes: Uint8Array, path: string) {
+    checkHeader(bytes, path);
+    this.#bytes = bytes;
+    this.#path = path;
+  }
+
+  /**
+   * The next record's payload, a view into the bytes given to the constructor, or `undefined`
+   * after the last complete record. Throws `JournalCorruptedError` on a bad record in the middle.
+   */
+  nextRecord(): Uint8Array | undefined {
+    if (this.#done) return undefined;
+    const bytes = this.#bytes;
+    const start = this.#offset;
+    if (bytes.length - start < RECORD_HEADER_BYTES) return this.#badRecord(start, bytes.length, "");
+    const length = readU32(bytes, start);
+    const payloadStart = start + RECORD_HEADER_BYTES;
+    if (length === 0) return this.#badRecord(start, payloadStart, ": empty record");
+    if (length > MAX_RECORD_BYTES) {
+      return this.#badRecord(start, payloadStart, `: record length ${length} is too large`);
+    }
+    const payloadEnd = payloadStart + length;
+    if (payloadEnd > bytes.length) return this.#badRecord(start, bytes.length, "");
+    if (crc32Range(bytes, payloadStart, payloadEnd) !== readU32(bytes, start + 4)) {
+      return this.#badRecord(start, payloadEnd, ": checksum mismatch");
+    }
+    this.#offset = payloadEnd;
+    this.#recordCount++;
+    return bytes.subarray(payloadStart, payloadEnd);
+  }
+
+  *[Symbol.iterator](): Iterator<Uint8Array> {
+    for (let payload = this.nextRecord(); payload !== undefined; payload = this.nextRecord()) {
+      yield payload;
+    }
+  }
+
+  /** Byte offset just past the last complete record read so far. */
+  get validEnd(): number {
+    return this.#offset;
+  }
+
+  /** Bytes after `validEnd` that form no complete record: 0 until the reader is `done`. */
+  get tornBytes(): number {
+    return this.#done ? this.#bytes.length - this.#offset : 0;
+  }
+
+  /** Records returned so far. */
+  get recordCount(): number {
+    return this.#recordCount;
+  }
+
+  /** True once `nextRecord()` has returned `undefined`. */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /** Ends the records at `start` when only zeros follow `recordEnd`, else throws. */
+  #badRecord(start: number, recordEnd: number, detail: string): undefined {
+    const bytes = this.#bytes;
+    for (let i = recordEnd; i < bytes.length; i++) {
+      if (bytes[i] !== 0) {
+        throw new JournalCorruptedError(
+          `Journal "${this.#path}" appears corrupted at byte ${start}${detail}`,
+        );
+      }
+    }
+    this.#done = true;
+    return undefined;
+  }
+}
+
+/** All records of a journal, as returned by `readJournal`. */
+export interface JournalContents {
+  /** Record payloads in order: views into the bytes that were read, not copies. */
+  payloads: Uint8Array[];
+  /** Byte offset just past the last complete record: where the writer should continue. */
+  validEnd: number;
+  /** Bytes of a torn tail after `validEnd`; 0 when the journal ends cleanly. */
+  tornBytes: number;
+}
+
+/**
+ * Checks and splits a whole journal file. Throws `InvalidJournalError` for a bad header and
+ * `JournalCorruptedError` for damage in the middle; a torn tail is reported, not thrown.
+ */
+export function readJournal(bytes: Uint8Array, path: string): JournalContents {
+  const reader = new JournalReader(bytes, path);
+  const payloads: Uint8Array[] = [];
+  for (let payload = reader.nextRecord(); payload !== undefined; payload = reader.nextRecord()) {
+    payloads.push(payload);
+  }
+  return { payloads, validEnd: reader.validEnd, tornBytes: reader.tornBytes };
+}
+
+/** Reads the journal file at `path` in full: `readJournal` on its bytes. */
+export async function readJournalFile(path: string): Promise<JournalContents> {
+  return readJournal(await readJournalBytes(path), path);
+}
+
+/** The bytes of the journal file at `path`; throws `JournalReadError` when it cannot be read. */
+export async function readJournalBytes(path: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
+  } catch (error) {
+    throw new JournalReadError(`Cannot read journal "${path}": ${describeError(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+export interface JournalWriterOptions {
+  /**
+   * Where the records of an existing journal end (`JournalReader.validEnd`); the file is truncated
+   * there before appending, which removes a torn tail. Ignored for a new or empty file, which gets
+   * a fresh header. @default {the file's size}
+   */
+  validEnd?: number;
+}
+
+const INITIAL_BUFFER_BYTES = 64 * 1024;
+// A burst between two flushes can grow the buffer a lot; do not keep such a buffer around.
+const MAX_IDLE_BUFFER_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Appends records to a journal file. `append` only copies into a memory buffer; `flush` writes the
+ * buffer and syncs it to disk. After a failed write or sync the writer stays failed: every later
+ * `flush` rejects with the same `JournalWriteError`, so the server can refuse modifying requests.
+ */
+export class JournalWriter {
+  readonly path: string;
+  readonly #file: Deno.FsFile;
+  #buffer: Uint8Array = new Uint8Array(INITIAL_BUFFER_BYTES);
+  #length = 0;
+  // The buffer the last flush wrote, reused by the next one.
+  #spare: Uint8Array | undefined;
+  #fileSize: number;
+  #failure: JournalWriteError | undefined;
+  #closing: Promise<void> | undefined;
+  // The most recent flush, queued or running; each flush starts after the one before it.
+  #lastFlush: Promise<void> = Promise.resolve();
+  // A flush that has not yet taken the buffer: later `flush` calls share it, as it covers them.
+  #queuedFlush: Promise<void> | undefined;
+
+  private constructor(file: Deno.FsFile, path: string, fileSize: number) {
+    this.#file = file;
+    this.path = path;
+    this.#fileSize = fileSize;
+  }
+
+  /**
+   * Opens the journal at `path` for appending, creating it with a header (synced to disk) when it
+   * is missing or empty. An existing file must start with a journal header; the caller is expected
+   * to have read it and to pass `validEnd`. Throws `JournalWriteError` when the file cannot be
+   * opened or written and `InvalidJournalError` when it is not a journal.
+   */
+  static async open(path: string, options: JournalWriterOptions = {}): Promise<JournalWriter> {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, { read: true, write: true, create: true });
+    } catch (error) {
+      throw new JournalWriteError(`Cannot open journal "${path}": ${describeError(error)}`, {
+        cause: error,
+      });
+    }
+    try {
+      return new JournalWriter(file, path, await prepareFile(file, path, options.validEnd));
+    } catch (error) {
+      file.close();
+      if (error instanceof HqError || error instanceof RangeError) throw error;
+      throw new JournalWriteError(`Cannot write journal "${path}": ${describeError(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  /**
+   * Buffers one record; nothing reaches the file before `flush`. `payload` may be reused by the
+   * caller afterwards. Once the writer has failed, records are dropped: they could not be written,
+   * and keeping them would grow memory without bound.
+   */
+  append(payload: Uint8Array): void {
+    if (this.#closing !== undefined) {
+      throw new Error(`Journal writer for "${this.path}" is closed`);
+    }
+    const length = payload.length;
+    if (length === 0 || length > MAX_RECORD_BYTES) {
+      throw new RangeError(`Journal record of ${length} bytes is outside 1..${MAX_RECORD_BYTES}`);
+    }
+    if (this.#failure !== undefined) return;
+    const start = this.#length;
+    const end = start + RECORD_HEADER_BYTES + length;
+    if (end > this.#buffer.length) this.#grow(end);
+    const buffer = this.#buffer;
+    writeU32(buffer, start, length);
+    writeU32(buffer, start + 4, crc32Range(payload, 0, length));
+    buffer.set(payload, start + RECORD_HEADER_BYTES);
+    this.#length = end;
+  }
+
+  /**
+   * Writes every record appended before this call and syncs the file. Calls overlap safely: a
+   * flush called while another runs waits for it and then writes what was appended since.
+   * Rejects with `JournalWriteError` when writing or syncing fails, now or in an earlier flush.
+   */
+  flush(): Promise<void> {
+    if (this.#queuedFlush !== undefined) return this.#queuedFlush;
+    const run = () => {
+      this.#queuedFlush = undefined;
+      return this.#writeBuffer();
+    };
+    const flush = this.#lastFlush.then(run, run);
+    this.#queuedFlush = flush;
+    this.#lastFlush = flush;
+    return flush;
+  }
+
+  /**
+   * Flushes and closes the file, which is closed even when the flush rejects. `append` throws from
+   * the moment `close` is called.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      try {
+        await this.flush();
+      } finally {
+        this.#file.close();
+      }
+    })();
+    return this.#closing;
+  }
+
+  /** Bytes in the file so far: header and written records, without what is still buffered. */
+  get fileSize(): number {
+    return this.#fileSize;
+  }
+
+  /** Bytes appended and not yet handed to the file. */
+  get bufferedBytes(): number {
+    return this.#length;
+  }
+
+  /** The error that failed the writer, if any. */
+  get failure(): JournalWriteError | undefined {
+    return this.#failure;
+  }
+
+  async #writeBuffer(): Promise<void> {
+    if (this.#failure !== undefined) throw this.#failure;
+    const length = this.#length;
+    if (length === 0) return;
+    // Appends during the write go to another buffer, so the bytes being written stay put.
+    const buffer = this.#buffer;
+    this.#buffer = this.#spare ?? new Uint8Array(INITIAL_BUFFER_BYTES);
+    this.#spare = undefined;
+    this.#length = 0;
+    try {
+      let offset = 0;
+      while (offset < length) {
+        const written = await this.#file.write(buffer.subarray(offset, length));
+        offset += written;
+        this.#fileSize += written;
+      }
+      // fsync, not just write: on NFS a written buffer can still be lost when the node dies.
+      await this.#file.syncData();
+    } catch (error) {
+      this.#failure = new JournalWriteError(
+        `Cannot write journal "${this.path}": ${describeError(error)}`,
+        { cause: error },
+      );
+      this.#length = 0;
+      throw this.#failure;
+    }
+    if (buffer.length <= MAX_IDLE_BUFFER_BYTES) this.#spare = buffer;
+  }
+
+  #grow(needed: number): void {
+    let capacity = this.#buffer.length * 2;
+    while (capacity < needed) capacity *= 2;
+    const grown = new Uint8Array(capacity);
+    grown.set(this.#buffer.subarray(0, this.#length));
+    this.#buffer = grown;
+  }
+}
+
+/** Writes a header into a new file or checks and truncates an existing one; returns its size. */
+async function prepareFile(
+  file: Deno.FsFile,
+  path: string,
+  validEnd: number | undefined,
+): Promise<number> {
+  const size = (await file.stat()).size;
+  if (size === 0) {
+    await writeAll(file, journalHeader());
+    await file.syncData();
+    await syncDirectory(dirname(path));
+    return JOURNAL_HEADER_BYTES;
+  }
+  const header = new Uint8Array(Math.min(size, JOURNAL_HEADER_BYTES));
+  await readAll(file, header);
+  checkHeader(header, path);
+  const end = validEnd ?? size;
+  if (end < JOURNAL_HEADER_BYTES || end > size) {
+    throw new RangeError(
+      `validEnd ${end} of journal "${path}" is outside ${JOURNAL_HEADER_BYTES}..${size}`,
+    );
+  }
+  if (end < size) await file.truncate(end);
+  await file.seek(end, Deno.SeekMode.Start);
+  return end;
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) offset += await file.write(bytes.subarray(offset));
+}
+
+async function readAll(file: Deno.FsFile, into: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < into.length) {
+    const count = await file.read(into.subarray(offset));
+    if (count === null) throw new Error("File ended while reading its header");
+    offset += count;
+  }
+}
+
+/** Makes a created or renamed directory entry durable, as far as the file system allows. */
+async function syncDirectory(path: string): Promise<void> {
+  try {
+    using directory = await Deno.open(path, { read: true });
+    await directory.sync();
+  } catch {
+    // Some file systems cannot open or sync a directory; the file data is synced regardless.
+  }
+}
+
+const REWRITE_FLUSH_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Replaces the journal at `path` with one holding `payloads`: writes `<path>.tmp`, syncs it and
+ * renames it over `path`, so a crash leaves either the old or the new journal. A `JournalWriter`
+ * open on `path` keeps writing to the replaced file: close it before and reopen it after.
+ * Rejects with `JournalWriteError` when writing or renaming fails.
+ */
+export async function rewriteJournal(path: string, payloads: Iterable<Uint8Array>): Promise<void> {
+  const temporaryPath = `${path}.tmp`;
+  try {
+    // A leftover from a crashed rewrite would otherwise be appended to.
+    await Deno.remove(temporaryPath).catch(() => {});
+    const writer = await JournalWriter.open(temporaryPath);
+    try {
+      for (const payload of payloads) {
+        writer.append(payload);
+        if (writer.bufferedBytes >= REWRITE_FLUSH_BYTES) await writer.flush();
+      }
+    } finally {
+      await writer.close();
+    }
+    try {
+      await Deno.rename(temporaryPath, path);
+    } catch (error) {
+      throw new JournalWriteError(`Cannot replace journal "${path}": ${describeError(error)}`, {
+        cause: error,
+      });
+    }
+  } catch (error) {
+    await Deno.remove(temporaryPath).catch(() => {});
+    throw error;
+  }
+  await syncDirectory(dirname(path));
+}

@@ -19,11 +19,6 @@ export async function runServerStart(args: ServerStartArgs, context: CliContext)
   log.info(`HyperQueue ${HQ_VERSION}`);
   const cwd = Deno.cwd();
   const journalPath = args.journal === undefined ? undefined : resolvePath(cwd, args.journal);
-  if (journalPath) {
-    log.warn(
-      `The journal is not written by this version yet: "${journalPath}" is recorded, but state will not survive a restart`,
-    );
-  }
   const server = await HqServer.start({
     serverDir: context.globals.serverDir,
     host: args.host,
@@ -31,6 +26,7 @@ export async function runServerStart(args: ServerStartArgs, context: CliContext)
     workerPort: args.workerPort,
     idleTimeoutMs: args.idleTimeout,
     journalPath,
+    journalFlushPeriodMs: args.journalFlushPeriod,
     accessFile: args.accessFile === undefined ? undefined : resolvePath(cwd, args.accessFile),
     disableClientAuthentication: args.disableClientAuthenticationAndEncryption,
     disableWorkerAuthentication: args.disableWorkerAuthenticationAndEncryption,

@@ -2,6 +2,7 @@
  * A client connection to a running server: finds the access file in the server directory,
  * connects to the client endpoint and sends requests (several may be in flight at once).
  */
+import type { JournalEvent } from "../common/journal/journal_events.ts";
 import { ConnectionClosedError, ConnectionError, ServerReplyError } from "../common/errors.ts";
 import {
   type ClientMessage,
@@ -34,6 +35,8 @@ export class HqClient {
   #closedError: Error | null = null;
   /** Called for every task notification the server pushes (after `subscribeNotifications`). */
   onNotify: ((notification: TaskNotification) => void) | null = null;
+  /** Called for every batch of journal events the server pushes (after `journal-replay`). */
+  onJournalRecords: ((records: Array<[number, JournalEvent]>) => void) | null = null;
 
   private constructor(
     private readonly connection: MessageConnection<ServerToClientMessage, ClientMessage>,
@@ -141,6 +144,10 @@ export class HqClient {
         for (const message of batch) {
           if (message.type === "task-notify") {
             this.onNotify?.(message.notification);
+            continue;
+          }
+          if (message.type === "journal-records") {
+            this.onJournalRecords?.(message.records);
             continue;
           }
           const pending = this.#pending.get(message.requestId);

@@ -12,6 +12,7 @@ import type {
   TaskState,
   TaskTemplate,
 } from "./job_types.ts";
+import type { JournalEvent } from "./journal/journal_events.ts";
 import type { ResourceDescriptor } from "./resources/resource_descriptor.ts";
 import type { TaskExplanation } from "./task_explanation.ts";
 
@@ -108,7 +109,17 @@ export type ClientRequest =
    */
   | { type: "notify-subscribe"; jobIds: number[] }
   /** Where a waiting or running task could run (`hq task explain`); `job` is one id or `last`. */
-  | { type: "task-explain"; job: IdSelector; taskId: number };
+  | { type: "task-explain"; job: IdSelector; taskId: number }
+  /**
+   * Push every past event as `journal-records` (from the journal file, or synthesised from
+   * memory without a journal), then answer `ok`; with `live`, keep pushing new events until the
+   * connection closes (the answer comes only then, if ever).
+   */
+  | { type: "journal-replay"; live: boolean }
+  /** Write and sync the journal buffer now (a no-op without a journal). */
+  | { type: "journal-flush" }
+  /** Rewrite the journal without the events of what is gone (journal spec §1.5). */
+  | { type: "journal-prune" };
 
 /** What happened to one job of a `job cancel`/`close`/`forget`. */
 export type JobActionResult =
@@ -135,7 +146,9 @@ export type ClientMessage = { type: "request"; requestId: number; request: Clien
 export type ServerToClientMessage =
   | { type: "response"; requestId: number; response: ServerResponse }
   /** A running task's `hq task notify`, pushed to subscribed clients; never stored. */
-  | { type: "task-notify"; notification: TaskNotification };
+  | { type: "task-notify"; notification: TaskNotification }
+  /** Journal events for `journal-replay`, oldest first, as `[time ms, event]`. */
+  | { type: "journal-records"; records: Array<[number, JournalEvent]> };
 
 export interface TaskNotification {
   jobId: number;
@@ -269,7 +282,11 @@ export function isClientMessage(value: unknown): value is ClientMessage {
   switch (request.type) {
     case "server-info":
     case "stop-server":
+    case "journal-flush":
+    case "journal-prune":
       return true;
+    case "journal-replay":
+      return typeof request.live === "boolean";
     case "debug-dump":
       return typeof request.path === "string";
     case "worker-list":
@@ -335,6 +352,7 @@ export function isServerToClientMessage(value: unknown): value is ServerToClient
       typeof notification.taskId === "number" && typeof notification.workerId === "number" &&
       notification.message instanceof Uint8Array;
   }
+  if (value.type === "journal-records") return Array.isArray(value.records);
   return value.type === "response" && typeof value.requestId === "number" &&
     isRecord(value.response) && typeof value.response.type === "string";
 }

@@ -34,8 +34,20 @@ import { findLiveServer } from "./live_server_check.ts";
 import { SchedulerCore, SERVER_PREFILL_CPU_SLOTS } from "./scheduler/scheduler_core.ts";
 import { JobService } from "./job_service.ts";
 import { WorkerHub } from "./worker_hub.ts";
+import type { RestoredState } from "./journal_restore.ts";
+import { ServerJournal } from "./server_journal.ts";
+import { synthesizeHistory } from "./synthesized_history.ts";
+import type { JournalEvent } from "../common/journal/journal_events.ts";
 
 const log = logger("server::hq_server");
+
+/** Requests whose success is journaled and flushed before the reply (journal spec §1.3). */
+const MODIFYING_REQUESTS: ReadonlySet<ClientRequest["type"]> = new Set([
+  "submit",
+  "job-open",
+  "job-cancel",
+  "job-close",
+]);
 
 export interface ServerOptions {
   /** Root server directory (absolute). */
@@ -48,8 +60,10 @@ export interface ServerOptions {
   workerPort?: number;
   /** Default idle timeout for workers that set none. */
   idleTimeoutMs?: number;
-  /** Event journal; accepted now, written once the journal exists. */
+  /** Event journal (journal spec §1): restored from first when it exists, then appended to. */
   journalPath?: string;
+  /** Period of the journal's background flush. @default {30_000} */
+  journalFlushPeriodMs?: number;
   /** Reuse hosts, ports, keys and server uid from this full access record. */
   accessFile?: string;
   disableClientAuthentication?: boolean;
@@ -69,6 +83,9 @@ export class HqServer {
   readonly #workers: WorkerHub;
   readonly #jobService: JobService;
   readonly #ticker: ReturnType<typeof setInterval>;
+  readonly #journal: ServerJournal;
+  /** Ends the `journal stream` of each client that runs one. */
+  readonly #streams = new Map<ClientConnection, () => void>();
   #stopping = false;
   #resolveStopped!: () => void;
   /** Resolves once the server has shut down. */
@@ -81,10 +98,20 @@ export class HqServer {
     private readonly clientEndpoint: EndpointListener<ClientMessage, ServerToClientMessage>,
     private readonly workerEndpoint: EndpointListener<WorkerMessage, ServerToWorkerMessage>,
     idleTimeoutMs: number | null,
+    journal: ServerJournal,
+    restored: RestoredState | null,
   ) {
-    this.#workers = new WorkerHub(this.#core, { defaultIdleTimeoutMs: idleTimeoutMs });
+    this.#journal = journal;
+    this.#workers = new WorkerHub(this.#core, { defaultIdleTimeoutMs: idleTimeoutMs, journal });
     this.#workers.onNotify = (notification) => this.#forwardNotification(notification);
-    this.#jobService = new JobService(this.#workers, info.serverUid);
+    this.#jobService = new JobService(this.#workers, info.serverUid, journal);
+    if (restored) {
+      for (const job of restored.jobs) this.#core.handle(job, Date.now());
+      this.#core.takeCompletedJobs();
+      this.#jobService.continueJobIdsFrom(restored.nextJobId);
+      this.#workers.continueWorkerIdsFrom(restored.nextWorkerId);
+    }
+    journal.record({ type: "server-start", serverUid: info.serverUid });
     this.#ticker = setInterval(() => this.#workers.tick(), TICK_INTERVAL_MS);
   }
 
@@ -97,6 +124,24 @@ export class HqServer {
       );
     }
     const template = options.accessFile ? await loadTemplate(options.accessFile) : null;
+    const { journal, restored } = options.journalPath
+      ? await ServerJournal.open(options.journalPath, options.journalFlushPeriodMs ?? 30_000)
+      : { journal: ServerJournal.inMemory(), restored: null };
+    try {
+      return await HqServer.#startWith(options, template, journal, restored);
+    } catch (error) {
+      await journal.close();
+      throw error;
+    }
+  }
+
+  static async #startWith(
+    options: ServerOptions,
+    template: AccessRecord | null,
+    journal: ServerJournal,
+    restored: RestoredState | null,
+  ): Promise<HqServer> {
+    const root = options.serverDir;
     const host = options.host ?? template?.client?.host ?? Deno.hostname();
     const clientListener = listen(options.clientPort ?? template?.client?.port ?? 0);
     let workerListener: Deno.TcpListener;
@@ -121,7 +166,8 @@ export class HqServer {
 
     const record: AccessRecord = {
       version: HQ_VERSION,
-      serverUid: template?.serverUid || generateServerUid(),
+      // A restored server keeps its uid (journal spec §1.4).
+      serverUid: template?.serverUid || restored?.serverUid || generateServerUid(),
       client: {
         host: options.host ?? template?.client?.host ?? host,
         port: clientListener.addr.port,
@@ -184,7 +230,10 @@ export class HqServer {
       clientEndpoint,
       workerEndpoint,
       options.idleTimeoutMs ?? null,
+      journal,
+      restored,
     );
+    await journal.flush();
     clientEndpoint.serve();
     workerEndpoint.serve();
     return server;
@@ -199,9 +248,14 @@ export class HqServer {
     this.clientEndpoint.close();
     this.workerEndpoint.close();
     clearInterval(this.#ticker);
+    // The last record; `journal stream` clients see it before their connection closes.
+    this.#journal.record({ type: "server-stop" });
+    await Promise.resolve();
     await Promise.allSettled([...this.#clients].map((c) => c.flush()));
     for (const connection of this.#clients) connection.close();
     this.#workers.closeAll();
+    await this.#journal.flush().catch(() => {}); // Logged by the journal.
+    await this.#journal.close();
     this.#resolveStopped();
   }
 
@@ -240,6 +294,7 @@ export class HqServer {
     } finally {
       connection.close();
       this.#clients.delete(connection);
+      this.#streams.get(connection)?.();
       for (const [jobId, subscribers] of this.#notifySubscribers) {
         subscribers.delete(connection);
         if (subscribers.size === 0) this.#notifySubscribers.delete(jobId);
@@ -255,10 +310,20 @@ export class HqServer {
       connection.send({ type: "response", requestId: message.requestId, response: { type: "ok" } });
       return;
     }
+    const modifying = MODIFYING_REQUESTS.has(request.type);
     try {
-      response = await this.#handleRequest(request);
+      // What cannot be journaled is not done (journal spec §1.3).
+      const failure = modifying ? this.#journal.failure : null;
+      if (failure) throw failure;
+      response = request.type === "journal-replay"
+        ? await this.#replay(connection, request.live)
+        : await this.#handleRequest(request);
+      // A client that got a success reply can rely on its change being on disk.
+      if (modifying && response.type !== "error") await this.#journal.flush();
     } catch (error) {
-      log.error(`Request "${request.type}" failed: ${describeError(error)}`);
+      if (!(error instanceof HqError)) {
+        log.error(`Request "${request.type}" failed: ${describeError(error)}`);
+      }
       response = { type: "error", message: describeError(error) };
     }
     // Subscribed before any task of the job can start, so no notification is missed.
@@ -283,6 +348,12 @@ export class HqServer {
         return { type: "ok" };
       case "debug-dump":
         return await this.#debugDump(request.path);
+      case "journal-flush":
+        await this.#journal.flush();
+        return { type: "ok" };
+      case "journal-prune":
+        await this.#journal.prune((event) => this.#pruned(event));
+        return { type: "ok" };
       case "worker-list":
         return { type: "workers", workers: this.#workers.list(request.filter) };
       case "worker-info":
@@ -291,6 +362,62 @@ export class HqServer {
         return { type: "worker-stop", results: this.#workers.stop(request.selector) };
       default:
         return await this.#jobService.handle(request);
+    }
+  }
+
+  /** Pushes the past events, then (with `live`) the new ones until the client goes away. */
+  async #replay(connection: ClientConnection, live: boolean): Promise<ServerResponse> {
+    const send = (records: Array<[number, JournalEvent]>) =>
+      connection.send({ type: "journal-records", records });
+    await this.#journal.replay(
+      send,
+      live,
+      () => synthesizeHistory(this.#core, this.info.serverUid, this.info.startDateMs),
+    );
+    if (!live) return { type: "ok" };
+    // The stream ends when the server stops (the connection closes) or the client leaves.
+    await new Promise<void>((resolve) => {
+      this.#streams.set(connection, () => {
+        this.#journal.removeListener(send);
+        this.#streams.delete(connection);
+        resolve();
+      });
+    });
+    return { type: "ok" };
+  }
+
+  /**
+   * What `hq journal prune` keeps of an event (journal spec §1.5): live jobs' events (open, or
+   * with waiting or running tasks), connected workers' events, cancels and aborts trimmed to live
+   * jobs' tasks, server events; null drops it.
+   */
+  #pruned(event: JournalEvent): JournalEvent | null {
+    const liveJob = (jobId: number) => {
+      const job = this.#core.jobs.get(jobId);
+      return job !== undefined && (job.isOpen || job.activeTasks > 0);
+    };
+    switch (event.type) {
+      case "server-start":
+      case "server-stop":
+        return event;
+      case "worker-connected":
+      case "worker-lost":
+        return this.#core.isRunning(event.workerId) ? event : null;
+      case "job-open":
+      case "job-created":
+      case "job-close":
+      case "job-cancel":
+      case "job-completed":
+      case "task-started":
+      case "task-finished":
+      case "task-failed":
+        return liveJob(event.jobId) ? event : null;
+      case "tasks-canceled":
+      case "tasks-aborted": {
+        const tasks = event.tasks.filter(([jobId]) => liveJob(jobId));
+        if (tasks.length === 0) return null;
+        return tasks.length === event.tasks.length ? event : { ...event, tasks };
+      }
     }
   }
 

@@ -15,7 +15,9 @@ import type {
 } from "../common/protocol.ts";
 import { explainTask } from "./scheduler/explain_task.ts";
 import type { JobRecord } from "./scheduler/job_record.ts";
+import type { JournalEvent } from "../common/journal/journal_events.ts";
 import { noteForgottenTasks } from "./memory_release.ts";
+import { ServerJournal } from "./server_journal.ts";
 import type { WorkerHub } from "./worker_hub.ts";
 
 interface Waiter {
@@ -30,8 +32,17 @@ export class JobService {
   #nextJobId = 1;
   #waiters: Waiter[] = [];
 
-  constructor(private readonly workers: WorkerHub, private readonly serverUid: string) {
+  constructor(
+    private readonly workers: WorkerHub,
+    private readonly serverUid: string,
+    private readonly journal: ServerJournal = ServerJournal.inMemory(),
+  ) {
     workers.onChange = () => this.#wakeWaiters();
+  }
+
+  /** Job ids continue after those a journal restored (dropped jobs' ids included). */
+  continueJobIdsFrom(nextJobId: number): void {
+    this.#nextJobId = Math.max(this.#nextJobId, nextJobId);
   }
 
   get #jobs(): ReadonlyMap<number, JobRecord> {
@@ -45,6 +56,7 @@ export class JobService {
         return this.#submit(request);
       case "job-open": {
         const jobId = this.#nextJobId++;
+        this.#record({ type: "job-open", jobId, name: request.name, maxFails: request.maxFails });
         this.workers.handle({
           type: "job-created",
           jobId,
@@ -98,6 +110,7 @@ export class JobService {
     if (targetJobId === null) {
       const jobId = this.#nextJobId++;
       submit = this.#resolvePaths(submit, jobId);
+      this.#record({ type: "job-created", jobId, name, maxFails, attached: false, submit });
       this.workers.handle({ type: "job-created", jobId, name, maxFails, isOpen: false, submit });
       return { type: "job-created", jobId };
     }
@@ -123,8 +136,20 @@ export class JobService {
         }
       }
     }
+    this.#record({
+      type: "job-created",
+      jobId: job.id,
+      name: job.name,
+      maxFails: job.maxFails,
+      attached: true,
+      submit,
+    });
     this.workers.handle({ type: "tasks-added", jobId: job.id, submit });
     return { type: "job-created", jobId: job.id };
+  }
+
+  #record(event: JournalEvent): void {
+    if (this.journal.wanted) this.journal.record(event);
   }
 
   /** Step 1 of placeholder resolution (jobs spec §3), done once per submit. */
@@ -147,6 +172,7 @@ export class JobService {
       if (!job) return { jobId, outcome: "not-found" };
       const canceled = job.activeTasks;
       if (canceled === 0) return { jobId, outcome: "already-finished" };
+      this.#record({ type: "job-cancel", jobId, reason });
       this.workers.handle({ type: "job-canceled", jobId, reason });
       return { jobId, outcome: "canceled", canceled, finished: job.counts.finished };
     });
@@ -160,6 +186,7 @@ export class JobService {
       const job = this.#jobs.get(jobId);
       if (!job) return { jobId, outcome: "not-found" };
       if (!job.isOpen) return { jobId, outcome: "already-closed" };
+      this.#record({ type: "job-close", jobId });
       this.workers.handle({ type: "job-closed", jobId });
       return { jobId, outcome: "closed" };
     });

@@ -21,6 +21,7 @@ import { FrameError, type MessageConnection } from "../common/transport/mod.ts";
 import type { TaskTemplate } from "../common/job_types.ts";
 import type { AssignedTask, CoreCommand, CoreEvent, WorkerId } from "./scheduler/core_events.ts";
 import type { JobRecord, SubmitRecord } from "./scheduler/job_record.ts";
+import { ServerJournal } from "./server_journal.ts";
 import type { SchedulerCore, WorkerRecord } from "./scheduler/scheduler_core.ts";
 
 const log = logger("server::worker_hub");
@@ -40,6 +41,8 @@ export interface WorkerHubOptions {
   defaultIdleTimeoutMs: number | null;
   /** The clock; injected so the hub stays testable. @default {Date.now} */
   now?: () => number;
+  /** Where worker and task events are recorded. @default {ServerJournal.inMemory()} */
+  journal?: ServerJournal;
 }
 
 export class WorkerHub {
@@ -51,9 +54,16 @@ export class WorkerHub {
   onNotify: (notification: TaskNotification) => void = () => {};
   #nextWorkerId = 1;
   readonly #now: () => number;
+  readonly #journal: ServerJournal;
 
   constructor(readonly core: SchedulerCore, private readonly options: WorkerHubOptions) {
     this.#now = options.now ?? Date.now;
+    this.#journal = options.journal ?? ServerJournal.inMemory();
+  }
+
+  /** Worker ids continue after those of the runs a journal restored. */
+  continueWorkerIdsFrom(nextWorkerId: number): void {
+    this.#nextWorkerId = Math.max(this.#nextWorkerId, nextWorkerId);
   }
 
   /** Serves one authenticated worker connection until it closes. */
@@ -188,6 +198,9 @@ export class WorkerHub {
       idleTimeoutMs: requested.idleTimeoutMs ?? this.options.defaultIdleTimeoutMs,
     };
     this.#links.set(workerId, connection);
+    if (this.#journal.wanted) {
+      this.#journal.record({ type: "worker-connected", workerId, configuration }, this.#now());
+    }
     this.handle({ type: "worker-joined", workerId, configuration });
     const record = this.core.workers.get(workerId)!;
     connection.send({ type: "registered", workerId, startedMs: record.startedMs, configuration });
@@ -201,7 +214,10 @@ export class WorkerHub {
    */
   handle(event: CoreEvent): void {
     const wasRunning = "workerId" in event && this.core.isRunning(event.workerId);
-    this.#apply(this.core.handle(event, this.#now()));
+    const nowMs = this.#now();
+    this.core.recordHistory = this.#journal.wanted;
+    this.#apply(this.core.handle(event, nowMs));
+    this.#recordHistory(nowMs);
     if (wasRunning && "workerId" in event && !this.core.isRunning(event.workerId)) {
       this.#logOffline(event.workerId);
     }
@@ -213,9 +229,22 @@ export class WorkerHub {
 
   #afterEvents(): void {
     this.#roundPending = false;
-    this.#apply(this.core.handle({ type: "schedule" }, this.#now()));
-    this.#releaseTemplates(this.core.takeCompletedJobs());
+    const nowMs = this.#now();
+    this.#apply(this.core.handle({ type: "schedule" }, nowMs));
+    this.#recordHistory(nowMs);
+    const completed = this.core.takeCompletedJobs();
+    if (this.#journal.wanted) {
+      for (const job of completed) {
+        this.#journal.record({ type: "job-completed", jobId: job.id }, job.completedMs ?? nowMs);
+      }
+    }
+    this.#releaseTemplates(completed);
     this.onChange();
+  }
+
+  /** Hands what the core recorded to the journal. */
+  #recordHistory(nowMs: number): void {
+    for (const event of this.core.takeHistory()) this.#journal.record(event, nowMs);
   }
 
   #apply(commands: CoreCommand[]): void {

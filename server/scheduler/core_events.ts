@@ -48,7 +48,33 @@ export type CoreEvent =
   /** Queued tasks the worker gave back (after `retract-tasks`), never started there. */
   | { type: "tasks-retracted"; workerId: WorkerId; tasks: TaskRef[] }
   /** Place waiting tasks onto free resources (the shell sends it after a batch of events). */
-  | { type: "schedule" };
+  | { type: "schedule" }
+  /** A job rebuilt from the journal at server start (journal spec §1.4). */
+  | {
+    type: "job-restored";
+    jobId: JobId;
+    name: string;
+    maxFails: number | null;
+    isOpen: boolean;
+    cancelReason: string | null;
+    submittedMs: number;
+    submits: SubmitDescription[];
+    /** Tasks that are not plainly waiting with instance 0 (any order). */
+    tasks: RestoredTask[];
+  };
+
+/** A task's state as the journal left it. */
+export interface RestoredTask {
+  taskId: number;
+  /** "waiting" also for tasks that were running when the server stopped. */
+  state: "waiting" | "finished" | "failed" | "canceled" | "aborted";
+  instanceId: number;
+  crashes: number;
+  workerId: number | null;
+  startedMs: number | null;
+  finishedMs: number | null;
+  error: string | null;
+}
 
 /**
  * A task handed to a worker: where its template is, its entry and how many CPUs it needs. The

@@ -4,12 +4,14 @@
  * out; time is passed in. The resource scheduler of its own issue replaces `#schedule`.
  */
 import { requestVariants, type SubmitDescription } from "../../common/job_types.ts";
+import type { JournalEvent, JournalTaskRef } from "../../common/journal/journal_events.ts";
 import type { WorkerConfiguration, WorkerLostReason } from "../../common/protocol.ts";
 import type {
   AssignedTask,
   CoreCommand,
   CoreEvent,
   JobId,
+  RestoredTask,
   TaskRef,
   WorkerId,
 } from "./core_events.ts";
@@ -29,6 +31,13 @@ import { CPU_RESOURCE_NAME, resourceItemSize } from "../../common/resources/reso
 export const STOP_GRACE_MS = 60_000;
 const MIN_CHECK_INTERVAL_MS = 500;
 const MAX_CHECK_INTERVAL_MS = 5 * 60_000;
+
+const RESTORED_SLOTS: Record<Exclude<RestoredTask["state"], "waiting">, Slot> = {
+  finished: Slot.Finished,
+  failed: Slot.Failed,
+  canceled: Slot.Canceled,
+  aborted: Slot.Aborted,
+};
 
 /** A task placed on a worker: where it lives (its resources are its submit's needs). */
 interface Placement {
@@ -139,6 +148,12 @@ export class SchedulerCore {
   readonly #resourceIds = new Map<string, number>([[CPU_RESOURCE_NAME, 0]]);
   /** Jobs completed since the shell last took them (`takeCompletedJobs`). */
   #completedJobs: JobRecord[] = [];
+  /**
+   * Whether to keep journal events of what happened to tasks and workers (`takeHistory`); off
+   * unless a journal or a `journal stream` listens, as it costs an object per event.
+   */
+  recordHistory = false;
+  #history: JournalEvent[] = [];
 
   handle(event: CoreEvent, nowMs: number): CoreCommand[] {
     this.#nowMs = nowMs;
@@ -210,6 +225,9 @@ export class SchedulerCore {
         );
       case "tasks-retracted":
         this.#onTasksRetracted(event.workerId, event.tasks);
+        return [];
+      case "job-restored":
+        this.#restoreJob(event);
         return [];
       case "schedule":
         return this.#schedule();
@@ -303,6 +321,9 @@ export class SchedulerCore {
   /** Records the loss and puts the worker's tasks back (spec jobs §6.4). */
   #markOffline(worker: WorkerRecord, reason: WorkerLostReason): CoreCommand[] {
     worker.ended = { atMs: this.#nowMs, reason };
+    if (this.recordHistory) {
+      this.#history.push({ type: "worker-lost", workerId: worker.id, reason });
+    }
     this.#roomy.delete(worker);
     this.#running.delete(worker.id);
     this.#changeClusterTotals(worker, -1);
@@ -338,6 +359,10 @@ export class SchedulerCore {
         }
       }
       if (failure !== null) {
+        if (this.recordHistory) {
+          const taskId = submit.ids.idAt(index);
+          this.#history.push({ type: "task-failed", jobId: submit.job.id, taskId, error: failure });
+        }
         table.setError(index, failure);
         table.setFinishedMs(index, this.#nowMs);
         commands.push(...this.#finishTask(submit, index, Slot.Failed));
@@ -399,6 +424,7 @@ export class SchedulerCore {
   /** Cancels or aborts every waiting and running task of the job. */
   #stopActiveTasks(job: JobRecord, target: Slot): CoreCommand[] {
     const byWorker = new Map<WorkerId, TaskRef[]>();
+    const stopped: JournalTaskRef[] | null = this.recordHistory ? [] : null;
     for (const submit of job.submits) {
       const table = submit.table;
       // Touched tasks: scan what the cursor passed (plus requeued ones, which are below it).
@@ -417,12 +443,19 @@ export class SchedulerCore {
           if (worker && slot === Slot.Running) worker.runningTasks--;
           this.#release(worker, job.id, submit.ids.idAt(index));
           this.#setSlot(submit, index, target);
+          stopped?.push([job.id, submit.ids.idAt(index)]);
         } else if (slot === Slot.Waiting) {
           this.#setSlot(submit, index, target);
+          stopped?.push([job.id, submit.ids.idAt(index)]);
         }
       }
       submit.requeued.length = 0;
       if (submit.untouchedWaiting && submit.cursor < submit.ids.count) {
+        if (stopped) {
+          for (let index = submit.cursor; index < submit.ids.count; index++) {
+            stopped.push([job.id, submit.ids.idAt(index)]);
+          }
+        }
         const count = submit.ids.count - submit.cursor;
         submit.untouchedWaiting = false;
         table.setUntouched(submit.cursor, target);
@@ -431,6 +464,10 @@ export class SchedulerCore {
       }
     }
     this.#queue.prune(true);
+    if (stopped && stopped.length > 0) {
+      const type = target === Slot.Canceled ? "tasks-canceled" : "tasks-aborted";
+      this.#history.push({ type, tasks: stopped });
+    }
     this.#checkCompleted(job);
     return [...byWorker].map(([workerId, tasks]) => ({ type: "cancel-tasks", workerId, tasks }));
   }
@@ -441,6 +478,16 @@ export class SchedulerCore {
     const { submit, index } = found;
     this.#setSlot(submit, index, Slot.Running);
     submit.table.setStartedMs(index, this.#nowMs);
+    if (this.recordHistory) {
+      this.#history.push({
+        type: "task-started",
+        jobId: ref.jobId,
+        taskId: ref.taskId,
+        instanceId: ref.instanceId,
+        workerIds: found.nodes ? found.nodes.slice() : [workerId],
+        variant: found.variant,
+      });
+    }
     const worker = this.#workers.get(workerId)!;
     worker.runningTasks++;
     worker.lastTaskStarted = { jobId: ref.jobId, taskId: ref.taskId, timeMs: this.#nowMs };
@@ -471,7 +518,55 @@ export class SchedulerCore {
     }
     table.setFinishedMs(index, this.#nowMs);
     if (error !== null) table.setError(index, error);
+    if (this.recordHistory) {
+      this.#history.push(
+        target === Slot.Finished
+          ? { type: "task-finished", jobId: ref.jobId, taskId: ref.taskId }
+          : { type: "task-failed", jobId: ref.jobId, taskId: ref.taskId, error: error ?? "" },
+      );
+    }
     return this.#finishTask(submit, index, target);
+  }
+
+  /**
+   * Recreates a job from the journal (journal spec §1.4): its submits, then the tasks that are
+   * not plainly waiting — ended ones keep their state, waiting ones their instance id and crash
+   * count. Tasks before the last restored one of a submit that were not restored wait again.
+   */
+  #restoreJob(event: Extract<CoreEvent, { type: "job-restored" }>): void {
+    const job = new JobRecord(
+      event.jobId,
+      event.name,
+      event.maxFails,
+      event.isOpen,
+      event.submittedMs,
+    );
+    job.cancelReason = event.cancelReason;
+    this.#jobs.set(job.id, job);
+    for (const description of event.submits) this.#addSubmit(job, description);
+    const located = event.tasks.map((task) => ({ task, at: job.findTask(task.taskId) }))
+      .filter((entry) => entry.at !== null)
+      .sort((a, b) => a.at!.submit.index - b.at!.submit.index || a.at!.index - b.at!.index);
+    for (const { task, at } of located) {
+      const { submit, index } = at!;
+      const table = submit.table;
+      if (index < submit.cursor) continue; // A duplicate.
+      for (let gap = submit.cursor; gap < index; gap++) submit.requeued.push(gap);
+      submit.cursor = index + 1;
+      table.setInstanceId(index, task.instanceId);
+      for (let crash = 0; crash < task.crashes; crash++) table.addCrash(index);
+      if (task.state === "waiting") {
+        submit.requeued.push(index);
+        continue;
+      }
+      this.#setSlot(submit, index, RESTORED_SLOTS[task.state]);
+      table.setWorkerId(index, task.workerId);
+      table.setStartedMs(index, task.startedMs);
+      table.setFinishedMs(index, task.finishedMs);
+      if (task.error !== null) table.setError(index, task.error);
+    }
+    this.#queue.prune(true);
+    this.#checkCompleted(job);
   }
 
   /** Moves a task to a final state, applies `--max-fails`, and completes the job if done. */
@@ -490,6 +585,16 @@ export class SchedulerCore {
       job.completedMs = this.#nowMs;
       this.#completedJobs.push(job);
     }
+  }
+
+  /**
+   * What happened to tasks and workers since the last call, in order, as journal events (task
+   * starts and ends, cancels, aborts, lost workers); empty unless `recordHistory` is on.
+   */
+  takeHistory(): JournalEvent[] {
+    const events = this.#history;
+    if (events.length > 0) this.#history = [];
+    return events;
   }
 
   /**
@@ -526,7 +631,7 @@ export class SchedulerCore {
   }
 
   /** The task a worker reported, if that worker holds exactly that instance. */
-  #locate(workerId: WorkerId, ref: TaskRef): { submit: SubmitRecord; index: number } | null {
+  #locate(workerId: WorkerId, ref: TaskRef): Placement | null {
     const placement = this.#workers.get(workerId)?.placements.get(`${ref.jobId}:${ref.taskId}`);
     if (!placement) return null;
     if (placement.submit.table.instanceId(placement.index) !== ref.instanceId) return null;

@@ -1,0 +1,229 @@
+/**
+ * Rebuilds the server's state from its journal (journal spec §1.4): replays every record of every
+ * earlier run and answers what the new run starts with — the server uid, the next ids, and the
+ * jobs to recreate (those not completed), each as one `job-restored` core event. Pure: records in,
+ * state out.
+ */
+import type { SubmitDescription } from "../common/job_types.ts";
+import type { JournalEvent } from "../common/journal/journal_events.ts";
+import type { CoreEvent, RestoredTask } from "./scheduler/core_events.ts";
+
+export interface RestoredState {
+  /** From the last `server-start`; null for a journal without one. */
+  serverUid: string | null;
+  /** Max job id ever seen + 1 (ids are never reused, not even those of dropped jobs). */
+  nextJobId: number;
+  nextWorkerId: number;
+  jobs: Array<Extract<CoreEvent, { type: "job-restored" }>>;
+  /** Records replayed. */
+  events: number;
+}
+
+interface TaskState {
+  taskId: number;
+  state: RestoredTask["state"] | "running";
+  /** The instance of the last start, or -1 if it never started. */
+  lastInstance: number;
+  crashes: number;
+  workerId: number | null;
+  startedMs: number | null;
+  finishedMs: number | null;
+  error: string | null;
+}
+
+interface JobState {
+  jobId: number;
+  name: string;
+  maxFails: number | null;
+  isOpen: boolean;
+  cancelReason: string | null;
+  submittedMs: number;
+  submits: SubmitDescription[];
+  tasks: Map<number, TaskState>;
+}
+
+const CRASH_REASONS = new Set(["connection-lost", "heartbeat-lost"]);
+
+export class JournalRestorer {
+  #serverUid: string | null = null;
+  #maxJobId = 0;
+  #maxWorkerId = 0;
+  #events = 0;
+  readonly #jobs = new Map<number, JobState>();
+  /** Tasks running on each connected worker (a loss may count as their crash). */
+  #running = new Map<number, Set<TaskState>>();
+
+  /** Replays one record. */
+  apply(timeMs: number, event: JournalEvent): void {
+    this.#events++;
+    switch (event.type) {
+      case "server-start":
+        this.#serverUid = event.serverUid;
+        // The previous run ended (crashed or stopped): its tasks wait again, no crash counted.
+        this.#stopAllRunning();
+        break;
+      case "server-stop":
+        this.#stopAllRunning();
+        break;
+      case "worker-connected":
+        this.#maxWorkerId = Math.max(this.#maxWorkerId, event.workerId);
+        break;
+      case "worker-lost": {
+        this.#maxWorkerId = Math.max(this.#maxWorkerId, event.workerId);
+        const tasks = this.#running.get(event.workerId);
+        this.#running.delete(event.workerId);
+        for (const task of tasks ?? []) {
+          if (task.state !== "running") continue;
+          if (CRASH_REASONS.has(event.reason)) task.crashes++;
+          task.state = "waiting";
+        }
+        break;
+      }
+      case "job-open":
+        this.#maxJobId = Math.max(this.#maxJobId, event.jobId);
+        this.#jobs.set(event.jobId, this.#newJob(event.jobId, event.name, event.maxFails, timeMs));
+        this.#jobs.get(event.jobId)!.isOpen = true;
+        break;
+      case "job-created": {
+        this.#maxJobId = Math.max(this.#maxJobId, event.jobId);
+        let job = this.#jobs.get(event.jobId);
+        if (!event.attached || !job) {
+          job = this.#newJob(event.jobId, event.name, event.maxFails, timeMs);
+          this.#jobs.set(event.jobId, job);
+        }
+        job.submits.push(event.submit);
+        break;
+      }
+      case "job-close": {
+        const job = this.#jobs.get(event.jobId);
+        if (job) job.isOpen = false;
+        break;
+      }
+      case "job-cancel": {
+        const job = this.#jobs.get(event.jobId);
+        if (job) job.cancelReason = event.reason;
+        break;
+      }
+      case "job-completed":
+        this.#jobs.delete(event.jobId);
+        break;
+      case "task-started": {
+        const task = this.#task(event.jobId, event.taskId);
+        if (!task) break;
+        this.#unlink(task);
+        task.state = "running";
+        task.lastInstance = event.instanceId;
+        task.workerId = event.workerIds[0];
+        task.startedMs = timeMs;
+        task.finishedMs = null;
+        let tasks = this.#running.get(task.workerId);
+        if (!tasks) this.#running.set(task.workerId, tasks = new Set());
+        tasks.add(task);
+        break;
+      }
+      case "task-finished":
+      case "task-failed": {
+        const task = this.#task(event.jobId, event.taskId);
+        if (!task) break;
+        this.#unlink(task);
+        task.state = event.type === "task-finished" ? "finished" : "failed";
+        task.finishedMs = timeMs;
+        if (event.type === "task-failed") task.error = event.error;
+        break;
+      }
+      case "tasks-canceled":
+      case "tasks-aborted":
+        for (const [jobId, taskId] of event.tasks) {
+          const task = this.#task(jobId, taskId);
+          if (!task) continue;
+          this.#unlink(task);
+          task.state = event.type === "tasks-canceled" ? "canceled" : "aborted";
+          task.startedMs = null;
+          task.finishedMs = null;
+        }
+        break;
+    }
+  }
+
+  finish(): RestoredState {
+    this.#stopAllRunning();
+    const jobs = [...this.#jobs.values()].sort((a, b) => a.jobId - b.jobId).map((job) => ({
+      type: "job-restored" as const,
+      jobId: job.jobId,
+      name: job.name,
+      maxFails: job.maxFails,
+      isOpen: job.isOpen,
+      cancelReason: job.cancelReason,
+      submittedMs: job.submittedMs,
+      submits: job.submits,
+      tasks: [...job.tasks.values()].map((task): RestoredTask => {
+        const ended = task.state !== "waiting";
+        return {
+          taskId: task.taskId,
+          state: task.state === "running" ? "waiting" : task.state,
+          // A task that started and waits again runs as the next instance.
+          instanceId: ended ? Math.max(0, task.lastInstance) : task.lastInstance + 1,
+          crashes: task.crashes,
+          workerId: ended ? task.workerId : null,
+          startedMs: ended ? task.startedMs : null,
+          finishedMs: ended ? task.finishedMs : null,
+          error: task.error,
+        };
+      }),
+    }));
+    return {
+      serverUid: this.#serverUid,
+      nextJobId: this.#maxJobId + 1,
+      nextWorkerId: this.#maxWorkerId + 1,
+      jobs,
+      events: this.#events,
+    };
+  }
+
+  #newJob(jobId: number, name: string, maxFails: number | null, timeMs: number): JobState {
+    return {
+      jobId,
+      name,
+      maxFails,
+      isOpen: false,
+      cancelReason: null,
+      submittedMs: timeMs,
+      submits: [],
+      tasks: new Map(),
+    };
+  }
+
+  #task(jobId: number, taskId: number): TaskState | null {
+    const job = this.#jobs.get(jobId);
+    if (!job) return null;
+    let task = job.tasks.get(taskId);
+    if (!task) {
+      task = {
+        taskId,
+        state: "waiting",
+        lastInstance: -1,
+        crashes: 0,
+        workerId: null,
+        startedMs: null,
+        finishedMs: null,
+        error: null,
+      };
+      job.tasks.set(taskId, task);
+    }
+    return task;
+  }
+
+  /** Forgets that a task runs on its worker. */
+  #unlink(task: TaskState): void {
+    if (task.state === "running" && task.workerId !== null) {
+      this.#running.get(task.workerId)?.delete(task);
+    }
+  }
+
+  #stopAllRunning(): void {
+    for (const tasks of this.#running.values()) {
+      for (const task of tasks) if (task.state === "running") task.state = "waiting";
+    }
+    this.#running = new Map();
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * The server's event log (journal spec §1): appends events to the journal file when there is
+ * one, flushes it on the spec's schedule, and hands live events to `journal stream` listeners.
+ * Appending only buffers; the file is written and synced by `flush` (before a modifying request
+ * is answered, every flush period, at stop), off the scheduling path.
+ */
+import { describeError, HqError } from "../common/errors.ts";
+import {
+  decodeJournalRecord,
+  encodeJournalRecord,
+  type JournalEvent,
+} from "../common/journal/journal_events.ts";
+import {
+  JournalCorruptedError,
+  JournalReader,
+  JournalWriter,
+  readJournalBytes,
+  rewriteJournal,
+} from "../common/journal/journal_file.ts";
+import { logger } from "../common/log.ts";
+import { JournalRestorer, type RestoredState } from "./journal_restore.ts";
+
+const log = logger("server::journal");
+
+/** Records per `journal-records` push of a replay. */
+const REPLAY_CHUNK = 4096;
+
+export type JournalListener = (records: Array<[number, JournalEvent]>) => void;
+
+export class ServerJournal {
+  readonly #listeners = new Set<JournalListener>();
+  #live: Array<[number, JournalEvent]> = [];
+  #livePending = false;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
+
+  private constructor(readonly path: string | null, private writer: JournalWriter | null) {}
+
+  /** A log without a file: events only reach live listeners. */
+  static inMemory(): ServerJournal {
+    return new ServerJournal(null, null);
+  }
+
+  /**
+   * Opens `path`, first restoring from it when it holds records (spec §1.4): a torn tail is cut
+   * off with a warning; corruption in the middle is an error that names the byte offset.
+   */
+  static async open(
+    path: string,
+    flushPeriodMs: number,
+  ): Promise<{ journal: ServerJournal; restored: RestoredState | null }> {
+    let restored: RestoredState | null = null;
+    let validEnd: number | undefined;
+    const bytes = await readJournalBytes(path).catch((error) => {
+      if (error instanceof HqError && error.cause instanceof Deno.errors.NotFound) return null;
+      throw error;
+    });
+    if (bytes !== null) {
+      const started = performance.now();
+      ({ restored, validEnd } = restore(bytes, path));
+      log.info(
+        `Restored ${restored.jobs.length} job(s) from ${restored.events} journal events in ${
+          Math.round(performance.now() - started)
+        } ms`,
+      );
+    }
+    const writer = await JournalWriter.open(path, { validEnd });
+    const journal = new ServerJournal(path, writer);
+    journal.#timer = setInterval(() => {
+      journal.flush().catch(() => {}); // Logged by flush.
+    }, flushPeriodMs);
+    return { journal, restored };
+  }
+
+  /** Whether events are wanted at all (a file, or someone streaming). */
+  get wanted(): boolean {
+    return this.writer !== null || this.#listeners.size > 0;
+  }
+
+  /** Why the journal cannot be written any more, or null. */
+  get failure(): HqError | null {
+    return this.writer?.failure ?? null;
+  }
+
+  record(event: JournalEvent, timeMs: number = Date.now()): void {
+    if (this.#closed) return;
+    if (this.writer !== null && this.writer.failure === undefined) {
+      this.writer.append(encodeJournalRecord(timeMs, event));
+    }
+    if (this.#listeners.size > 0) {
+      this.#live.push([timeMs, event]);
+      if (!this.#livePending) {
+        this.#livePending = true;
+        queueMicrotask(() => this.#sendLive());
+      }
+    }
+  }
+
+  /** Writes and syncs what is buffered; rejects (and logs) when the journal cannot be written. */
+  async flush(): Promise<void> {
+    if (this.writer === null) return;
+    try {
+      await this.writer.flush();
+    } catch (error) {
+      log.error(describeError(error));
+      throw error;
+    }
+  }
+
+  /** Every past event, from the file, in chunks; then keeps `listener` for live ones if asked. */
+  async replay(send: JournalListener, live: boolean, history: () => Array<[number, JournalEvent]>) {
+    if (this.writer !== null) {
+      await this.flush();
+      const bytes = await readJournalBytes(this.writer.path);
+      const reader = new JournalReader(bytes, this.writer.path);
+      let chunk: Array<[number, JournalEvent]> = [];
+      for (let payload = reader.nextRecord(); payload; payload = reader.nextRecord()) {
+        const record = decodeJournalRecord(payload);
+        if (record) chunk.push([record.timeMs, record.event]);
+        if (chunk.length === REPLAY_CHUNK) {
+          send(chunk);
+          chunk = [];
+        }
+      }
+      if (chunk.length > 0) send(chunk);
+    } else {
+      const records = history();
+      for (let at = 0; at < records.length; at += REPLAY_CHUNK) {
+        send(records.slice(at, at + REPLAY_CHUNK));
+      }
+    }
+    if (live) this.#listeners.add(send);
+  }
+
+  removeListener(listener: JournalListener): void {
+    this.#listeners.delete(listener);
+  }
+
+  /**
+   * Rewrites the journal keeping what `keep` returns for each event (the event, a trimmed copy,
+   * or null to drop it; `hq journal prune`); the writer continues on the new file.
+   */
+  async prune(keep: (event: JournalEvent) => JournalEvent | null): Promise<void> {
+    if (this.writer === null) return;
+    await this.flush();
+    const path = this.writer.path;
+    const bytes = await readJournalBytes(path);
+    const reader = new JournalReader(bytes, path);
+    const kept: Uint8Array[] = [];
+    for (let payload = reader.nextRecord(); payload; payload = reader.nextRecord()) {
+      const record = decodeJournalRecord(payload);
+      const event = record && keep(record.event);
+      if (!event) continue;
+      kept.push(event === record.event ? payload : encodeJournalRecord(record.timeMs, event));
+    }
+    await this.writer.close();
+    await rewriteJournal(path, kept);
+    this.writer = await JournalWriter.open(path);
+  }
+
+  /** Final flush and close (after `server-stop` was recorded). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#listeners.clear();
+    if (this.writer === null) return;
+    await this.writer.close().catch((error) => log.error(describeError(error)));
+  }
+
+  #sendLive(): void {
+    this.#livePending = false;
+    const records = this.#live;
+    this.#live = [];
+    for (const listener of this.#listeners) listener(records);
+  }
+}
+
+function restore(bytes: Uint8Array, path: string): { restored: RestoredState; validEnd: number } {
+  const reader = new JournalReader(bytes, path);
+  const restorer = new JournalRestorer();
+  for (
+    let at = reader.validEnd, payload = reader.nextRecord();
+    payload;
+    payload = reader.nextRecord()
+  ) {
+    const record = decodeJournalRecord(payload);
+    if (!record) {
+      throw new JournalCorruptedError(`Journal "${path}" appears corrupted at byte ${at}`);
+    }
+    restorer.apply(record.timeMs, record.event);
+    at = reader.validEnd;
+  }
+  if (reader.tornBytes > 0) {
+    log.warn(
+      `The journal "${path}" ends with ${reader.tornBytes} bytes of a record that was not fully written; they will be removed`,
+    );
+  }
+  return { restored: restorer.finish(), validEnd: reader.validEnd };
+}

@@ -4,6 +4,7 @@ import type { ColorPolicy, OutputMode } from "../common/output/mod.ts";
 import { type ArgValues, defineCommand, flag, option } from "./args.ts";
 import type { CliContext } from "./context.ts";
 import { jobCommand, submitTopCommand, taskCommand } from "./job_commands.ts";
+import { journalCommand } from "./journal_commands.ts";
 import { serverCommand } from "./server_commands.ts";
 import { workerCommand } from "./worker_commands.ts";
 
@@ -38,5 +39,12 @@ export const rootCommand = defineCommand<typeof globalArgs, CliContext>({
   name: "hq",
   about: "hq: a HyperQueue-compatible task scheduler for HPC clusters",
   args: globalArgs,
-  subcommands: [serverCommand, workerCommand, submitTopCommand, jobCommand, taskCommand],
+  subcommands: [
+    serverCommand,
+    workerCommand,
+    submitTopCommand,
+    jobCommand,
+    taskCommand,
+    journalCommand,
+  ],
 });

@@ -249,7 +249,7 @@ export class HqServer {
     this.workerEndpoint.close();
     clearInterval(this.#ticker);
     // The last record; `journal stream` clients see it before their connection closes.
-    this.#journal.record({ type: "server-stop" });
+    this.#journal.recordLast({ type: "server-stop" });
     await Promise.resolve();
     await Promise.allSettled([...this.#clients].map((c) => c.flush()));
     for (const connection of this.#clients) connection.close();

@@ -96,6 +96,12 @@ export class ServerJournal {
     }
   }
 
+  /** Records the run's last event (`server-stop`): whatever happens later is not recorded. */
+  recordLast(event: JournalEvent): void {
+    this.record(event);
+    this.#closed = true;
+  }
+
   /** Writes and syncs what is buffered; rejects (and logs) when the journal cannot be written. */
   async flush(): Promise<void> {
     if (this.writer === null) return;

@@ -1,0 +1,158 @@
+import assert from "node:assert/strict";
+import type { SubmitDescription } from "../common/job_types.ts";
+import type { JournalEvent } from "../common/journal/journal_events.ts";
+import { JournalRestorer } from "./journal_restore.ts";
+import { SchedulerCore } from "./scheduler/scheduler_core.ts";
+import { testTaskTemplate, testWorkerConfiguration } from "./scheduler/_test_fixtures.ts";
+
+function submit(ids: Array<[number, number, number]>): SubmitDescription {
+  return { template: testTaskTemplate("/tmp"), ids, entries: null };
+}
+
+function replay(events: JournalEvent[]) {
+  const restorer = new JournalRestorer();
+  events.forEach((event, index) => restorer.apply(1_000 + index, event));
+  return restorer.finish();
+}
+
+const created = (
+  jobId: number,
+  ids: Array<[number, number, number]>,
+  attached = false,
+): JournalEvent => ({
+  type: "job-created",
+  jobId,
+  name: `job${jobId}`,
+  maxFails: null,
+  attached,
+  submit: submit(ids),
+});
+
+const started = (jobId: number, taskId: number, instanceId: number, workerId: number) => ({
+  type: "task-started" as const,
+  jobId,
+  taskId,
+  instanceId,
+  workerIds: [workerId],
+  variant: 0,
+});
+
+Deno.test("JournalRestorer continues ids, keeps the last server uid and drops completed jobs", () => {
+  const state = replay([
+    { type: "server-start", serverUid: "first" },
+    { type: "worker-connected", workerId: 3, configuration: testWorkerConfiguration(2) },
+    created(1, [[0, 0, 1]]),
+    created(7, [[0, 1, 1]]),
+    started(1, 0, 0, 3),
+    { type: "task-finished", jobId: 1, taskId: 0 },
+    { type: "job-completed", jobId: 1 },
+    { type: "server-start", serverUid: "second" },
+  ]);
+  assert.equal(state.serverUid, "second");
+  assert.equal(state.nextJobId, 8, "ids of dropped jobs are not reused");
+  assert.equal(state.nextWorkerId, 4);
+  assert.deepEqual(state.jobs.map((job) => job.jobId), [7]);
+  assert.equal(state.jobs[0].submittedMs, 1_003);
+  assert.deepEqual(state.jobs[0].tasks, []);
+});
+
+Deno.test("JournalRestorer: ended tasks keep their state, running ones wait as the next instance, crashes count only lost connections", () => {
+  const state = replay([
+    { type: "server-start", serverUid: "u" },
+    created(1, [[0, 5, 1]]),
+    started(1, 0, 0, 1),
+    { type: "task-finished", jobId: 1, taskId: 0 },
+    started(1, 1, 0, 1),
+    { type: "task-failed", jobId: 1, taskId: 1, error: "exit 1" },
+    started(1, 2, 0, 1),
+    started(1, 3, 0, 2),
+    started(1, 4, 0, 2),
+    { type: "worker-lost", workerId: 1, reason: "heartbeat-lost" },
+    { type: "worker-lost", workerId: 2, reason: "stopped" },
+    started(1, 2, 1, 3),
+    // The server crashes here: task 2 (instance 1) was running.
+  ]);
+  const tasks = new Map(state.jobs[0].tasks.map((task) => [task.taskId, task]));
+  assert.equal(tasks.get(0)!.state, "finished");
+  assert.equal(tasks.get(0)!.startedMs, 1_002);
+  assert.equal(tasks.get(0)!.finishedMs, 1_003);
+  assert.equal(tasks.get(1)!.state, "failed");
+  assert.equal(tasks.get(1)!.error, "exit 1");
+  assert.deepEqual(
+    [tasks.get(2)!.state, tasks.get(2)!.instanceId, tasks.get(2)!.crashes],
+    ["waiting", 2, 1],
+    "lost by heartbeat (a crash), then running when the server died (not a crash)",
+  );
+  assert.deepEqual(
+    [tasks.get(3)!.state, tasks.get(3)!.instanceId, tasks.get(3)!.crashes],
+    ["waiting", 1, 0],
+    "a stopped worker is no crash",
+  );
+  assert.equal(tasks.has(5), false, "never touched: plainly waiting");
+});
+
+Deno.test("JournalRestorer: open jobs stay open until closed, attached submits join them, cancels keep their reason", () => {
+  const state = replay([
+    { type: "server-start", serverUid: "u" },
+    { type: "job-open", jobId: 1, name: "open", maxFails: 2 },
+    created(1, [[0, 1, 1]], true),
+    created(1, [[2, 2, 1]], true),
+    { type: "job-open", jobId: 2, name: "closed later", maxFails: null },
+    { type: "job-close", jobId: 2 },
+    created(3, [[0, 3, 1]]),
+    started(3, 0, 0, 1),
+    { type: "job-cancel", jobId: 3, reason: "enough" },
+    { type: "tasks-canceled", tasks: [[3, 0], [3, 1]] },
+  ]);
+  const [open, closed, canceled] = state.jobs;
+  assert.deepEqual([open.isOpen, open.name, open.maxFails, open.submits.length], [
+    true,
+    "open",
+    2,
+    2,
+  ]);
+  assert.equal(closed.isOpen, false);
+  assert.equal(canceled.cancelReason, "enough");
+  assert.deepEqual(canceled.tasks.map((task) => [task.taskId, task.state]), [
+    [0, "canceled"],
+    [1, "canceled"],
+  ]);
+});
+
+Deno.test("SchedulerCore recreates a restored job: counts, states, and only waiting tasks get scheduled", () => {
+  const state = replay([
+    { type: "server-start", serverUid: "u" },
+    created(1, [[0, 99, 1]]),
+    ...Array.from({ length: 10 }, (_, taskId) => [
+      started(1, taskId, 0, 1),
+      { type: "task-finished" as const, jobId: 1, taskId },
+    ]).flat(),
+    started(1, 10, 0, 1),
+    started(1, 12, 0, 1),
+    { type: "task-finished", jobId: 1, taskId: 12 },
+  ]);
+  const core = new SchedulerCore();
+  core.handle(state.jobs[0], 5_000);
+  const job = core.jobs.get(1)!;
+  assert.deepEqual(job.counts, {
+    waiting: 89,
+    running: 0,
+    finished: 11,
+    failed: 0,
+    canceled: 0,
+    aborted: 0,
+  });
+  assert.equal(job.submittedMs, 1_001);
+  core.handle(
+    { type: "worker-joined", workerId: 1, configuration: testWorkerConfiguration(200) },
+    5_001,
+  );
+  const assigned = core.handle({ type: "schedule" }, 5_002).flatMap((command) =>
+    command.type === "assign-tasks" ? command.tasks : []
+  );
+  const ids = assigned.map((task) => task.taskId).sort((a, b) => a - b);
+  assert.equal(ids.length, 89);
+  assert.ok(!ids.some((id) => id < 10 || id === 12), "finished tasks do not run again");
+  assert.equal(assigned.find((task) => task.taskId === 10)!.instanceId, 1, "the next instance");
+  assert.equal(assigned.find((task) => task.taskId === 11)!.instanceId, 0);
+});

@@ -389,7 +389,9 @@ export class HqServer {
   /**
    * What `hq journal prune` keeps of an event (journal spec §1.5): live jobs' events (open, or
    * with waiting or running tasks), connected workers' events, cancels and aborts trimmed to live
-   * jobs' tasks, server events; null drops it.
+   * jobs' tasks, server events; null drops it. Also kept (ours): every `job-completed` and
+   * `worker-lost`, a few bytes each, so that a restore still sees the largest ids ever used and
+   * never hands them out again.
    */
   #pruned(event: JournalEvent): JournalEvent | null {
     const liveJob = (jobId: number) => {
@@ -401,13 +403,14 @@ export class HqServer {
       case "server-stop":
         return event;
       case "worker-connected":
-      case "worker-lost":
         return this.#core.isRunning(event.workerId) ? event : null;
+      case "worker-lost":
+      case "job-completed":
+        return event;
       case "job-open":
       case "job-created":
       case "job-close":
       case "job-cancel":
-      case "job-completed":
       case "task-started":
       case "task-finished":
       case "task-failed":

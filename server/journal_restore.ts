@@ -105,6 +105,7 @@ export class JournalRestorer {
         break;
       }
       case "job-completed":
+        this.#maxJobId = Math.max(this.#maxJobId, event.jobId);
         this.#jobs.delete(event.jobId);
         break;
       case "task-started": {

@@ -13,6 +13,7 @@ import {
 import type { WorkerConfiguration } from "../common/protocol.ts";
 import { joinPath } from "../common/paths.ts";
 import { hq, type HqResult, tempDir } from "./harness.ts";
+import { testTaskTemplate, testWorkerConfiguration } from "../server/scheduler/_test_fixtures.ts";
 
 const INFO_LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ INFO /;
 const RFC3339_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -24,48 +25,16 @@ function lines(text: string): string[] {
 }
 
 function workerConfig(): WorkerConfiguration {
-  return {
+  return testWorkerConfiguration(4, {
     hostname: "node1",
     listenAddress: "node1:1234",
     workDir: "/tmp/work",
-    group: "default",
-    heartbeatIntervalMs: 8_000,
-    idleTimeoutMs: null,
-    timeLimitMs: null,
-    overviewIntervalMs: null,
-    minUtilization: 0,
-    onServerLost: "stop",
-    retractCheckIntervalMs: 30_000,
-    resources: {
-      resources: [{ name: "cpus", kind: "range", start: 0, end: 3 }],
-      coupling: { weights: [] },
-    },
-    manager: null,
     pid: 1000,
-  };
+  });
 }
 
 function template(): TaskTemplate {
-  return {
-    args: ["true"],
-    env: {},
-    cwd: "%{SUBMIT_DIR}",
-    stdout: null,
-    stderr: null,
-    removeStdoutIfFinished: false,
-    removeStderrIfFinished: false,
-    stdin: null,
-    resources: [{ name: "cpus", amount: 10_000, policy: "compact" }],
-    weight: 1,
-    nodes: 0,
-    timeLimitMs: null,
-    timeRequestMs: 0,
-    priority: 0,
-    crashLimit: 5,
-    pin: null,
-    taskDir: false,
-    submitDir: "/home/user",
-  };
+  return testTaskTemplate("/home/user", { cwd: "%{SUBMIT_DIR}" });
 }
 
 /** A server run: a worker, a job of two tasks (one fails), a cancelled open job, the stop. */

@@ -8,6 +8,10 @@ import {
   workerConfigurationJson,
 } from "./export_events.ts";
 import type { JournalEvent } from "./journal_events.ts";
+import {
+  testTaskTemplate,
+  testWorkerConfiguration,
+} from "../../server/scheduler/_test_fixtures.ts";
 
 // 2025-03-01T10:11:12.345Z
 const TIME_MS = Date.UTC(2025, 2, 1, 10, 11, 12, 345);
@@ -17,50 +21,22 @@ function exported(event: JournalEvent): Record<string, unknown> {
 }
 
 function workerConfig(overrides: Partial<WorkerConfiguration> = {}): WorkerConfiguration {
-  return {
+  return testWorkerConfiguration(4, {
     hostname: "node1",
     listenAddress: "node1:1234",
     workDir: "/tmp/work",
-    group: "default",
-    heartbeatIntervalMs: 8_000,
-    idleTimeoutMs: null,
-    timeLimitMs: null,
-    overviewIntervalMs: null,
-    minUtilization: 0,
-    onServerLost: "stop",
     retractCheckIntervalMs: 1_500,
-    resources: {
-      resources: [{ name: "cpus", kind: "range", start: 0, end: 3 }],
-      coupling: { weights: [] },
-    },
-    manager: null,
     pid: 4321,
     ...overrides,
-  };
+  });
 }
 
 function template(overrides: Partial<TaskTemplate> = {}): TaskTemplate {
-  return {
+  return testTaskTemplate("/home/user", {
     args: ["sleep", "1"],
-    env: {},
     cwd: "%{SUBMIT_DIR}",
-    stdout: null,
-    stderr: null,
-    removeStdoutIfFinished: false,
-    removeStderrIfFinished: false,
-    stdin: null,
-    resources: [{ name: "cpus", amount: 10_000, policy: "compact" }],
-    weight: 1,
-    nodes: 0,
-    timeLimitMs: null,
-    timeRequestMs: 0,
-    priority: 0,
-    crashLimit: 5,
-    pin: null,
-    taskDir: false,
-    submitDir: "/home/user",
     ...overrides,
-  };
+  });
 }
 
 function submit(

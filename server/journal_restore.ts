@@ -4,7 +4,6 @@
  * jobs to recreate (those not completed), each as one `job-restored` core event. Pure: records in,
  * state out.
  */
-import type { SubmitDescription } from "../common/job_types.ts";
 import type { JournalEvent } from "../common/journal/journal_events.ts";
 import type { CoreEvent, RestoredTask } from "./scheduler/core_events.ts";
 
@@ -14,7 +13,7 @@ export interface RestoredState {
   /** Max job id ever seen + 1 (ids are never reused, not even those of dropped jobs). */
   nextJobId: number;
   nextWorkerId: number;
-  jobs: Array<Extract<CoreEvent, { type: "job-restored" }>>;
+  jobs: JobRestoredEvent[];
   /** Records replayed. */
   events: number;
 }
@@ -31,16 +30,10 @@ interface TaskState {
   error: string | null;
 }
 
-interface JobState {
-  jobId: number;
-  name: string;
-  maxFails: number | null;
-  isOpen: boolean;
-  cancelReason: string | null;
-  submittedMs: number;
-  submits: SubmitDescription[];
-  tasks: Map<number, TaskState>;
-}
+type JobRestoredEvent = Extract<CoreEvent, { type: "job-restored" }>;
+
+/** A job as the records so far left it: what `job-restored` carries, tasks by id. */
+type JobState = Omit<JobRestoredEvent, "type" | "tasks"> & { tasks: Map<number, TaskState> };
 
 const CRASH_REASONS = new Set(["connection-lost", "heartbeat-lost"]);
 

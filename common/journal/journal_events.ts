@@ -63,7 +63,28 @@ export interface JournalRecord {
   event: JournalEvent;
 }
 
+/**
+ * Task starts and finishes are most of a journal (two per task), so they are stored as flat
+ * arrays with a numeric kind, `[time, kind, job, task, …]` (~18 bytes instead of ~60, and cheaper
+ * to encode); every other event as `[time, event]`.
+ */
+const TASK_STARTED = 1;
+const TASK_FINISHED = 2;
+
 export function encodeJournalRecord(timeMs: number, event: JournalEvent): Uint8Array {
+  if (event.type === "task-finished") {
+    return encodeMsgpack([timeMs, TASK_FINISHED, event.jobId, event.taskId]);
+  }
+  if (event.type === "task-started" && event.workerIds.length === 1 && event.variant === 0) {
+    return encodeMsgpack([
+      timeMs,
+      TASK_STARTED,
+      event.jobId,
+      event.taskId,
+      event.instanceId,
+      event.workerIds[0],
+    ]);
+  }
   return encodeMsgpack([timeMs, event]);
 }
 
@@ -75,8 +96,29 @@ export function decodeJournalRecord(payload: Uint8Array): JournalRecord | null {
   } catch {
     return null;
   }
-  if (!Array.isArray(value) || value.length !== 2 || typeof value[0] !== "number") return null;
-  const event = value[1];
-  if (typeof event !== "object" || event === null || typeof event.type !== "string") return null;
-  return { timeMs: value[0], event: event as JournalEvent };
+  if (!Array.isArray(value) || typeof value[0] !== "number") return null;
+  const timeMs = value[0];
+  if (value.length === 2) {
+    const event = value[1];
+    if (typeof event !== "object" || event === null || typeof event.type !== "string") return null;
+    return { timeMs, event: event as JournalEvent };
+  }
+  if (!value.every((item) => typeof item === "number")) return null;
+  if (value[1] === TASK_FINISHED && value.length === 4) {
+    return { timeMs, event: { type: "task-finished", jobId: value[2], taskId: value[3] } };
+  }
+  if (value[1] === TASK_STARTED && value.length === 6) {
+    return {
+      timeMs,
+      event: {
+        type: "task-started",
+        jobId: value[2],
+        taskId: value[3],
+        instanceId: value[4],
+        workerIds: [value[5]],
+        variant: 0,
+      },
+    };
+  }
+  return null;
 }

@@ -43,8 +43,11 @@ export class JournalRestorer {
   #maxWorkerId = 0;
   #events = 0;
   readonly #jobs = new Map<number, JobState>();
-  /** Tasks running on each connected worker (a loss may count as their crash). */
-  #running = new Map<number, Set<TaskState>>();
+  /**
+   * Tasks running now, whatever their worker: a worker's loss scans them (few: about as many as
+   * the cluster has CPUs), cheaper than a set per worker churning with every task.
+   */
+  #running = new Set<TaskState>();
 
   /** Replays one record. */
   apply(timeMs: number, event: JournalEvent): void {
@@ -63,10 +66,9 @@ export class JournalRestorer {
         break;
       case "worker-lost": {
         this.#maxWorkerId = Math.max(this.#maxWorkerId, event.workerId);
-        const tasks = this.#running.get(event.workerId);
-        this.#running.delete(event.workerId);
-        for (const task of tasks ?? []) {
-          if (task.state !== "running") continue;
+        for (const task of this.#running) {
+          if (task.workerId !== event.workerId) continue;
+          this.#running.delete(task);
           if (CRASH_REASONS.has(event.reason)) task.crashes++;
           task.state = "waiting";
         }
@@ -110,9 +112,7 @@ export class JournalRestorer {
         task.workerId = event.workerIds[0];
         task.startedMs = timeMs;
         task.finishedMs = null;
-        let tasks = this.#running.get(task.workerId);
-        if (!tasks) this.#running.set(task.workerId, tasks = new Set());
-        tasks.add(task);
+        this.#running.add(task);
         break;
       }
       case "task-finished":
@@ -207,17 +207,13 @@ export class JournalRestorer {
     return task;
   }
 
-  /** Forgets that a task runs on its worker. */
+  /** Forgets that a task runs. */
   #unlink(task: TaskState): void {
-    if (task.state === "running" && task.workerId !== null) {
-      this.#running.get(task.workerId)?.delete(task);
-    }
+    if (task.state === "running") this.#running.delete(task);
   }
 
   #stopAllRunning(): void {
-    for (const tasks of this.#running.values()) {
-      for (const task of tasks) if (task.state === "running") task.state = "waiting";
-    }
-    this.#running = new Map();
+    for (const task of this.#running) task.state = "waiting";
+    this.#running = new Set();
   }
 }

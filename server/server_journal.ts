@@ -8,6 +8,7 @@ import { describeError, HqError } from "../common/errors.ts";
 import {
   decodeJournalRecord,
   encodeJournalRecord,
+  encodeJournalRecordView,
   type JournalEvent,
 } from "../common/journal/journal_events.ts";
 import {
@@ -85,7 +86,7 @@ export class ServerJournal {
   record(event: JournalEvent, timeMs: number = Date.now()): void {
     if (this.#closed) return;
     if (this.writer !== null && this.writer.failure === undefined) {
-      this.writer.append(encodeJournalRecord(timeMs, event));
+      this.writer.append(encodeJournalRecordView(timeMs, event));
     }
     if (this.#listeners.size > 0) {
       this.#live.push([timeMs, event]);

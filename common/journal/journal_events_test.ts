@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { encodeMsgpack } from "../msgpack.ts";
+import { decodeMsgpack, encodeMsgpack } from "../msgpack.ts";
 import { decodeJournalRecord, encodeJournalRecord, type JournalEvent } from "./journal_events.ts";
 
 const TIME = Date.UTC(2026, 10, 26, 8, 0, 0, 123);
@@ -27,4 +27,15 @@ Deno.test("payloads that are not our records decode to null", () => {
     assert.equal(decodeJournalRecord(encodeMsgpack(value)), null, JSON.stringify(value));
   }
   assert.equal(decodeJournalRecord(new Uint8Array([0xc1])), null);
+});
+
+Deno.test("compact records are plain msgpack arrays, whatever the size of their numbers", () => {
+  for (const n of [0, 127, 128, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1]) {
+    const event: JournalEvent = { type: "task-finished", jobId: n, taskId: n };
+    const payload = encodeJournalRecord(TIME, event);
+    assert.deepEqual(decodeMsgpack(payload), [TIME, 2, n, n], `${n}`);
+    assert.deepEqual(decodeJournalRecord(payload), { timeMs: TIME, event });
+  }
+  const fractional = encodeJournalRecord(1.5, { type: "task-finished", jobId: 1, taskId: 2 });
+  assert.equal(decodeJournalRecord(fractional)!.timeMs, 1.5);
 });

@@ -32,6 +32,11 @@ export const STOP_GRACE_MS = 60_000;
 const MIN_CHECK_INTERVAL_MS = 500;
 const MAX_CHECK_INTERVAL_MS = 5 * 60_000;
 
+interface RestoredEntry {
+  task: RestoredTask;
+  at: { submit: SubmitRecord; index: number } | null;
+}
+
 const RESTORED_SLOTS: Record<Exclude<RestoredTask["state"], "waiting">, Slot> = {
   finished: Slot.Finished,
   failed: Slot.Failed,
@@ -544,16 +549,19 @@ export class SchedulerCore {
     job.cancelReason = event.cancelReason;
     this.#jobs.set(job.id, job);
     for (const description of event.submits) this.#addSubmit(job, description);
+    const order = (a: RestoredEntry, b: RestoredEntry) =>
+      a.at!.submit.index - b.at!.submit.index || a.at!.index - b.at!.index;
     const located = event.tasks.map((task) => ({ task, at: job.findTask(task.taskId) }))
-      .filter((entry) => entry.at !== null)
-      .sort((a, b) => a.at!.submit.index - b.at!.submit.index || a.at!.index - b.at!.index);
+      .filter((entry) => entry.at !== null);
+    // Usually in order already (tasks run roughly in id order); sorting 1M entries costs ~1 s.
+    if (located.some((entry, i) => i > 0 && order(located[i - 1], entry) > 0)) located.sort(order);
     for (const { task, at } of located) {
       const { submit, index } = at!;
       const table = submit.table;
       if (index < submit.cursor) continue; // A duplicate.
       for (let gap = submit.cursor; gap < index; gap++) submit.requeued.push(gap);
       submit.cursor = index + 1;
-      table.setInstanceId(index, task.instanceId);
+      if (task.instanceId !== 0) table.setInstanceId(index, task.instanceId);
       for (let crash = 0; crash < task.crashes; crash++) table.addCrash(index);
       if (task.state === "waiting") {
         submit.requeued.push(index);

@@ -41,7 +41,10 @@ import type { JournalEvent } from "../common/journal/journal_events.ts";
 
 const log = logger("server::hq_server");
 
-/** Requests whose success is journaled and flushed before the reply (journal spec §1.3). */
+/**
+ * Requests that change jobs: refused once the journal cannot be written; the job service makes
+ * each change only after its record is on disk (journal spec §1.3).
+ */
 const MODIFYING_REQUESTS: ReadonlySet<ClientRequest["type"]> = new Set([
   "submit",
   "job-open",
@@ -318,8 +321,6 @@ export class HqServer {
       response = request.type === "journal-replay"
         ? await this.#replay(connection, request.live)
         : await this.#handleRequest(request);
-      // A client that got a success reply can rely on its change being on disk.
-      if (modifying && response.type !== "error") await this.#journal.flush();
     } catch (error) {
       if (!(error instanceof HqError)) {
         log.error(`Request "${request.type}" failed: ${describeError(error)}`);

@@ -56,16 +56,18 @@ export class JobService {
         return this.#submit(request);
       case "job-open": {
         const jobId = this.#nextJobId++;
-        this.#record({ type: "job-open", jobId, name: request.name, maxFails: request.maxFails });
-        this.workers.handle({
-          type: "job-created",
-          jobId,
-          name: request.name,
-          maxFails: request.maxFails,
-          isOpen: true,
-          submit: null,
+        const { name, maxFails } = request;
+        return this.#persisted([{ type: "job-open", jobId, name, maxFails }], () => {
+          this.workers.handle({
+            type: "job-created",
+            jobId,
+            name,
+            maxFails,
+            isOpen: true,
+            submit: null,
+          });
+          return { type: "job-created", jobId };
         });
-        return { type: "job-created", jobId };
       }
       case "job-list": {
         const jobs = request.selector === undefined
@@ -90,9 +92,9 @@ export class JobService {
         };
       }
       case "job-cancel":
-        return { type: "job-actions", results: this.#cancel(request.selector, request.reason) };
+        return this.#cancel(request.selector, request.reason);
       case "job-close":
-        return { type: "job-actions", results: this.#close(request.selector) };
+        return this.#close(request.selector);
       case "job-forget":
         return { type: "job-actions", results: this.#forget(request.selector, request.states) };
       case "job-wait":
@@ -104,15 +106,33 @@ export class JobService {
     }
   }
 
-  #submit(request: Extract<ClientRequest, { type: "submit" }>): ServerResponse {
+  #submit(
+    request: Extract<ClientRequest, { type: "submit" }>,
+  ): ServerResponse | Promise<ServerResponse> {
     const { jobId: targetJobId, name, maxFails } = request;
     let submit = request.submit;
     if (targetJobId === null) {
       const jobId = this.#nextJobId++;
-      submit = this.#resolvePaths(submit, jobId);
-      this.#record({ type: "job-created", jobId, name, maxFails, attached: false, submit });
-      this.workers.handle({ type: "job-created", jobId, name, maxFails, isOpen: false, submit });
-      return { type: "job-created", jobId };
+      const resolved = this.#resolvePaths(submit, jobId);
+      const event: JournalEvent = {
+        type: "job-created",
+        jobId,
+        name,
+        maxFails,
+        attached: false,
+        submit: resolved,
+      };
+      return this.#persisted([event], () => {
+        this.workers.handle({
+          type: "job-created",
+          jobId,
+          name,
+          maxFails,
+          isOpen: false,
+          submit: resolved,
+        });
+        return { type: "job-created", jobId };
+      });
     }
     const job = this.#jobs.get(targetJobId);
     if (!job) return { type: "error", message: `Job ${targetJobId} not found.` };
@@ -136,20 +156,33 @@ export class JobService {
         }
       }
     }
-    this.#record({
+    const attached = submit;
+    const event: JournalEvent = {
       type: "job-created",
       jobId: job.id,
       name: job.name,
       maxFails: job.maxFails,
       attached: true,
-      submit,
+      submit: attached,
+    };
+    return this.#persisted([event], () => {
+      this.workers.handle({ type: "tasks-added", jobId: job.id, submit: attached });
+      return { type: "job-created", jobId: job.id };
     });
-    this.workers.handle({ type: "tasks-added", jobId: job.id, submit });
-    return { type: "job-created", jobId: job.id };
   }
 
-  #record(event: JournalEvent): void {
-    if (this.journal.wanted) this.journal.record(event);
+  /**
+   * Journals a modifying request's events and, with a journal file, makes the change only once
+   * they are on disk (journal spec §1.3): what cannot be persisted is refused (the rejection
+   * becomes the error reply), never done without a record.
+   */
+  #persisted(
+    events: JournalEvent[],
+    apply: () => ServerResponse,
+  ): ServerResponse | Promise<ServerResponse> {
+    if (!this.journal.wanted || events.length === 0) return apply();
+    for (const event of events) this.journal.record(event);
+    return this.journal.hasFile ? this.journal.flush().then(apply) : apply();
   }
 
   /** Step 1 of placeholder resolution (jobs spec §3), done once per submit. */
@@ -163,33 +196,41 @@ export class JobService {
     return { ...submit, template: { ...template, ...paths } };
   }
 
-  #cancel(selector: IdSelector, reason: string | null): JobActionResult[] {
+  #cancel(selector: IdSelector, reason: string | null): ServerResponse | Promise<ServerResponse> {
     const ids = selector.type === "all"
       ? [...this.#jobs.values()].filter((job) => job.activeTasks > 0).map((job) => job.id)
       : this.#select(selector);
-    return ids.map((jobId): JobActionResult => {
-      const job = this.#jobs.get(jobId);
-      if (!job) return { jobId, outcome: "not-found" };
-      const canceled = job.activeTasks;
-      if (canceled === 0) return { jobId, outcome: "already-finished" };
-      this.#record({ type: "job-cancel", jobId, reason });
-      this.workers.handle({ type: "job-canceled", jobId, reason });
-      return { jobId, outcome: "canceled", canceled, finished: job.counts.finished };
-    });
+    const events: JournalEvent[] = ids.filter((jobId) => this.#jobs.get(jobId)?.activeTasks)
+      .map((jobId) => ({ type: "job-cancel", jobId, reason }));
+    return this.#persisted(events, () => ({
+      type: "job-actions",
+      results: ids.map((jobId): JobActionResult => {
+        const job = this.#jobs.get(jobId);
+        if (!job) return { jobId, outcome: "not-found" };
+        const canceled = job.activeTasks;
+        if (canceled === 0) return { jobId, outcome: "already-finished" };
+        this.workers.handle({ type: "job-canceled", jobId, reason });
+        return { jobId, outcome: "canceled", canceled, finished: job.counts.finished };
+      }),
+    }));
   }
 
-  #close(selector: IdSelector): JobActionResult[] {
+  #close(selector: IdSelector): ServerResponse | Promise<ServerResponse> {
     const ids = selector.type === "all"
       ? [...this.#jobs.values()].filter((job) => job.isOpen).map((job) => job.id)
       : this.#select(selector);
-    return ids.map((jobId): JobActionResult => {
-      const job = this.#jobs.get(jobId);
-      if (!job) return { jobId, outcome: "not-found" };
-      if (!job.isOpen) return { jobId, outcome: "already-closed" };
-      this.#record({ type: "job-close", jobId });
-      this.workers.handle({ type: "job-closed", jobId });
-      return { jobId, outcome: "closed" };
-    });
+    const events: JournalEvent[] = ids.filter((jobId) => this.#jobs.get(jobId)?.isOpen)
+      .map((jobId) => ({ type: "job-close", jobId }));
+    return this.#persisted(events, () => ({
+      type: "job-actions",
+      results: ids.map((jobId): JobActionResult => {
+        const job = this.#jobs.get(jobId);
+        if (!job) return { jobId, outcome: "not-found" };
+        if (!job.isOpen) return { jobId, outcome: "already-closed" };
+        this.workers.handle({ type: "job-closed", jobId });
+        return { jobId, outcome: "closed" };
+      }),
+    }));
   }
 
   #forget(selector: IdSelector, states: TaskState[]): JobActionResult[] {

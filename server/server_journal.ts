@@ -65,7 +65,14 @@ export class ServerJournal {
         } ms`,
       );
     }
-    const writer = await JournalWriter.open(path, { validEnd });
+    let writer: JournalWriter;
+    try {
+      writer = await JournalWriter.open(path, { validEnd });
+    } catch (error) {
+      // A journal this start created but could not write would block every later start.
+      if (bytes === null) await Deno.remove(path).catch(() => {});
+      throw error;
+    }
     const journal = new ServerJournal(path, writer);
     journal.#timer = setInterval(() => {
       journal.flush().catch(() => {}); // Logged by flush.
@@ -76,6 +83,11 @@ export class ServerJournal {
   /** Whether events are wanted at all (a file, or someone streaming). */
   get wanted(): boolean {
     return this.writer !== null || this.#listeners.size > 0;
+  }
+
+  /** Whether events go to a file (not only to live listeners). */
+  get hasFile(): boolean {
+    return this.writer !== null;
   }
 
   /** Why the journal cannot be written any more, or null. */

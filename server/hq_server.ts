@@ -272,6 +272,7 @@ export class HqServer {
 
   /** Forwards a task's notification to the clients subscribed to its job; nothing is kept. */
   #forwardNotification(notification: TaskNotification): void {
+    this.#journal.recordLive({ type: "task-notify", ...notification });
     const subscribers = this.#notifySubscribers.get(notification.jobId);
     if (!subscribers) return;
     for (const connection of subscribers) connection.send({ type: "task-notify", notification });
@@ -416,6 +417,9 @@ export class HqServer {
       case "task-finished":
       case "task-failed":
         return liveJob(event.jobId) ? event : null;
+      case "job-idle":
+      case "task-notify":
+        return null; // Live only; never in the file.
       case "tasks-canceled":
       case "tasks-aborted": {
         const tasks = event.tasks.filter(([jobId]) => liveJob(jobId));

@@ -100,12 +100,16 @@ export class ServerJournal {
     if (this.writer !== null && this.writer.failure === undefined) {
       this.writer.append(encodeJournalRecordView(timeMs, event));
     }
-    if (this.#listeners.size > 0) {
-      this.#live.push([timeMs, event]);
-      if (!this.#livePending) {
-        this.#livePending = true;
-        queueMicrotask(() => this.#sendLive());
-      }
+    this.recordLive(event, timeMs);
+  }
+
+  /** Hands an event to live listeners only (job idle, task notifications: never in the file). */
+  recordLive(event: JournalEvent, timeMs: number = Date.now()): void {
+    if (this.#closed || this.#listeners.size === 0) return;
+    this.#live.push([timeMs, event]);
+    if (!this.#livePending) {
+      this.#livePending = true;
+      queueMicrotask(() => this.#sendLive());
     }
   }
 

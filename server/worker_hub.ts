@@ -242,9 +242,12 @@ export class WorkerHub {
     this.onChange();
   }
 
-  /** Hands what the core recorded to the journal. */
+  /** Hands what the core recorded to the journal (job idle only to live listeners). */
   #recordHistory(nowMs: number): void {
-    for (const event of this.core.takeHistory()) this.#journal.record(event, nowMs);
+    for (const event of this.core.takeHistory()) {
+      if (event.type === "job-idle") this.#journal.recordLive(event, nowMs);
+      else this.#journal.record(event, nowMs);
+    }
   }
 
   #apply(commands: CoreCommand[]): void {

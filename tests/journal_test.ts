@@ -233,3 +233,33 @@ Deno.test("hq server start refuses a file that is not a journal", async () => {
   assert.equal(emptyResult.code, 1);
   assert.match(emptyResult.stderr, /is empty/);
 });
+
+Deno.test("journal stream shows the live-only events without a type: an open job going idle, a task's notification", async () => {
+  await using dir = await tempDir();
+  await using server = await TestServer.start();
+  server.startWorker(["--cpus", "1"]);
+  await server.waitForWorkerState(1, "RUNNING");
+  await using stream = new HqProcess(
+    ["journal", "stream", "--server-dir", server.dir],
+    { logDir: dir.path },
+  );
+  await waitUntil(() => types(stream.stdout()).includes("worker-connected"), {
+    what: "the stream to start",
+  });
+  const opened = await server.hqOk(["--output-mode", "quiet", "job", "open"]);
+  const id = Number(opened.trim());
+  await submitJob(server, ["--job", `${id}`, "--", "bash", "-c", '"$HQ" task notify hello'], {
+    cwd: dir.path,
+  });
+  const idle = await waitUntil(
+    () => lines(stream.stdout()).find((line) => line.event.job_id === id && !line.event.type),
+    { what: "the job idle line" },
+  );
+  assert.deepEqual(Object.keys(idle.event), ["job_id"]);
+  const notify = lines(stream.stdout()).find((line) => line.event.task_id !== undefined)!;
+  assert.deepEqual(notify.event, {
+    task_id: { job_id: id, job_task_id: 0 },
+    worker_id: 1,
+    message: [...new TextEncoder().encode("hello")],
+  });
+});

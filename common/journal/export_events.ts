@@ -15,7 +15,8 @@ import type { JournalEvent, JournalRecord, JournalTaskRef } from "./journal_even
 export interface ExportedJournalEvent {
   /** RFC 3339 UTC with milliseconds and `Z`, e.g. `2025-03-01T10:11:12.345Z`. */
   time: string;
-  event: { type: string; [key: string]: unknown };
+  /** `type` is absent only in the two live-only events (job idle, task notify). */
+  event: { type?: string; [key: string]: unknown };
 }
 
 /** A duration as serde writes Rust's `Duration`. */
@@ -84,6 +85,15 @@ function exportEvent(event: JournalEvent): ExportedJournalEvent["event"] {
       return { type: "task-canceled", tasks: taskRefsJson(event.tasks) };
     case "tasks-aborted":
       return { type: "task-aborted", tasks: taskRefsJson(event.tasks) };
+    // The two live-only events have no `type` in HyperQueue's export (a quirk we keep).
+    case "job-idle":
+      return { job_id: event.jobId };
+    case "task-notify":
+      return {
+        task_id: { job_id: event.jobId, job_task_id: event.taskId },
+        worker_id: event.workerId,
+        message: [...event.message],
+      };
     default: {
       // A kind this build does not know (none today): pass it through rather than lose it.
       const unknown: { type: string } = event;

@@ -53,7 +53,11 @@ export type JournalEvent =
   /** Tasks cancelled by a user (`job cancel`). */
   | { type: "tasks-canceled"; tasks: JournalTaskRef[] }
   /** Tasks aborted by the system (`--max-fails` exceeded). */
-  | { type: "tasks-aborted"; tasks: JournalTaskRef[] };
+  | { type: "tasks-aborted"; tasks: JournalTaskRef[] }
+  /** Live only (never in the file): an open job has no waiting or running task. */
+  | { type: "job-idle"; jobId: number }
+  /** Live only: a task's `hq task notify`. */
+  | { type: "task-notify"; jobId: number; taskId: number; workerId: number; message: Uint8Array };
 
 export type JournalEventType = JournalEvent["type"];
 

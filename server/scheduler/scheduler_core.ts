@@ -192,7 +192,7 @@ export class SchedulerCore {
         const job = new JobRecord(event.jobId, event.name, event.maxFails, event.isOpen, nowMs);
         this.#jobs.set(job.id, job);
         if (event.submit) this.#addSubmit(job, event.submit);
-        else this.#checkCompleted(job);
+        else this.#checkCompleted(job, false);
         return [];
       }
       case "tasks-added": {
@@ -414,7 +414,7 @@ export class SchedulerCore {
       submit.variants.every((variant) => variant.needs.some((need) => need.resourceId === 0));
     submit.shapeId = shapeId;
     if (submit.ids.count > 0) this.#enqueue(submit);
-    else this.#checkCompleted(job);
+    else this.#checkCompleted(job, false);
   }
 
   #cancelJob(jobId: JobId, reason: string | null): CoreCommand[] {
@@ -574,7 +574,7 @@ export class SchedulerCore {
       if (task.error !== null) table.setError(index, task.error);
     }
     this.#queue.prune(true);
-    this.#checkCompleted(job);
+    this.#checkCompleted(job, false);
   }
 
   /** Moves a task to a final state, applies `--max-fails`, and completes the job if done. */
@@ -588,10 +588,13 @@ export class SchedulerCore {
     return [];
   }
 
-  #checkCompleted(job: JobRecord): void {
+  /** `idle`: an open job left with no active task is worth a `job-idle` event (not at creation). */
+  #checkCompleted(job: JobRecord, idle = true): void {
     if (job.isCompleted && job.completedMs === null) {
       job.completedMs = this.#nowMs;
       this.#completedJobs.push(job);
+    } else if (idle && this.recordHistory && job.isOpen && job.activeTasks === 0) {
+      this.#history.push({ type: "job-idle", jobId: job.id });
     }
   }
 

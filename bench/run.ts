@@ -20,6 +20,8 @@ const BENCHMARKS: Record<string, () => Promise<BenchRow[]>> = {
   job_throughput: async () => (await import("./job_throughput.ts")).benchJobThroughput(),
   scheduler_core: async () => (await import("./scheduler_core.ts")).benchSchedulerCore(),
   zero_worker: async () => (await import("./zero_worker.ts")).benchZeroWorker(),
+  journal: async () => (await import("./journal.ts")).benchJournal(),
+  load: async () => (await import("./load.ts")).benchLoad(),
   // Last: it imports the msgpackr package root, which loads a native addon into this process.
   msgpack_codecs: async () => {
     // It has no quick mode; its figures take about 15 s.

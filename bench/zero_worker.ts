@@ -14,13 +14,21 @@
  *   deno run -A bench/zero_worker.ts [--quick]
  */
 import { HqClient } from "../mod.ts";
-import type { ClientRequest, IdSelector } from "../common/protocol.ts";
+import type { IdSelector } from "../common/protocol.ts";
 import { type BenchRow, formatTable } from "./_bench_row.ts";
 import { startLiveServer } from "./_live_server.ts";
 import { median } from "./_stats.ts";
-import { testTaskTemplate } from "../server/scheduler/_test_fixtures.ts";
+import {
+  hwmMb,
+  MAIN_TS,
+  rssMb,
+  sleep,
+  startZeroWorkers,
+  stopWorkers,
+  submitJob as submitOne,
+  waitForWorkers,
+} from "./_zero_workers.ts";
 
-const MAIN_TS = new URL("../main.ts", import.meta.url).pathname;
 const EMPTY_TS = new URL("./_startup/empty.ts", import.meta.url).pathname;
 const ALL: IdSelector = { type: "all" };
 const SUBMIT_CHUNK = 1_000;
@@ -183,75 +191,6 @@ export async function benchZeroWorker(options: ZeroWorkerOptions = {}): Promise<
     await stopWorkers(workers);
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
-}
-
-function startZeroWorkers(serverDir: string, dir: string, count: number): Deno.ChildProcess[] {
-  return Array.from({ length: count }, () =>
-    new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "--quiet",
-        MAIN_TS,
-        "worker",
-        "start",
-        "--zero-worker",
-        "--cpus",
-        "2",
-        "--work-dir",
-        `${dir}/work`,
-        "--server-dir",
-        serverDir,
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn());
-}
-
-async function stopWorkers(workers: Deno.ChildProcess[]): Promise<void> {
-  await Promise.all(workers.map(async (worker) => {
-    try {
-      worker.kill("SIGTERM");
-    } catch {
-      // Already gone.
-    }
-    await worker.status;
-  }));
-}
-
-/** Polls until `count` workers are running (at least, or exactly once others went offline). */
-async function waitForWorkers(
-  client: HqClient,
-  count: number,
-  mode: "at-least" | "exactly" = "at-least",
-): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const running = (await client.workerList("running")).length;
-    if (mode === "exactly" ? running === count : running >= count) return;
-    if (Date.now() > deadline) {
-      throw new Error(`expected ${count} running workers, the server has ${running}`);
-    }
-    await sleep(50);
-  }
-}
-
-function submitRequest(dir: string, ids: Array<[number, number, number]>): ClientRequest {
-  return {
-    type: "submit",
-    jobId: null,
-    name: "bench",
-    maxFails: null,
-    autoIdCount: null,
-    submit: { template: testTaskTemplate(dir), ids, entries: null },
-  };
-}
-
-async function submitOne(client: HqClient, dir: string, ids: Array<[number, number, number]>) {
-  const response = await client.request(submitRequest(dir, ids));
-  if (response.type !== "job-created") throw new Error(`submit failed: ${response.type}`);
-  return response.jobId;
 }
 
 /** Seconds from submitting one array of `tasks` tasks until `job-wait` returns. */
@@ -418,19 +357,6 @@ async function jobList(serverDir: string, jobs: number): Promise<BenchRow[]> {
     ratio: null,
     target: "",
   }]);
-}
-
-function procStatusMb(pid: number, field: "VmRSS" | "VmHWM"): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const kb = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]);
-  return kb / 1024;
-}
-
-const rssMb = (pid: number) => procStatusMb(pid, "VmRSS");
-const hwmMb = (pid: number) => procStatusMb(pid, "VmHWM");
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 if (import.meta.main) {

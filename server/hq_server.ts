@@ -109,8 +109,13 @@ export class HqServer {
     this.#workers.onNotify = (notification) => this.#forwardNotification(notification);
     this.#jobService = new JobService(this.#workers, info.serverUid, journal);
     if (restored) {
+      const started = performance.now();
       for (const job of restored.jobs) this.#core.handle(job, Date.now());
       this.#core.takeCompletedJobs();
+      const ms = Math.round(restored.replayMs + performance.now() - started);
+      log.info(
+        `Restored ${restored.jobs.length} job(s) from ${restored.events} journal events in ${ms} ms`,
+      );
       this.#jobService.continueJobIdsFrom(restored.nextJobId);
       this.#workers.continueWorkerIdsFrom(restored.nextWorkerId);
     }

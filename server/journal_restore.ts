@@ -16,6 +16,8 @@ export interface RestoredState {
   jobs: JobRestoredEvent[];
   /** Records replayed. */
   events: number;
+  /** How long reading and replaying the file took (set by the caller). */
+  replayMs: number;
 }
 
 interface TaskState {
@@ -171,6 +173,7 @@ export class JournalRestorer {
       nextWorkerId: this.#maxWorkerId + 1,
       jobs,
       events: this.#events,
+      replayMs: 0,
     };
   }
 

@@ -59,11 +59,7 @@ export class ServerJournal {
     if (bytes !== null) {
       const started = performance.now();
       ({ restored, validEnd } = restore(bytes, path));
-      log.info(
-        `Restored ${restored.jobs.length} job(s) from ${restored.events} journal events in ${
-          Math.round(performance.now() - started)
-        } ms`,
-      );
+      restored.replayMs = performance.now() - started;
     }
     let writer: JournalWriter;
     try {

@@ -11,6 +11,7 @@ import type { SubmitDescription } from "../../common/job_types.ts";
 import type { ClientRequest } from "../../common/protocol.ts";
 import { joinPath } from "../../common/paths.ts";
 import { hq, hqOk, type HqOptions, HqProcess, type HqResult, waitUntil } from "../harness.ts";
+import { testTaskTemplate } from "../../server/scheduler/_test_fixtures.ts";
 
 export interface FaultServerOptions {
   /** Root server directory, kept across restarts. */
@@ -163,26 +164,7 @@ export function submitRequest(
   options: { submitDir: string; count?: number; name?: string },
 ): ClientRequest {
   const submit: SubmitDescription = {
-    template: {
-      args,
-      env: {},
-      cwd: "%{SUBMIT_DIR}",
-      stdout: null,
-      stderr: null,
-      removeStdoutIfFinished: false,
-      removeStderrIfFinished: false,
-      stdin: null,
-      resources: [{ name: "cpus", amount: 10_000, policy: "compact" }],
-      weight: 1,
-      nodes: 0,
-      timeLimitMs: null,
-      timeRequestMs: 0,
-      priority: 0,
-      crashLimit: 5,
-      pin: null,
-      taskDir: false,
-      submitDir: options.submitDir,
-    },
+    template: testTaskTemplate(options.submitDir, { args, cwd: "%{SUBMIT_DIR}" }),
     ids: [[0, (options.count ?? 1) - 1, 1]],
     entries: null,
   };

@@ -51,6 +51,13 @@ export class JournalRestorer {
    */
   #running = new Set<TaskState>();
 
+  /**
+   * @param completedJobs jobs the journal shows completed (found in a first, cheap pass): they
+   * are dropped anyway, so their tasks are not tracked at all (a 1M-task job that completed
+   * would otherwise cost a million objects to restore).
+   */
+  constructor(private readonly completedJobs: ReadonlySet<number> = new Set()) {}
+
   /** Replays one record. */
   apply(timeMs: number, event: JournalEvent): void {
     this.#events++;
@@ -78,11 +85,13 @@ export class JournalRestorer {
       }
       case "job-open":
         this.#maxJobId = Math.max(this.#maxJobId, event.jobId);
+        if (this.completedJobs.has(event.jobId)) break;
         this.#jobs.set(event.jobId, this.#newJob(event.jobId, event.name, event.maxFails, timeMs));
         this.#jobs.get(event.jobId)!.isOpen = true;
         break;
       case "job-created": {
         this.#maxJobId = Math.max(this.#maxJobId, event.jobId);
+        if (this.completedJobs.has(event.jobId)) break;
         let job = this.#jobs.get(event.jobId);
         if (!event.attached || !job) {
           job = this.#newJob(event.jobId, event.name, event.maxFails, timeMs);

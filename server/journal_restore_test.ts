@@ -156,3 +156,19 @@ Deno.test("SchedulerCore recreates a restored job: counts, states, and only wait
   assert.equal(assigned.find((task) => task.taskId === 10)!.instanceId, 1, "the next instance");
   assert.equal(assigned.find((task) => task.taskId === 11)!.instanceId, 0);
 });
+
+Deno.test("JournalRestorer skips the tasks of jobs a first pass found completed, and still counts their ids", () => {
+  const restorer = new JournalRestorer(new Set([1]));
+  const events: JournalEvent[] = [
+    { type: "server-start", serverUid: "u" },
+    created(1, [[0, 2, 1]]),
+    started(1, 0, 0, 1),
+    { type: "task-finished", jobId: 1, taskId: 0 },
+    created(2, [[0, 0, 1]]),
+    { type: "job-completed", jobId: 1 },
+  ];
+  events.forEach((event, index) => restorer.apply(index, event));
+  const state = restorer.finish();
+  assert.deepEqual(state.jobs.map((job) => job.jobId), [2]);
+  assert.equal(state.nextJobId, 3);
+});

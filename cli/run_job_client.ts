@@ -1,9 +1,9 @@
 /** The `hq job …` and `hq task …` commands that talk to the server (jobs spec §7, §8). */
 import { ConnectionClosedError, HqError, ServerReplyError } from "../common/errors.ts";
 import { IdRanges } from "../common/id_ranges.ts";
-import type { JobDetailView, JobSummaryView, TaskState, TaskView } from "../common/job_types.ts";
+import type { JobDetailView, JobState, TaskState, TaskView } from "../common/job_types.ts";
 import { logger } from "../common/log.ts";
-import type { IdSelector, ServerResponse } from "../common/protocol.ts";
+import type { ClientRequest, IdSelector, ServerResponse } from "../common/protocol.ts";
 import type { CliContext } from "./context.ts";
 import type { JobCatArgs, JobListArgs, TaskInfoArgs, TaskListArgs } from "./job_commands.ts";
 import { writeStdout } from "../common/output/mod.ts";
@@ -15,14 +15,18 @@ const log = logger("client::job");
 
 export async function runJobList(args: JobListArgs, context: CliContext): Promise<void> {
   await withClient(context, async (client) => {
-    const response = expect(await client.request({ type: "job-list" }), "jobs");
-    const filter = args.filter.flat();
-    const shown = response.jobs.filter((job: JobSummaryView) => {
-      if (args.all) return true;
-      if (filter.length > 0) return (filter as string[]).includes(job.state);
-      return job.state === "waiting" || job.state === "running" || job.isOpen;
+    const filter = args.filter.flat() as JobState[];
+    // The server filters: a plain `job list` should not receive every completed job.
+    const request: ClientRequest = args.all
+      ? { type: "job-list" }
+      : filter.length > 0
+      ? { type: "job-list", states: filter }
+      : { type: "job-list", states: ["waiting", "running"], open: true };
+    const response = expect(await client.request(request), "jobs");
+    context.output.jobList(response.jobs, {
+      totalCount: response.totalCount ?? response.jobs.length,
+      verbose: args.verbose,
     });
-    context.output.jobList(shown, { totalCount: response.jobs.length, verbose: args.verbose });
   });
 }
 

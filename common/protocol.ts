@@ -7,6 +7,7 @@
  */
 import type {
   JobDetailView,
+  JobState,
   JobSummaryView,
   SubmitDescription,
   TaskState,
@@ -95,8 +96,12 @@ export type ClientRequest =
     subscribeNotify?: boolean;
   }
   | { type: "job-open"; name: string; maxFails: number | null }
-  /** Summaries of every job, or of the selected ones. */
-  | { type: "job-list"; selector?: IdSelector }
+  /**
+   * Summaries of every job, or of the selected ones; with `states`, only jobs in one of them
+   * (and, with `open`, open jobs too). Filtering here spares encoding thousands of completed jobs
+   * for a plain `hq job list`.
+   */
+  | { type: "job-list"; selector?: IdSelector; states?: JobState[]; open?: boolean }
   | { type: "job-info"; selector: IdSelector }
   | { type: "job-cancel"; selector: IdSelector; reason: string | null }
   | { type: "job-close"; selector: IdSelector }
@@ -135,7 +140,7 @@ export type ServerResponse =
   | { type: "worker-stop"; results: Array<{ workerId: number; outcome: WorkerStopOutcome }> }
   | { type: "job-created"; jobId: number }
   /** `totalCount` counts every job the server knows (for `job list`'s footer). */
-  | { type: "jobs"; jobs: JobSummaryView[] }
+  | { type: "jobs"; jobs: JobSummaryView[]; totalCount?: number }
   | { type: "job-details"; jobs: JobDetailView[]; notFound: number[] }
   | { type: "job-actions"; results: JobActionResult[] }
   | { type: "task-explain"; jobId: number; taskId: number; explanation: TaskExplanation }
@@ -305,7 +310,11 @@ export function isClientMessage(value: unknown): value is ClientMessage {
     case "job-wait":
       return isIdSelector(request.selector) && typeof request.withoutClose === "boolean";
     case "job-list":
-      return request.selector === undefined || isIdSelector(request.selector);
+      return (request.selector === undefined || isIdSelector(request.selector)) &&
+        (request.states === undefined ||
+          (Array.isArray(request.states) &&
+            request.states.every((state) => typeof state === "string"))) &&
+        (request.open === undefined || typeof request.open === "boolean");
     case "job-open":
       return typeof request.name === "string";
     case "notify-subscribe":

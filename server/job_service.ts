@@ -5,7 +5,12 @@
  */
 import { IdRanges } from "../common/id_ranges.ts";
 import { selectIds } from "../common/id_selector.ts";
-import { requestVariants, type SubmitDescription, type TaskState } from "../common/job_types.ts";
+import {
+  jobState,
+  requestVariants,
+  type SubmitDescription,
+  type TaskState,
+} from "../common/job_types.ts";
 import { resolveAtSubmit } from "../common/placeholders.ts";
 import type {
   ClientRequest,
@@ -70,14 +75,22 @@ export class JobService {
         });
       }
       case "job-list": {
-        const jobs = request.selector === undefined
+        let jobs = request.selector === undefined
           ? [...this.#jobs.values()]
           : this.#select(request.selector).map((id) => this.#jobs.get(id)).filter((job) =>
             job !== undefined
           );
+        const states = request.states;
+        if (states !== undefined) {
+          jobs = jobs.filter((job) =>
+            (request.open === true && job.isOpen) ||
+            states.includes(jobState(job.counts, job.isOpen))
+          );
+        }
         return {
           type: "jobs",
           jobs: jobs.map((job) => job.summary()).sort((a, b) => a.id - b.id),
+          totalCount: this.#jobs.size,
         };
       }
       case "job-info": {

@@ -2,6 +2,8 @@
 import { ConnectionClosedError, HqError, ServerReplyError } from "../common/errors.ts";
 import { IdRanges } from "../common/id_ranges.ts";
 import type { JobDetailView, JobState, TaskState, TaskView } from "../common/job_types.ts";
+import { expandJobDetail } from "../common/task_columns.ts";
+import type { HqClient } from "../client/mod.ts";
 import { logger } from "../common/log.ts";
 import type { ClientRequest, IdSelector, ServerResponse } from "../common/protocol.ts";
 import type { CliContext } from "./context.ts";
@@ -12,6 +14,15 @@ import { templateOf } from "../common/output/job_words.ts";
 import { withClient } from "./with_client.ts";
 
 const log = logger("client::job");
+
+/** `job info` of the selected jobs, their tasks expanded from the wire's columns. */
+async function jobDetails(
+  client: HqClient,
+  selector: IdSelector,
+): Promise<{ jobs: JobDetailView[]; notFound: number[] }> {
+  const response = expect(await client.request({ type: "job-info", selector }), "job-details");
+  return { jobs: response.jobs.map(expandJobDetail), notFound: response.notFound };
+}
 
 export async function runJobList(args: JobListArgs, context: CliContext): Promise<void> {
   await withClient(context, async (client) => {
@@ -32,7 +43,7 @@ export async function runJobList(args: JobListArgs, context: CliContext): Promis
 
 export async function runJobInfo(selector: IdSelector, context: CliContext): Promise<void> {
   await withClient(context, async (client) => {
-    const response = expect(await client.request({ type: "job-info", selector }), "job-details");
+    const response = await jobDetails(client, selector);
     for (const id of response.notFound) log.error(`Job ${id} not found`);
     context.output.jobInfo(response.jobs);
   });
@@ -129,10 +140,7 @@ export async function runJobOpen(
 
 export async function runTaskList(args: TaskListArgs, context: CliContext): Promise<void> {
   await withClient(context, async (client) => {
-    const response = expect(
-      await client.request({ type: "job-info", selector: args.selector }),
-      "job-details",
-    );
+    const response = await jobDetails(client, args.selector);
     for (const id of response.notFound) log.warn(`Job ${id} not found`);
     const wanted = args.tasks ? new IdRanges(args.tasks) : null;
     const states = args.taskStatus.flat();
@@ -162,7 +170,7 @@ export async function runJobTaskIds(
   context: CliContext,
 ): Promise<void> {
   await withClient(context, async (client) => {
-    const response = expect(await client.request({ type: "job-info", selector }), "job-details");
+    const response = await jobDetails(client, selector);
     if (response.notFound.length > 0) throw new HqError("Job Id not found");
     context.output.taskIds(response.jobs.map((job: JobDetailView) => ({
       jobId: job.id,
@@ -179,10 +187,7 @@ export async function runJobCat(args: JobCatArgs, context: CliContext): Promise<
     throw new HqError("JSON output mode doesn't support job output");
   }
   await withClient(context, async (client) => {
-    const response = expect(
-      await client.request({ type: "job-info", selector: args.selector }),
-      "job-details",
-    );
+    const response = await jobDetails(client, args.selector);
     for (const id of response.notFound) log.error(`Job ${id} was not found`);
     if (response.jobs.length === 0) {
       log.error("No jobs were found");
@@ -239,10 +244,7 @@ export async function runJobCat(args: JobCatArgs, context: CliContext): Promise<
 
 export async function runTaskInfo(args: TaskInfoArgs, context: CliContext): Promise<void> {
   await withClient(context, async (client) => {
-    const response = expect(
-      await client.request({ type: "job-info", selector: args.jobId }),
-      "job-details",
-    );
+    const response = await jobDetails(client, args.jobId);
     const job = response.jobs[0];
     if (!job) {
       const id = response.notFound[0];

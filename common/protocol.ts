@@ -6,7 +6,6 @@
  * Changing any shape here changes the protocol: bump PROTOCOL_VERSION.
  */
 import type {
-  JobDetailView,
   JobState,
   JobSummaryView,
   SubmitDescription,
@@ -14,6 +13,7 @@ import type {
   TaskTemplate,
 } from "./job_types.ts";
 import type { JournalEvent } from "./journal/journal_events.ts";
+import type { JobDetailWire } from "./task_columns.ts";
 import type { ResourceDescriptor } from "./resources/resource_descriptor.ts";
 import type { TaskExplanation } from "./task_explanation.ts";
 
@@ -141,7 +141,7 @@ export type ServerResponse =
   | { type: "job-created"; jobId: number }
   /** `totalCount` counts every job the server knows (for `job list`'s footer). */
   | { type: "jobs"; jobs: JobSummaryView[]; totalCount?: number }
-  | { type: "job-details"; jobs: JobDetailView[]; notFound: number[] }
+  | { type: "job-details"; jobs: JobDetailWire[]; notFound: number[] }
   | { type: "job-actions"; results: JobActionResult[] }
   | { type: "task-explain"; jobId: number; taskId: number; explanation: TaskExplanation }
   | { type: "ok" }

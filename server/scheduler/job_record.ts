@@ -6,7 +6,6 @@
 import { IdRanges } from "../../common/id_ranges.ts";
 import {
   emptyCounts,
-  type JobDetailView,
   jobState,
   type JobSummaryView,
   type SubmitDescription,
@@ -15,6 +14,7 @@ import {
   type TaskView,
 } from "../../common/job_types.ts";
 import { Slot, TaskTable } from "./task_table.ts";
+import { type JobDetailWire, TaskColumnsBuilder } from "../../common/task_columns.ts";
 
 /** One request variant of a submit's tasks, in the core's terms. */
 export interface VariantNeeds {
@@ -111,6 +111,24 @@ export class SubmitRecord {
       error: slot === Slot.Failed ? table.error(index) : null,
     };
   }
+
+  /** `taskView` into columns, without an object per task. */
+  addTaskTo(columns: TaskColumnsBuilder, index: number): void {
+    const table = this.table;
+    const slot = table.state(index);
+    const started = slot !== Slot.Waiting && slot !== Slot.Assigned;
+    const ended = slot === Slot.Finished || slot === Slot.Failed;
+    columns.add(
+      this.ids.idAt(index),
+      SLOT_STATES[slot],
+      table.instanceId(index),
+      started ? table.workerId(index) : null,
+      started ? table.nodeIds(index) : null,
+      started ? table.startedMs(index) : null,
+      ended ? table.finishedMs(index) : null,
+      slot === Slot.Failed ? table.error(index) : null,
+    );
+  }
 }
 
 export class JobRecord {
@@ -172,19 +190,18 @@ export class JobRecord {
     };
   }
 
-  detail(workerHostnames: Record<number, string>): JobDetailView {
-    const tasks: TaskView[] = [];
+  detail(workerHostnames: Record<number, string>): JobDetailWire {
+    const tasks = new TaskColumnsBuilder(this.taskCount);
     for (const submit of this.submits) {
-      for (let index = 0; index < submit.ids.count; index++) tasks.push(submit.taskView(index));
+      for (let index = 0; index < submit.ids.count; index++) submit.addTaskTo(tasks, index);
     }
-    tasks.sort((a, b) => a.id - b.id);
     return {
       ...this.summary(),
       maxFails: this.maxFails,
       submittedMs: this.submittedMs,
       completedMs: this.completedMs,
       submits: this.submits.map((submit) => submit.description),
-      tasks,
+      taskColumns: tasks.finish(),
       workerHostnames,
     };
   }

@@ -2,6 +2,7 @@ import type { ResourceDescriptorItem } from "../../common/resources/resource_des
 import type { ResourceRequestEntry } from "../../common/resources/resource_request.ts";
 import assert from "node:assert/strict";
 import type { SubmitDescription, TaskTemplate } from "../../common/job_types.ts";
+import { expandJobDetail } from "../../common/task_columns.ts";
 import type { WorkerConfiguration } from "../../common/protocol.ts";
 import type { AssignedTask, CoreCommand, CoreEvent, TaskRef } from "./core_events.ts";
 import { SchedulerCore } from "./scheduler_core.ts";
@@ -121,7 +122,7 @@ Deno.test("SchedulerCore runs a job to FINISHED and records start and end", () =
   assert.equal(env.stateOf(job), "running");
   env.finish(1, task);
   assert.equal(env.stateOf(job), "finished");
-  const detail = env.core.jobs.get(job)!.detail({});
+  const detail = expandJobDetail(env.core.jobs.get(job)!.detail({}));
   assert.equal(detail.tasks[0].workerId, 1);
   assert.ok(detail.tasks[0].startedMs! < detail.tasks[0].finishedMs!);
   assert.ok(detail.completedMs !== null);
@@ -206,7 +207,7 @@ Deno.test("SchedulerCore fails a task whose crash limit is reached by worker los
   const [task] = env.schedule().get(1)!;
   env.start(1, task);
   env.handle({ type: "worker-connection-closed", workerId: 1 });
-  const detail = env.core.jobs.get(job)!.detail({});
+  const detail = expandJobDetail(env.core.jobs.get(job)!.detail({}));
   assert.equal(detail.tasks[0].state, "failed");
   assert.match(
     detail.tasks[0].error!,
@@ -227,7 +228,7 @@ Deno.test("SchedulerCore does not count a stopped worker as a crash, but never-r
   assert.equal(env.stateOf(counted), "waiting");
   assert.equal(env.stateOf(never), "failed");
   assert.equal(
-    env.core.jobs.get(never)!.detail({}).tasks[0].error,
+    expandJobDetail(env.core.jobs.get(never)!.detail({})).tasks[0].error,
     "Task was running on a lost worker while never restart flag was set.",
   );
 });

@@ -376,16 +376,20 @@ export class HqServer {
   async #replay(connection: ClientConnection, live: boolean): Promise<ServerResponse> {
     const send = (records: Array<[number, JournalEvent]>) =>
       connection.send({ type: "journal-records", records });
-    await this.#journal.replay(
+    const stop = await this.#journal.replay(
       send,
       live,
       () => synthesizeHistory(this.#core, this.info.serverUid, this.info.startDateMs),
     );
     if (!live) return { type: "ok" };
+    if (connection.closed || this.#stopping) {
+      stop();
+      return { type: "ok" };
+    }
     // The stream ends when the server stops (the connection closes) or the client leaves.
     await new Promise<void>((resolve) => {
       this.#streams.set(connection, () => {
-        this.#journal.removeListener(send);
+        stop();
         this.#streams.delete(connection);
         resolve();
       });

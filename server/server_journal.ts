@@ -34,6 +34,8 @@ export class ServerJournal {
   #livePending = false;
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
+  /** Records in the file once what is buffered is written (a replay reads up to there). */
+  #records = 0;
 
   private constructor(readonly path: string | null, private writer: JournalWriter | null) {}
 
@@ -70,6 +72,7 @@ export class ServerJournal {
       throw error;
     }
     const journal = new ServerJournal(path, writer);
+    journal.#records = restored?.events ?? 0;
     journal.#timer = setInterval(() => {
       journal.flush().catch(() => {}); // Logged by flush.
     }, flushPeriodMs);
@@ -95,6 +98,7 @@ export class ServerJournal {
     if (this.#closed) return;
     if (this.writer !== null && this.writer.failure === undefined) {
       this.writer.append(encodeJournalRecordView(timeMs, event));
+      this.#records++;
     }
     this.recordLive(event, timeMs);
   }
@@ -126,33 +130,50 @@ export class ServerJournal {
     }
   }
 
-  /** Every past event, from the file, in chunks; then keeps `listener` for live ones if asked. */
-  async replay(send: JournalListener, live: boolean, history: () => Array<[number, JournalEvent]>) {
-    if (this.writer !== null) {
-      await this.flush();
-      const bytes = await readJournalBytes(this.writer.path);
-      const reader = new JournalReader(bytes, this.writer.path);
-      let chunk: Array<[number, JournalEvent]> = [];
-      for (let payload = reader.nextRecord(); payload; payload = reader.nextRecord()) {
-        const record = decodeJournalRecord(payload);
-        if (record) chunk.push([record.timeMs, record.event]);
-        if (chunk.length === REPLAY_CHUNK) {
-          send(chunk);
-          chunk = [];
-        }
-      }
-      if (chunk.length > 0) send(chunk);
-    } else {
-      const records = history();
+  /**
+   * Every past event (from the file, or `history` without one) in chunks, then with `live` every
+   * new one, with no gap and no repeat between the two: the live listener is in place before the
+   * file is flushed and read, and the file is read up to the record that was last when it was.
+   * Returns what ends the live part.
+   */
+  async replay(
+    send: JournalListener,
+    live: boolean,
+    history: () => Array<[number, JournalEvent]>,
+  ): Promise<() => void> {
+    let queued: Array<[number, JournalEvent]> | null = [];
+    const listener: JournalListener = (records) => {
+      if (queued) queued.push(...records);
+      else send(records);
+    };
+    if (live) this.#listeners.add(listener);
+    const stop = () => void this.#listeners.delete(listener);
+    try {
+      const records = this.writer === null ? history() : await this.#fileRecords(this.#records);
       for (let at = 0; at < records.length; at += REPLAY_CHUNK) {
         send(records.slice(at, at + REPLAY_CHUNK));
       }
+    } catch (error) {
+      stop();
+      throw error;
     }
-    if (live) this.#listeners.add(send);
+    if (queued.length > 0) send(queued);
+    queued = null;
+    return stop;
   }
 
-  removeListener(listener: JournalListener): void {
-    this.#listeners.delete(listener);
+  /** The first `count` records of the file, once what is buffered is on disk. */
+  async #fileRecords(count: number): Promise<Array<[number, JournalEvent]>> {
+    await this.flush();
+    const path = this.writer!.path;
+    const reader = new JournalReader(await readJournalBytes(path), path);
+    const records: Array<[number, JournalEvent]> = [];
+    for (let payload = reader.nextRecord(); payload && count > 0; payload = reader.nextRecord()) {
+      count--;
+      const record = decodeJournalRecord(payload);
+      if (record) records.push([record.timeMs, record.event]);
+    }
+    return records;
   }
 
   /**
@@ -175,6 +196,7 @@ export class ServerJournal {
     await this.writer.close();
     await rewriteJournal(path, kept);
     this.writer = await JournalWriter.open(path);
+    this.#records = kept.length;
   }
 
   /** Final flush and close (after `server-stop` was recorded). */

@@ -263,3 +263,25 @@ Deno.test("journal stream shows the live-only events without a type: an open job
     message: [...new TextEncoder().encode("hello")],
   });
 });
+
+Deno.test("journal stream started while tasks run misses and repeats nothing: it ends as the journal file", async () => {
+  await using dir = await tempDir();
+  const journal = `${dir.path}/journal.bin`;
+  await using server = await TestServer.start({ args: ["--journal", journal] });
+  server.startWorker(["--zero-worker", "--cpus", "2"]);
+  await server.waitForWorkerState(1, "RUNNING");
+  const id = await submitJob(server, ["--array", "1-20000", "true"], { cwd: dir.path });
+  await using stream = new HqProcess(
+    ["journal", "stream", "--server-dir", server.dir],
+    { logDir: dir.path },
+  );
+  await waitForJob(server, id);
+  await server.hqOk(["server", "stop"]);
+  assert.equal((await stream.status()).code, 0, stream.stderr());
+  const exported = await hq(["journal", "export", journal]);
+  assert.equal(exported.code, 0, exported.stderr);
+  const streamed = stream.stdout().trimEnd().split("\n");
+  const filed = exported.stdout.trimEnd().split("\n");
+  assert.equal(streamed.length, filed.length);
+  assert.ok(streamed.every((line, i) => line === filed[i]), "the same lines in the same order");
+});

@@ -108,10 +108,12 @@ export class HqServer {
     this.#workers = new WorkerHub(this.#core, { defaultIdleTimeoutMs: idleTimeoutMs, journal });
     this.#workers.onNotify = (notification) => this.#forwardNotification(notification);
     this.#jobService = new JobService(this.#workers, info.serverUid, journal);
+    let completed: number[] = [];
     if (restored) {
       const started = performance.now();
       for (const job of restored.jobs) this.#core.handle(job, Date.now());
-      this.#core.takeCompletedJobs();
+      // Jobs whose every task ended before a crash, but whose completion was not on disk yet.
+      completed = this.#core.takeCompletedJobs().map((job) => job.id);
       const ms = Math.round(restored.replayMs + performance.now() - started);
       log.info(
         `Restored ${restored.jobs.length} job(s) from ${restored.events} journal events in ${ms} ms`,
@@ -120,6 +122,7 @@ export class HqServer {
       this.#workers.continueWorkerIdsFrom(restored.nextWorkerId);
     }
     journal.record({ type: "server-start", serverUid: info.serverUid });
+    for (const jobId of completed) journal.record({ type: "job-completed", jobId });
     this.#ticker = setInterval(() => this.#workers.tick(), TICK_INTERVAL_MS);
   }
 

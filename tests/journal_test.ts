@@ -4,6 +4,9 @@
  * and a journal corrupted in the middle. Crash scenarios live in tests/faults/.
  */
 import assert from "node:assert/strict";
+import { encodeJournalRecord, type JournalEvent } from "../common/journal/journal_events.ts";
+import { JournalWriter } from "../common/journal/journal_file.ts";
+import { testTaskTemplate } from "../server/scheduler/_test_fixtures.ts";
 import { hq, HqProcess, submitJob, tempDir, TestServer, waitForJob, waitUntil } from "./harness.ts";
 
 interface ExportLine {
@@ -284,4 +287,37 @@ Deno.test("journal stream started while tasks run misses and repeats nothing: it
   const filed = exported.stdout.trimEnd().split("\n");
   assert.equal(streamed.length, filed.length);
   assert.ok(streamed.every((line, i) => line === filed[i]), "the same lines in the same order");
+});
+
+Deno.test("a job whose tasks all ended before a crash, but whose completion was not on disk, is listed once more and then dropped", async () => {
+  await using dir = await tempDir();
+  const journal = `${dir.path}/journal.bin`;
+  const serverDir = `${dir.path}/server`;
+  const writer = await JournalWriter.open(journal);
+  const events: JournalEvent[] = [
+    { type: "server-start", serverUid: "crashed" },
+    {
+      type: "job-created",
+      jobId: 1,
+      name: "all-done",
+      maxFails: null,
+      attached: false,
+      submit: { template: testTaskTemplate(dir.path), ids: [[0, 1, 1]], entries: null },
+    },
+    { type: "task-started", jobId: 1, taskId: 0, instanceId: 0, workerIds: [1], variant: 0 },
+    { type: "task-finished", jobId: 1, taskId: 0 },
+    { type: "task-started", jobId: 1, taskId: 1, instanceId: 0, workerIds: [1], variant: 0 },
+    { type: "task-finished", jobId: 1, taskId: 1 },
+  ];
+  events.forEach((event, i) => writer.append(encodeJournalRecord(1_700_000_000_000 + i, event)));
+  await writer.close();
+  const listed = async () => {
+    await using server = await TestServer.start({ serverDir, args: ["--journal", journal] });
+    const out = await server.hqOk(["--output-mode", "quiet", "job", "list", "--all"]);
+    await server.hqOk(["server", "stop"]);
+    await server.process.status();
+    return out;
+  };
+  assert.equal(await listed(), "1 FINISHED\n");
+  assert.equal(await listed(), "", "its completion was recorded at the first restart");
 });

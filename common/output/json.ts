@@ -14,34 +14,72 @@ export function jsonSeconds(ms: number | null | undefined): JsonFloat | null {
   return ms === null || ms === undefined ? null : new JsonFloat(ms / 1000);
 }
 
-export function toSortedJson(value: unknown): string {
-  return write(value, "");
+/**
+ * An array whose items are made only as they are written: `job info` of a 1,000,000-task job
+ * would otherwise build a million task objects and one 260 MB string before printing anything.
+ */
+export class JsonLazyArray {
+  constructor(readonly length: number, readonly item: (index: number) => unknown) {}
 }
 
-function write(value: unknown, indent: string): string {
-  if (value === null || value === undefined) return "null";
+export function toSortedJson(value: unknown): string {
+  const parts: string[] = [];
+  write(value, "", (text) => parts.push(text));
+  return parts.join("");
+}
+
+/** Writes `value` as `toSortedJson` would, handing `emit` pieces of at least `chunk` chars. */
+export function writeSortedJson(
+  value: unknown,
+  emit: (text: string) => void,
+  chunk = 64 * 1024,
+): void {
+  let buffer = "";
+  write(value, "", (text) => {
+    buffer += text;
+    if (buffer.length >= chunk) {
+      emit(buffer);
+      buffer = "";
+    }
+  });
+  if (buffer !== "") emit(buffer);
+}
+
+function write(value: unknown, indent: string, out: (text: string) => void): void {
+  if (value === null || value === undefined) return out("null");
   if (value instanceof JsonFloat) {
-    if (!Number.isFinite(value.value)) return "null";
+    if (!Number.isFinite(value.value)) return out("null");
     const text = String(value.value);
-    return /[.eE]/.test(text) ? text : `${text}.0`;
+    return out(/[.eE]/.test(text) ? text : `${text}.0`);
   }
-  if (typeof value === "number") return Number.isFinite(value) ? String(value) : "null";
-  if (typeof value === "string" || typeof value === "boolean") return JSON.stringify(value);
-  if (typeof value === "bigint") return value.toString();
+  if (typeof value === "number") return out(Number.isFinite(value) ? String(value) : "null");
+  if (typeof value === "string" || typeof value === "boolean") return out(JSON.stringify(value));
+  if (typeof value === "bigint") return out(value.toString());
   const inner = indent + "  ";
-  if (Array.isArray(value)) {
-    if (value.length === 0) return "[]";
-    return `[\n${value.map((item) => inner + write(item, inner)).join(",\n")}\n${indent}]`;
+  if (Array.isArray(value) || value instanceof JsonLazyArray) {
+    const length = value.length;
+    if (length === 0) return out("[]");
+    const itemAt = Array.isArray(value) ? (i: number) => value[i] : value.item;
+    out("[\n");
+    for (let i = 0; i < length; i++) {
+      out(inner);
+      write(itemAt(i), inner, out);
+      out(i + 1 < length ? ",\n" : "\n");
+    }
+    return out(`${indent}]`);
   }
   if (typeof value === "object") {
     const entries = Object.entries(value as Record<string, unknown>)
       .filter(([, item]) => item !== undefined)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    if (entries.length === 0) return "{}";
-    const body = entries
-      .map(([key, item]) => `${inner}${JSON.stringify(key)}: ${write(item, inner)}`)
-      .join(",\n");
-    return `{\n${body}\n${indent}}`;
+    if (entries.length === 0) return out("{}");
+    out("{\n");
+    entries.forEach(([key, item], i) => {
+      out(`${inner}${JSON.stringify(key)}: `);
+      write(item, inner, out);
+      out(i + 1 < entries.length ? ",\n" : "\n");
+    });
+    return out(`${indent}}`);
   }
-  return "null";
+  out("null");
 }

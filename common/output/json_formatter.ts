@@ -7,7 +7,7 @@ import type { TaskExplanation } from "../task_explanation.ts";
 import { type ExplainedTaskId, explanationJson } from "./explanation_words.ts";
 import { formatJsonTimestamp } from "../timestamp.ts";
 import type { Formatter } from "./formatter.ts";
-import { JsonFloat, jsonSeconds, toSortedJson } from "./json.ts";
+import { JsonFloat, JsonLazyArray, jsonSeconds, writeSortedJson } from "./json.ts";
 import { writeStdout } from "./stdout.ts";
 
 /** One pretty-printed JSON value per invocation, keys sorted (spec §8.1). */
@@ -60,7 +60,7 @@ export class JsonFormatter implements Formatter {
       max_fails: job.maxFails,
       started_at: formatJsonTimestamp(job.submittedMs),
       submits: job.submits.map((submit) => ({ array: taskDescriptionJson(submit.template) })),
-      tasks: job.tasks.map((task) => taskJson(job, task)),
+      tasks: new JsonLazyArray(job.tasks.length, (i) => taskJson(job, job.tasks[i])),
     })));
   }
 
@@ -101,7 +101,8 @@ export class JsonFormatter implements Formatter {
 
   #print(value: unknown): void {
     this.#printed = true;
-    writeStdout(`${toSortedJson(value)}\n`);
+    writeSortedJson(value, writeStdout);
+    writeStdout("\n");
   }
 }
 

@@ -30,6 +30,7 @@ import type { ResourceDescriptorItem } from "../common/resources/resource_descri
 import type { ResourceRequestEntry } from "../common/resources/resource_request.ts";
 import { AMOUNT_FRACTIONS as UNIT } from "../common/resources/amount.ts";
 import { testTaskTemplate, testWorkerConfiguration } from "../server/scheduler/_test_fixtures.ts";
+import { seededRandom } from "../common/seeded_random.ts";
 
 const MIB = UNIT;
 const GIB = 1024 * MIB;
@@ -365,18 +366,6 @@ function scenarioA(options: Options): BenchRow[] {
 // -------------------------------------------------------------------------------------------------
 // B: ten thousand one-task jobs with mixed requests
 
-/** mulberry32: deterministic mixed requests. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function mixedNeed(random: () => number): Need {
   const r = random();
   const p = random();
@@ -397,7 +386,7 @@ interface ScenarioB {
 
 function scenarioB(workers: number, steadyTasks: number): ScenarioB {
   const baseline = memory();
-  const random = prng(workers);
+  const random = seededRandom(workers);
   const harness = new Harness();
   for (let i = 0; i < workers; i++) harness.addWorker(16, 64 * 1024, i % 4 === 3 ? 2 : 0);
   const submitStart = harness.coreMs;

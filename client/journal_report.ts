@@ -11,6 +11,7 @@ import { formatDuration } from "../common/duration.ts";
 import { HqError } from "../common/errors.ts";
 import { AMOUNT_FRACTIONS, formatAmount } from "../common/resources/mod.ts";
 import { formatCliDate } from "../common/timestamp.ts";
+import { seededRandom } from "../common/seeded_random.ts";
 
 /**
  * One line of `hq journal export` (spec §1.6), already parsed. Only the keys the report reads are
@@ -313,7 +314,7 @@ class Timeline {
 class Reservoir {
   readonly values: number[] = [];
   seen = 0;
-  private randomState = 0x2545f491;
+  private readonly random = seededRandom(0x2545f491);
 
   add(value: number): void {
     this.seen++;
@@ -323,15 +324,6 @@ class Reservoir {
     }
     const index = Math.floor(this.random() * this.seen);
     if (index < MAX_DURATION_SAMPLES) this.values[index] = value;
-  }
-
-  // mulberry32
-  private random(): number {
-    this.randomState = (this.randomState + 0x6d2b79f5) | 0;
-    let t = this.randomState;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
 }
 

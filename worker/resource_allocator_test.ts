@@ -8,6 +8,7 @@ import {
 } from "../common/resources/resource_descriptor.ts";
 import type { RequestPolicy, ResourceRequestEntry } from "../common/resources/resource_request.ts";
 import { allocationEnv, type ResourceAllocation, ResourceAllocator } from "./resource_allocator.ts";
+import { seededRandom } from "../common/seeded_random.ts";
 
 function allocator(...items: ResourceDescriptorItem[]): ResourceAllocator {
   return new ResourceAllocator({ resources: sortResourceItems(items), coupling: { weights: [] } });
@@ -619,14 +620,8 @@ Deno.test("coupling on many groups: the search is cut but allocation still works
 // --- invariants under random load ---
 
 Deno.test("random load: no label is over-used and releasing everything frees the worker", () => {
-  // mulberry32
-  let seed = 12345;
-  const random = (n: number) => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
+  const next = seededRandom(12345);
+  const random = (n: number) => Math.floor(next() * n);
   const policies: RequestPolicy[] = ["compact", "compact!", "tight", "tight!", "scatter"];
   const amounts = ["0.25", "0.5", "0.75", "1", "1.5", "2", "3", "4.5", "7"];
   const items: ResourceDescriptorItem[] = [
@@ -691,13 +686,8 @@ Deno.test("random load: no label is over-used and releasing everything frees the
 });
 
 Deno.test("random load with coupling: zero weights change nothing, weights keep the invariants", () => {
-  let seed = 777;
-  const random = (n: number) => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
+  const next = seededRandom(777);
+  const random = (n: number) => Math.floor(next() * n);
   const policies: RequestPolicy[] = ["compact", "compact!", "tight", "tight!", "scatter"];
   const amounts = ["0.25", "0.5", "0.75", "1", "1.5", "2", "3", "4.5", "7"];
   const items: ResourceDescriptorItem[] = [

@@ -50,6 +50,7 @@ import type { ResourceRequestEntry } from "../../common/resources/resource_reque
 import type { AssignedTask, CoreCommand, CoreEvent, TaskRef } from "./core_events.ts";
 import { SchedulerCore, SERVER_PREFILL_CPU_SLOTS } from "./scheduler_core.ts";
 import { testTaskTemplate, testWorkerConfiguration } from "./_test_fixtures.ts";
+import { seededRandom } from "../../common/seeded_random.ts";
 
 const UNIT = AMOUNT_FRACTIONS;
 
@@ -94,20 +95,12 @@ const KNOWN_BUGS = {
 // -------------------------------------------------------------------------------------------------
 // Deterministic randomness
 
-/** mulberry32: a tiny 32-bit PRNG, good enough to drive a simulation and fully reproducible. */
+/** Seeded randomness (mulberry32) with the helpers the simulation needs; fully reproducible. */
 class Rng {
-  #state: number;
+  readonly next: () => number;
 
   constructor(seed: number) {
-    this.#state = seed >>> 0;
-  }
-
-  next(): number {
-    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = seededRandom(seed);
   }
 
   /** An integer in [low, high]. */

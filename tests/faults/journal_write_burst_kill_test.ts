@@ -8,23 +8,12 @@ import type { HqClient } from "../../client/mod.ts";
 import { readJournalFile } from "../../common/journal/journal_file.ts";
 import { tempDir } from "../harness.ts";
 import { FaultServer, type JobListJson, submitRequest } from "./_fault_harness.ts";
+import { seededRandom } from "../../common/seeded_random.ts";
 
 const ROUNDS = 20;
 const CONNECTIONS = 4;
 /** Submits each connection keeps in flight. */
 const WINDOW = 8;
-
-/** A small seeded generator (mulberry32), so that a failing seed can be replayed. */
-function randomGenerator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Keeps `WINDOW` submits in flight on `client` until one fails (the server died), recording the
@@ -83,7 +72,7 @@ Deno.test("kill -9 during a burst of submits, 20 times: every restart succeeds a
   await Deno.mkdir(logDir);
   const journalPath = `${work.path}/journal.bin`;
   const seed = Number(Deno.env.get("HQ_FAULT_SEED") ?? Date.now() % 1_000_000);
-  const random = randomGenerator(seed);
+  const random = seededRandom(seed);
   const context = `(seed ${seed}; rerun with HQ_FAULT_SEED=${seed})`;
 
   const ackedEver = new Set<number>();

@@ -14,7 +14,6 @@ import { decodeJournalRecord } from "../common/journal/journal_events.ts";
 import {
   JournalCorruptedError,
   JournalReader,
-  JournalReadError,
   readJournalBytes,
 } from "../common/journal/journal_file.ts";
 import { logger } from "../common/log.ts";
@@ -37,7 +36,7 @@ export async function runJournalExport(path: string, _context: CliContext): Prom
   let count = 0;
   let chunk = "";
   try {
-    for (const exported of readExportedEvents(path, await readFileOf(path))) {
+    for (const exported of readExportedEvents(path, await readJournalBytes(path))) {
       chunk += `${JSON.stringify(exported)}\n`;
       count++;
       if (chunk.length >= EXPORT_CHUNK_CHARS) {
@@ -90,7 +89,7 @@ export async function runJournalReport(
   args: JournalReportArgs,
   _context: CliContext,
 ): Promise<void> {
-  const bytes = await readFileOf(args.journal);
+  const bytes = await readJournalBytes(args.journal);
   const events: ExportedEvent[] = [...readExportedEvents(args.journal, bytes)];
   const html = renderJournalReport(events, {
     startOffsetMs: args.startTime,
@@ -102,17 +101,6 @@ export async function runJournalReport(
     throw new HqError(`Cannot write report "${args.output}": ${describeError(error)}`, {
       cause: error,
     });
-  }
-}
-
-/** The bytes of a journal file; an unreadable file is one line of error, not a cause chain. */
-async function readFileOf(path: string): Promise<Uint8Array> {
-  try {
-    return await readJournalBytes(path);
-  } catch (error) {
-    // The message already ends with the OS error, which a "Caused by" section would repeat.
-    if (error instanceof JournalReadError) throw new JournalReadError(error.message);
-    throw error;
   }
 }
 

@@ -43,9 +43,13 @@ export class ServerReplyError extends HqError {}
 export function formatErrorChain(error: unknown): string {
   const top = messageOf(error);
   const causes: string[] = [];
+  let shown = top;
   let cause = error instanceof Error ? error.cause : undefined;
   while (cause !== undefined && causes.length < 16) {
-    causes.push(messageOf(cause));
+    // `Cannot read "x": <os error>` already says what its cause says: no second line for it.
+    const text = messageOf(cause);
+    if (!shown.includes(text)) causes.push(text);
+    shown = text;
     cause = cause instanceof Error ? cause.cause : undefined;
   }
   if (causes.length === 0) return top;

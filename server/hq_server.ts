@@ -327,9 +327,7 @@ export class HqServer {
       // What cannot be journaled is not done (journal spec §1.3).
       const failure = modifying ? this.#journal.failure : null;
       if (failure) throw failure;
-      response = request.type === "journal-replay"
-        ? await this.#replay(connection, request.live)
-        : await this.#handleRequest(request);
+      response = await this.#handleRequest(request, connection);
     } catch (error) {
       if (!(error instanceof HqError)) {
         log.error(`Request "${request.type}" failed: ${describeError(error)}`);
@@ -347,7 +345,10 @@ export class HqServer {
     }
   }
 
-  async #handleRequest(request: ClientRequest): Promise<ServerResponse> {
+  async #handleRequest(
+    request: ClientRequest,
+    connection: ClientConnection,
+  ): Promise<ServerResponse> {
     switch (request.type) {
       case "server-info":
         return { type: "server-info", info: this.info };
@@ -364,6 +365,8 @@ export class HqServer {
       case "journal-prune":
         await this.#journal.prune((event) => this.#pruned(event));
         return { type: "ok" };
+      case "journal-replay":
+        return await this.#replay(connection, request.live);
       case "worker-list":
         return { type: "workers", workers: this.#workers.list(request.filter) };
       case "worker-info":

@@ -82,6 +82,8 @@ export interface QueueStallReason {
     | "auto-paused"
     | "no-waiting-tasks"
     | "no-fitting-tasks"
+    /** Waiting tasks are covered by queued allocations, running workers or other queues. */
+    | "covered"
     | "backlog-full"
     | "max-worker-count"
     | "rate-limited"

@@ -1,3 +1,4 @@
+import type { AllocationView, QueueView } from "../autoalloc.ts";
 import { formatDuration } from "../duration.ts";
 import { formatErrorChain } from "../errors.ts";
 import { formatIdList } from "../id_ranges.ts";
@@ -34,6 +35,7 @@ import type { Formatter } from "./formatter.ts";
 import { writeStdout } from "./stdout.ts";
 import { type Cell, renderHorizontalTable, renderVerticalTable } from "./table.ts";
 import { managerWord, workerState } from "./worker_words.ts";
+import { allocInfoTable, allocListTable } from "./alloc_words.ts";
 
 /** Human-readable tables (spec §8.1). */
 export class CliFormatter implements Formatter {
@@ -228,6 +230,14 @@ export class CliFormatter implements Formatter {
       });
     }
     writeStdout(text);
+  }
+
+  allocList(queues: QueueView[]): void {
+    writeStdout(allocListTable(queues, { colors: this.colors }));
+  }
+
+  allocInfo(allocations: AllocationView[]): void {
+    writeStdout(allocInfoTable(allocations, { colors: this.colors }));
   }
 
   error(error: unknown): void {

@@ -19,6 +19,8 @@ const BENCHMARKS: Record<string, () => Promise<BenchRow[]>> = {
   task_spawn: async () => (await import("./task_spawn.ts")).benchTaskSpawn(),
   job_throughput: async () => (await import("./job_throughput.ts")).benchJobThroughput(),
   scheduler_core: async () => (await import("./scheduler_core.ts")).benchSchedulerCore(),
+  autoalloc_decision: async () =>
+    (await import("./autoalloc_decision.ts")).benchAutoallocDecision(),
   zero_worker: async () => (await import("./zero_worker.ts")).benchZeroWorker(),
   journal: async () => (await import("./journal.ts")).benchJournal(),
   load: async () => (await import("./load.ts")).benchLoad(),

@@ -36,6 +36,7 @@ import { JobService } from "./job_service.ts";
 import { WorkerHub } from "./worker_hub.ts";
 import type { RestoredState } from "./journal_restore.ts";
 import { ServerJournal } from "./server_journal.ts";
+import { AutoallocService } from "./autoalloc/autoalloc_service.ts";
 import { synthesizeHistory } from "./synthesized_history.ts";
 import type { JournalEvent } from "../common/journal/journal_events.ts";
 
@@ -50,6 +51,10 @@ const MODIFYING_REQUESTS: ReadonlySet<ClientRequest["type"]> = new Set([
   "job-open",
   "job-cancel",
   "job-close",
+  "alloc-add",
+  "alloc-remove",
+  "alloc-pause",
+  "alloc-resume",
 ]);
 
 export interface ServerOptions {
@@ -85,6 +90,7 @@ export class HqServer {
   readonly #core = new SchedulerCore({ prefillCpuSlots: SERVER_PREFILL_CPU_SLOTS });
   readonly #workers: WorkerHub;
   readonly #jobService: JobService;
+  readonly #autoalloc: AutoallocService;
   readonly #ticker: ReturnType<typeof setInterval>;
   readonly #journal: ServerJournal;
   /** Ends the `journal stream` of each client that runs one. */
@@ -108,6 +114,15 @@ export class HqServer {
     this.#workers = new WorkerHub(this.#core, { defaultIdleTimeoutMs: idleTimeoutMs, journal });
     this.#workers.onNotify = (notification) => this.#forwardNotification(notification);
     this.#jobService = new JobService(this.#workers, info.serverUid, journal);
+    this.#autoalloc = new AutoallocService({
+      scheduler: this.#core,
+      journal,
+      serverDir,
+      instanceDir,
+    });
+    this.#workers.onWorkerJoined = (workerId, configuration) =>
+      this.#autoalloc.workerJoined(workerId, configuration);
+    this.#workers.onWorkerLost = (record) => this.#autoalloc.workerLost(record);
     let completed: number[] = [];
     if (restored) {
       const started = performance.now();
@@ -120,10 +135,12 @@ export class HqServer {
       );
       this.#jobService.continueJobIdsFrom(restored.nextJobId);
       this.#workers.continueWorkerIdsFrom(restored.nextWorkerId);
+      this.#autoalloc.restore(restored.queues, restored.nextQueueId);
     }
     journal.record({ type: "server-start", serverUid: info.serverUid });
     for (const jobId of completed) journal.record({ type: "job-completed", jobId });
     this.#ticker = setInterval(() => this.#workers.tick(), TICK_INTERVAL_MS);
+    this.#autoalloc.start();
   }
 
   /** Starts the server (spec §3.1 steps 1–5) and begins serving. */
@@ -259,6 +276,7 @@ export class HqServer {
     this.clientEndpoint.close();
     this.workerEndpoint.close();
     clearInterval(this.#ticker);
+    await this.#autoalloc.stop();
     // The last record; `journal stream` clients see it before their connection closes.
     this.#journal.recordLast({ type: "server-stop" });
     await Promise.resolve();
@@ -334,6 +352,7 @@ export class HqServer {
       }
       response = { type: "error", message: describeError(error) };
     }
+    if (request.type === "submit" && response.type === "job-created") this.#autoalloc.requestPass();
     // Subscribed before any task of the job can start, so no notification is missed.
     if (request.type === "submit" && request.subscribeNotify && response.type === "job-created") {
       this.#subscribe(connection, [response.jobId]);
@@ -373,6 +392,15 @@ export class HqServer {
         return { type: "workers", workers: this.#workers.info(request.selector) };
       case "worker-stop":
         return { type: "worker-stop", results: this.#workers.stop(request.selector) };
+      case "alloc-add":
+      case "alloc-dry-run":
+      case "alloc-list":
+      case "alloc-info":
+      case "alloc-log":
+      case "alloc-pause":
+      case "alloc-resume":
+      case "alloc-remove":
+        return await this.#autoalloc.handle(request);
       default:
         return await this.#jobService.handle(request);
     }
@@ -418,6 +446,11 @@ export class HqServer {
     switch (event.type) {
       case "server-start":
       case "server-stop":
+      case "autoalloc-queue-created":
+      case "autoalloc-queue-removed":
+      case "autoalloc-allocation-queued":
+      case "autoalloc-allocation-started":
+      case "autoalloc-allocation-finished":
         return event;
       case "worker-connected":
         return this.#core.isRunning(event.workerId) ? event : null;

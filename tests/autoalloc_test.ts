@@ -1,0 +1,248 @@
+/**
+ * Automatic allocation end to end (journal-alloc spec §2): a real server whose queue submits real
+ * batch jobs to the one-node Slurm of shared/slurm and to the PBS stand-in of shared/pbs; the
+ * workers in those jobs connect, run the waiting tasks, go idle and end their allocations.
+ */
+import assert from "node:assert/strict";
+import { PBS_STAND_IN_DIR } from "./_batch.ts";
+import { hq, submitJob, tempDir, TestServer, waitForJob, waitUntil } from "./harness.ts";
+
+async function slurmUp(): Promise<boolean> {
+  try {
+    const out = await new Deno.Command("sinfo", { args: ["-h", "-o", "%t"], stderr: "null" })
+      .output();
+    return out.success && /idle|mix|alloc/.test(new TextDecoder().decode(out.stdout));
+  } catch {
+    return false;
+  }
+}
+const SLURM = await slurmUp();
+
+/** Quick timers for tests (§2.9's environment overrides). */
+const FAST_TIMERS = {
+  HQ_AUTOALLOC_SCHEDULE_TICK_INTERVAL_MS: "200",
+  HQ_AUTOALLOC_MAX_SCHEDULE_DELAY_MS: "1000",
+  HQ_AUTOALLOC_REFRESH_INTERVAL_MS: "2000",
+};
+
+/** An allocation's job can wait behind other suites' jobs on the small test cluster. */
+const ALLOCATION_TIMEOUT_MS = 90_000;
+
+interface AllocationJson {
+  id: string;
+  status: string;
+  target_worker_count: number;
+  workdir: string;
+  queued_at: string | null;
+  started_at: string | null;
+  ended_at: string | null;
+}
+
+async function allocations(server: TestServer, queueId: number): Promise<AllocationJson[]> {
+  return JSON.parse(
+    await server.hqOk(["alloc", "info", String(queueId), "--output-mode", "json"]),
+  );
+}
+
+async function squeueNames(): Promise<string[]> {
+  const out = await new Deno.Command("squeue", { args: ["-h", "-o", "%j %i %T"] }).output();
+  return new TextDecoder().decode(out.stdout).split("\n").filter((line) => line.trim() !== "");
+}
+
+/** Cancels every Slurm job whose name starts with `prefix` (cleanup after a failed test). */
+async function scancelNamed(prefix: string): Promise<void> {
+  for (const line of await squeueNames()) {
+    const [name, id] = line.split(" ");
+    if (name.startsWith(prefix)) await new Deno.Command("scancel", { args: [id] }).output();
+  }
+}
+
+Deno.test({
+  name: "a Slurm queue gets workers for waiting tasks, which finish, go idle and end FINISHED",
+  ignore: !SLURM,
+  fn: async () => {
+    const name = `t${crypto.randomUUID().slice(0, 6)}`;
+    await using server = await TestServer.start({ env: FAST_TIMERS });
+    await using work = await tempDir();
+    try {
+      const added = await server.hq([
+        ...["alloc", "add", "slurm", "--time-limit", "5m", "--backlog", "1"],
+        ...["--idle-timeout", "5s", "--cpus", "1", "--name", name],
+      ]);
+      assert.equal(added.code, 0, added.stderr);
+      assert.match(added.stderr, /A trial allocation was submitted successfully/);
+      assert.match(added.stderr, /Allocation queue 1 successfully created/);
+
+      const jobId = await submitJob(server, [
+        ...["--array", "1-4", "--cwd", work.path, "--"],
+        ...["bash", "-c", "echo $HQ_TASK_ID > out-$HQ_TASK_ID"],
+      ], { cwd: work.path });
+      // The queue's batch job appears in squeue.
+      await waitUntil(async () => (await squeueNames()).some((line) => line.startsWith(name)), {
+        timeoutMs: 20_000,
+        what: "the allocation in squeue",
+      });
+      await waitForJob(server, jobId, ALLOCATION_TIMEOUT_MS);
+      const workers = JSON.parse(
+        await server.hqOk(["worker", "list", "--all", "--output-mode", "json"]),
+      );
+      assert.ok(workers.length >= 1);
+      const [allocation] = await allocations(server, 1);
+      assert.deepEqual(workers[0].allocation, { manager: "Slurm", id: allocation.id });
+      for (let task = 1; task <= 4; task++) {
+        assert.equal(await Deno.readTextFile(`${work.path}/out-${task}`), `${task}\n`);
+      }
+      // Idle workers end, and so do their allocations.
+      await waitUntil(async () => {
+        const all = await allocations(server, 1);
+        return all.length > 0 && all.every((a) => a.status === "finished") && all;
+      }, { timeoutMs: 60_000, what: "every allocation to be finished" });
+      const [first] = await allocations(server, 1);
+      assert.ok(first.started_at !== null && first.ended_at !== null);
+      assert.equal(first.target_worker_count, 1);
+      // The allocation directory keeps the script and the job id (§2.5).
+      assert.equal((await Deno.readTextFile(`${first.workdir}/jobid`)).trim(), first.id);
+      const script = await Deno.readTextFile(`${first.workdir}/hq-submit.sh`);
+      assert.match(script, /^#!\/bin\/bash\n#SBATCH --nodes=1\n/);
+
+      // remove --force leaves none of the queue's jobs in squeue.
+      const removed = await server.hq(["alloc", "remove", "1", "--force"]);
+      assert.equal(removed.code, 0, removed.stderr);
+      await waitUntil(
+        async () =>
+          !(await squeueNames()).some((line) =>
+            line.startsWith(name) && !/COMPLETED|CANCELLED/.test(line)
+          ),
+        { timeoutMs: 20_000, what: "no job of the queue in squeue" },
+      );
+      assert.deepEqual(
+        JSON.parse(await server.hqOk(["alloc", "list", "--output-mode", "json"])),
+        [],
+      );
+    } finally {
+      await scancelNamed(name);
+    }
+  },
+});
+
+/** The PBS stand-in on PATH, with its own state directory. */
+function pbsEnv(stateDir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    ...FAST_TIMERS,
+    PATH: `${PBS_STAND_IN_DIR}:${Deno.env.get("PATH")}`,
+    MOCKPBS_DIR: stateDir,
+    ...extra,
+  };
+}
+
+async function qdelAll(env: Record<string, string>): Promise<void> {
+  const out = await new Deno.Command("qselect", { env, stdout: "piped", stderr: "null" }).output()
+    .catch(() => null);
+  const ids = out ? new TextDecoder().decode(out.stdout).split("\n").filter((id) => id !== "") : [];
+  if (ids.length > 0) {
+    await new Deno.Command("qdel", { args: ids, env, stdout: "null", stderr: "null" }).output();
+  }
+}
+
+Deno.test("a PBS queue gets workers for waiting tasks, which finish, go idle and end FINISHED", async () => {
+  await using state = await tempDir("hq-mockpbs-");
+  const env = pbsEnv(state.path);
+  await using server = await TestServer.start({ env });
+  await using work = await tempDir();
+  try {
+    const added = await server.hq([
+      ...["alloc", "add", "pbs", "--time-limit", "5m", "--idle-timeout", "3s", "--cpus", "1"],
+    ], { env });
+    assert.equal(added.code, 0, added.stderr);
+    const jobId = await submitJob(server, [
+      ...["--array", "1-4", "--cwd", work.path, "--"],
+      ...["bash", "-c", "echo $HQ_TASK_ID > out-$HQ_TASK_ID"],
+    ], { cwd: work.path });
+    await waitForJob(server, jobId, ALLOCATION_TIMEOUT_MS);
+    const workers = JSON.parse(
+      await server.hqOk(["worker", "list", "--all", "--output-mode", "json"]),
+    );
+    assert.equal(workers[0].allocation.manager, "PBS");
+    await waitUntil(async () => {
+      const all = await allocations(server, 1);
+      return all.length > 0 && all.every((a) => a.status === "finished") && all;
+    }, { timeoutMs: 60_000, what: "every allocation to be finished" });
+    const [first] = await allocations(server, 1);
+    const script = await Deno.readTextFile(`${first.workdir}/hq-submit.sh`);
+    assert.match(script, /^#!\/bin\/bash\n#PBS -l select=1\n#PBS -N hq-1-1\n/);
+  } finally {
+    await qdelAll(env);
+  }
+});
+
+Deno.test("a failing qsub backs off, pauses the queue with the error in alloc info, and resume recovers", async () => {
+  await using state = await tempDir("hq-mockpbs-");
+  // qsub fails while the flag file exists (the server's environment cannot change later).
+  const flag = `${state.path}/fail`;
+  const wrappers = `${state.path}/bin`;
+  await Deno.mkdir(wrappers);
+  await Deno.writeTextFile(
+    `${wrappers}/qsub`,
+    `#!/bin/sh\nif [ -e "${flag}" ]; then export MOCKPBS_FAIL=1; fi\nexec "${PBS_STAND_IN_DIR}/qsub" "$@"\n`,
+    { mode: 0o755 },
+  );
+  await Deno.writeTextFile(flag, "");
+  const env = pbsEnv(state.path, {
+    PATH: `${wrappers}:${PBS_STAND_IN_DIR}:${Deno.env.get("PATH")}`,
+    HQ_AUTOALLOC_SUBMIT_DELAYS_MS: "0,100,200",
+  });
+  await using server = await TestServer.start({ env });
+  await using work = await tempDir();
+  try {
+    const added = await server.hq(["alloc", "add", "pbs", "--time-limit", "5m", "--no-dry-run"], {
+      env,
+    });
+    assert.equal(added.code, 0, added.stderr);
+    await submitJob(server, ["--", "true"], { cwd: work.path });
+    // Ten failed submissions in a row pause the queue (§2.11).
+    const info = await waitUntil(async () => {
+      const list = JSON.parse(await server.hqOk(["alloc", "list", "--output-mode", "json"]));
+      return list[0]?.state === "Paused" && (await server.hq(["alloc", "info", "1"])).stderr;
+    }, { timeoutMs: 30_000, what: "the queue to pause itself" });
+    // Why the queue submits nothing: on stderr, so the table stays HyperQueue's.
+    assert.match(info, /paused/);
+    assert.match(info, /qsub: Job rejected by all possible destinations/);
+    assert.match(info, /hq-submit\.sh/);
+    await Deno.remove(flag);
+    await server.hqOk(["alloc", "resume", "1"]);
+    await waitUntil(async () => (await allocations(server, 1)).length > 0, {
+      timeoutMs: 30_000,
+      what: "an allocation after resume",
+    });
+  } finally {
+    await qdelAll(env);
+  }
+});
+
+Deno.test("alloc commands refuse bad input with the spec's messages and leave the server running", async () => {
+  await using server = await TestServer.start();
+  const cases: Array<[string[], RegExp]> = [
+    [
+      ["alloc", "add", "slurm", "--time-limit", "1h", "--backlog", "0"],
+      /Backlog has to be at least 1/,
+    ],
+    [
+      ["alloc", "add", "slurm", "--time-limit", "1h", "--min-utilization", "2"],
+      /Minimal utilization has to be in the interval \[0\.0, 1\.0\]\./,
+    ],
+    [
+      ["alloc", "add", "slurm", "--time-limit", "1h", "--worker-time-limit", "2h"],
+      /Worker time limit cannot be larger than queue time limit/,
+    ],
+    [["alloc", "info", "7"], /Queue 7 not found/],
+    [["alloc", "log", "12345", "stdout"], /Allocation 12345 not found/],
+    [["alloc", "pause", "7"], /Queue 7 that should have been paused was not found/],
+    [["alloc", "remove", "7"], /Allocation queue not found/],
+  ];
+  for (const [args, message] of cases) {
+    const result = await server.hq(args);
+    assert.equal(result.code, 1, `${args.join(" ")}: ${result.stderr}`);
+    assert.match(result.stderr, message, args.join(" "));
+  }
+  assert.equal((await hq(["server", "info", "--server-dir", server.dir])).code, 0);
+});

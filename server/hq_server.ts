@@ -13,7 +13,7 @@ import {
 } from "../common/access_record.ts";
 import { describeError, HqError } from "../common/errors.ts";
 import { logger } from "../common/log.ts";
-import { joinPath } from "../common/paths.ts";
+import { dirname, joinPath } from "../common/paths.ts";
 import {
   type ClientMessage,
   type ClientRequest,
@@ -135,7 +135,11 @@ export class HqServer {
       );
       this.#jobService.continueJobIdsFrom(restored.nextJobId);
       this.#workers.continueWorkerIdsFrom(restored.nextWorkerId);
-      this.#autoalloc.restore(restored.queues, restored.nextQueueId);
+      this.#autoalloc.restore(
+        restored.queues,
+        restored.nextQueueId,
+        (dir) => readdressInstance(serverDir, dir, instanceDir),
+      );
     }
     journal.record({ type: "server-start", serverUid: info.serverUid });
     for (const jobId of completed) journal.record({ type: "job-completed", jobId });
@@ -513,6 +517,29 @@ async function loadTemplate(path: string): Promise<AccessRecord> {
     throw new HqError(`Access file "${path}" must be a full record with both client and worker`);
   }
   return record;
+}
+
+/**
+ * Points an earlier instance directory of this server directory at this server (its server is
+ * gone: only one server runs per directory), by copying this instance's access file there: the
+ * workers of allocations queued by the earlier server then find this one.
+ */
+async function readdressInstance(
+  serverDir: string,
+  oldInstanceDir: string,
+  instanceDir: string,
+): Promise<void> {
+  if (dirname(oldInstanceDir) !== serverDir) return;
+  const target = joinPath(oldInstanceDir, ACCESS_FILE_NAME);
+  try {
+    await Deno.lstat(target);
+  } catch {
+    return; // Not an instance directory (any more).
+  }
+  const temporary = `${target}.${Deno.pid}.tmp`;
+  await Deno.copyFile(joinPath(instanceDir, ACCESS_FILE_NAME), temporary);
+  await Deno.rename(temporary, target);
+  log.info(`Access file of ${oldInstanceDir} now points at this server`);
 }
 
 function warnUnauthenticated(role: "client" | "worker", port: number): void {

@@ -44,6 +44,16 @@ export interface RestoredQueue {
   params: QueueParams;
   /** Of the last worker that connected from one of the queue's allocations. */
   knownResources: ResourceDescriptor | null;
+  /** Allocations queued or running when the journal ends (their directory known). */
+  allocations: RestoredAllocation[];
+}
+
+export interface RestoredAllocation {
+  allocationId: string;
+  workerCount: number;
+  workdir: string;
+  queuedMs: number;
+  startedMs: number | null;
 }
 
 type JobRestoredEvent = Extract<CoreEvent, { type: "job-restored" }>;
@@ -104,6 +114,7 @@ export class JournalRestorer {
           queueId: event.queueId,
           params: event.params,
           knownResources: null,
+          allocations: [],
         });
         break;
       case "autoalloc-queue-removed":
@@ -112,7 +123,26 @@ export class JournalRestorer {
         break;
       case "autoalloc-allocation-queued":
         this.#allocationQueues.set(event.allocationId, event.queueId);
+        if (event.workdir !== undefined) {
+          this.#queues.get(event.queueId)?.allocations.push({
+            allocationId: event.allocationId,
+            workerCount: event.workerCount,
+            workdir: event.workdir,
+            queuedMs: timeMs,
+            startedMs: null,
+          });
+        }
         break;
+      case "autoalloc-allocation-started":
+      case "autoalloc-allocation-finished": {
+        const queue = this.#queues.get(event.queueId);
+        if (!queue) break;
+        const index = queue.allocations.findIndex((a) => a.allocationId === event.allocationId);
+        if (index < 0) break;
+        if (event.type === "autoalloc-allocation-finished") queue.allocations.splice(index, 1);
+        else queue.allocations[index].startedMs = timeMs;
+        break;
+      }
       case "worker-lost": {
         this.#maxWorkerId = Math.max(this.#maxWorkerId, event.workerId);
         for (const task of this.#running) {

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { PBS_STAND_IN_DIR } from "./_batch.ts";
-import { hq, submitJob, tempDir, TestServer, waitForJob, waitUntil } from "./harness.ts";
+import { hq, hqAt, submitJob, tempDir, TestServer, waitForJob, waitUntil } from "./harness.ts";
 
 async function slurmUp(): Promise<boolean> {
   try {
@@ -245,4 +245,148 @@ Deno.test("alloc commands refuse bad input with the spec's messages and leave th
     assert.match(result.stderr, message, args.join(" "));
   }
   assert.equal((await hq(["server", "info", "--server-dir", server.dir])).code, 0);
+});
+
+/** Every job the PBS stand-in ever saw (finished ones too). */
+async function pbsJobs(env: Record<string, string>): Promise<string[]> {
+  const out = await new Deno.Command("qselect", { args: ["-s", "QHRF"], env, stdout: "piped" })
+    .output();
+  return new TextDecoder().decode(out.stdout).split("\n").filter((id) => id !== "");
+}
+
+Deno.test("a server killed with SIGKILL restores its queues from the journal and submits no duplicate allocation", async () => {
+  await using state = await tempDir("hq-mockpbs-");
+  await using dirs = await tempDir();
+  // Jobs wait in the queue for a while: the allocation is still queued when the server dies.
+  const env = pbsEnv(state.path, { MOCKPBS_QUEUE_DELAY: "4" });
+  const serverDir = `${dirs.path}/server`;
+  const journal = `${dirs.path}/journal`;
+  try {
+    {
+      await using server = await TestServer.start({ serverDir, env, args: ["--journal", journal] });
+      await server.hqOk([
+        ...["alloc", "add", "pbs", "--time-limit", "5m", "--idle-timeout", "2s"],
+        ...["--cpus", "1", "--no-dry-run"],
+      ]);
+      await submitJob(server, ["--array", "1-2", "--", "true"], { cwd: dirs.path });
+      await waitUntil(async () => (await allocations(server, 1)).length === 1, {
+        what: "the allocation to be queued",
+      });
+      server.process.kill("SIGKILL");
+      await server.process.status();
+    }
+    await using server = await TestServer.start({ serverDir, env, args: ["--journal", journal] });
+    const [queue] = JSON.parse(await server.hqOk(["alloc", "list", "--output-mode", "json"]));
+    assert.equal(queue.id, 1);
+    assert.equal(queue.state, "Active");
+    // The allocation queued before the crash is followed again, and its worker finds this server.
+    const [restored] = await allocations(server, 1);
+    assert.equal(restored.status, "queued");
+    await waitForJob(server, 1, ALLOCATION_TIMEOUT_MS);
+    assert.equal((await pbsJobs(env)).length, 1, "one allocation in all");
+    // Queue ids continue after the restored ones.
+    const added = await server.hq(["alloc", "add", "pbs", "--time-limit", "5m", "--no-dry-run"]);
+    assert.match(added.stderr, /Allocation queue 2 successfully created/);
+  } finally {
+    await qdelAll(env);
+  }
+});
+
+Deno.test("demand: one waiting task makes one allocation; unfit tasks none, and alloc info says why; max worker count caps", async () => {
+  await using state = await tempDir("hq-mockpbs-");
+  // Allocations stay queued for the whole test.
+  const env = pbsEnv(state.path, { MOCKPBS_QUEUE_DELAY: "600" });
+  await using server = await TestServer.start({ env });
+  await using work = await tempDir();
+  try {
+    await server.hqOk([
+      ...["alloc", "add", "pbs", "--time-limit", "10m", "--backlog", "3", "--cpus", "4"],
+      "--no-dry-run",
+    ]);
+    await submitJob(server, ["--", "true"], { cwd: work.path });
+    await waitUntil(async () => (await allocations(server, 1)).length === 1, {
+      what: "one allocation",
+    });
+    // Several more passes: the single task never makes a second allocation.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    assert.equal((await allocations(server, 1)).length, 1);
+
+    // A second queue whose workers are too small for 8-CPU tasks.
+    await server.hqOk([
+      ...["alloc", "add", "pbs", "--time-limit", "10m", "--cpus", "2", "--no-dry-run"],
+    ]);
+    await submitJob(server, ["--cpus", "8", "--", "true"], { cwd: work.path });
+    const why = await waitUntil(async () => {
+      const result = await server.hq(["alloc", "info", "2"]);
+      return /cpus=8/.test(result.stderr) && result.stderr;
+    }, { what: "queue 2 to say why it submits nothing" });
+    assert.match(why, /no waiting task fits/);
+    assert.equal((await allocations(server, 2)).length, 0);
+    const json = JSON.parse(
+      await server.hqOk(["alloc", "info", "2", "--output-mode", "json"]),
+    );
+    assert.deepEqual(json, []);
+
+    // --max-worker-count caps the workers of queued and running allocations.
+    await server.hqOk([
+      ...["alloc", "add", "pbs", "--time-limit", "10m", "--cpus", "1", "--backlog", "5"],
+      ...["--max-worker-count", "2", "--no-dry-run"],
+    ]);
+    await submitJob(server, ["--array", "1-20", "--", "true"], { cwd: work.path });
+    await waitUntil(async () => (await allocations(server, 3)).length === 2, {
+      what: "two allocations of queue 3",
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    assert.equal((await allocations(server, 3)).length, 2);
+    assert.match((await server.hq(["alloc", "info", "3"])).stderr, /max-worker-count/);
+  } finally {
+    await qdelAll(env);
+  }
+});
+
+Deno.test({
+  name: "alloc dry-run submits and cancels a trial allocation on Slurm",
+  ignore: !SLURM,
+  fn: async () => {
+    await using server = await TestServer.start();
+    const result = await server.hq(["alloc", "dry-run", "slurm", "--time-limit", "1h"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(
+      result.stderr,
+      /A trial allocation was submitted successfully\. It was immediately canceled to avoid wasting resources\./,
+    );
+    // `hqAt`: the trailing arguments would swallow a `--server-dir` put after them.
+    const bad = await hqAt(server, [
+      ...["alloc", "dry-run", "slurm", "--time-limit", "1h", "--", "--partition=nope"],
+    ]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /Could not submit allocation: /);
+    assert.match(bad.stderr, /invalid partition specified/);
+    assert.match(bad.stderr, /You can find the submitted script at \S+hq-submit\.sh/);
+    assert.deepEqual(JSON.parse(await server.hqOk(["alloc", "list", "--output-mode", "json"])), []);
+  },
+});
+
+Deno.test("alloc dry-run on PBS uses a held job; a failing dry run creates no queue", async () => {
+  await using state = await tempDir("hq-mockpbs-");
+  const env = pbsEnv(state.path);
+  await using server = await TestServer.start({ env });
+  try {
+    const ok = await server.hq(["alloc", "dry-run", "pbs", "--time-limit", "1h"], { env });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stderr, /A trial allocation was submitted successfully/);
+    const failing = pbsEnv(state.path, { MOCKPBS_FAIL: "1" });
+    await using failingServer = await TestServer.start({ env: failing });
+    const add = await failingServer.hq(["alloc", "add", "pbs", "--time-limit", "1h"]);
+    assert.equal(add.code, 1);
+    assert.match(add.stderr, /Could not submit allocation: /);
+    assert.match(add.stderr, /qsub: Job rejected by all possible destinations/);
+    assert.match(add.stderr, /Dry-run \(test allocation submission\) has failed/);
+    assert.deepEqual(
+      JSON.parse(await failingServer.hqOk(["alloc", "list", "--output-mode", "json"])),
+      [],
+    );
+  } finally {
+    await qdelAll(env);
+  }
 });

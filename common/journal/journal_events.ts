@@ -64,6 +64,8 @@ export type JournalEvent =
     queueId: number;
     allocationId: string;
     workerCount: number;
+    /** Ours (not exported): the allocation's directory, so a restarted server can follow it. */
+    workdir?: string;
   }
   | { type: "autoalloc-allocation-started"; queueId: number; allocationId: string }
   | { type: "autoalloc-allocation-finished"; queueId: number; allocationId: string }

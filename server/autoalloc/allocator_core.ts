@@ -34,6 +34,7 @@ export type AllocatorJournalEvent =
     queueId: number;
     allocationId: string;
     workerCount: number;
+    workdir: string;
   }
   | { type: "autoalloc-allocation-started"; queueId: number; allocationId: string }
   | { type: "autoalloc-allocation-finished"; queueId: number; allocationId: string };
@@ -49,6 +50,22 @@ export type AllocatorOutput =
     allocationId: string;
     workdir: string;
   };
+
+/**
+ * A queue rebuilt from the journal (journal spec §1.4), with the allocations it had submitted
+ * that had not finished (ours: followed again, so that work they cover is not submitted twice).
+ */
+export interface RestoredQueueState {
+  queueId: number;
+  knownResources: ResourceDescriptor | null;
+  allocations?: Array<{
+    allocationId: string;
+    workerCount: number;
+    workdir: string;
+    queuedMs: number;
+    startedMs: number | null;
+  }>;
+}
 
 export interface ActiveAllocation {
   queueId: number;
@@ -139,10 +156,7 @@ export class AllocatorCore {
    * A new queue (`hq alloc add`), or one restored from the journal with its id and the worker
    * resources last learned for it (restoring records nothing).
    */
-  addQueue(
-    params: QueueParams,
-    restored: { queueId: number; knownResources: ResourceDescriptor | null } | null = null,
-  ): number {
+  addQueue(params: QueueParams, restored: RestoredQueueState | null = null): number {
     const id = restored?.queueId ?? this.#nextQueueId;
     this.#nextQueueId = Math.max(this.#nextQueueId, id + 1);
     this.#queues.set(id, {
@@ -158,6 +172,15 @@ export class AllocatorCore {
       stall: null,
     });
     if (!restored) this.#record({ type: "autoalloc-queue-created", queueId: id, params });
+    const queue = this.#queues.get(id)!;
+    for (const allocation of restored?.allocations ?? []) {
+      queue.allocations.set(allocation.allocationId, {
+        ...newAllocation(id, allocation.allocationId, allocation.workerCount, allocation.workdir),
+        queuedMs: allocation.queuedMs,
+        startedMs: allocation.startedMs,
+        state: allocation.startedMs === null ? "queued" : "running",
+      });
+    }
     this.#passRequested = true;
     return id;
   }
@@ -329,26 +352,15 @@ export class AllocatorCore {
     if (!queue) return;
     queue.limiter.submissionSucceeded();
     queue.allocations.set(allocation.allocationId, {
-      id: allocation.allocationId,
-      queueId,
-      targetWorkerCount: allocation.workerCount,
+      ...newAllocation(queueId, allocation.allocationId, allocation.workerCount, allocation.workdir),
       queuedMs: nowMs,
-      startedMs: null,
-      endedMs: null,
-      state: "queued",
-      failed: false,
-      unexpected: false,
-      workdir: allocation.workdir,
-      connected: new Set(),
-      disconnected: 0,
-      crashed: 0,
-      statusErrors: 0,
     });
     this.#record({
       type: "autoalloc-allocation-queued",
       queueId,
       allocationId: allocation.allocationId,
       workerCount: allocation.workerCount,
+      workdir: allocation.workdir,
     });
   }
 
@@ -666,6 +678,30 @@ export class AllocatorCore {
   #log(level: "info" | "warn" | "error", message: string): void {
     this.#outputs.push({ type: "log", level, message });
   }
+}
+
+function newAllocation(
+  queueId: number,
+  id: string,
+  workerCount: number,
+  workdir: string,
+): AllocationRecord {
+  return {
+    id,
+    queueId,
+    targetWorkerCount: workerCount,
+    queuedMs: 0,
+    startedMs: null,
+    endedMs: null,
+    state: "queued",
+    failed: false,
+    unexpected: false,
+    workdir,
+    connected: new Set(),
+    disconnected: 0,
+    crashed: 0,
+    statusErrors: 0,
+  };
 }
 
 function demandQueue(queue: QueueRecord): DemandQueue {

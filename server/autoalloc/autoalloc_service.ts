@@ -7,7 +7,7 @@
 import type { QueueParams } from "../../common/autoalloc.ts";
 import { describeError, HqError } from "../../common/errors.ts";
 import { logger } from "../../common/log.ts";
-import { joinPath } from "../../common/paths.ts";
+import { dirname, joinPath } from "../../common/paths.ts";
 import type { ClientRequest, ServerResponse, WorkerConfiguration } from "../../common/protocol.ts";
 import type { SchedulerCore, WorkerRecord } from "../scheduler/scheduler_core.ts";
 import type { ServerJournal } from "../server_journal.ts";
@@ -91,17 +91,42 @@ export class AutoallocService {
     });
   }
 
-  /** Recreates the journal's queues (active, no allocations) and continues their ids. */
-  restore(queues: RestoredQueue[], nextQueueId: number): void {
+  /**
+   * Recreates the journal's queues (active) and continues their ids. Ours beyond the spec: the
+   * allocations they had queued or running are followed again (polled at once), so the work
+   * they cover is not submitted twice; `readdress` points the `--server-dir` of each still
+   * queued one at this server, so its workers find it when the allocation starts.
+   */
+  restore(
+    queues: RestoredQueue[],
+    nextQueueId: number,
+    readdress: (serverDir: string) => Promise<void>,
+  ): void {
     this.#core.continueQueueIdsFrom(nextQueueId);
+    const serverDirs = new Set<string>();
     for (const queue of queues) {
-      this.#core.addQueue(queue.params, {
-        queueId: queue.queueId,
-        knownResources: queue.knownResources,
-      });
+      this.#core.addQueue(queue.params, queue);
       this.#restoredQueues.add(queue.queueId);
+      for (const allocation of queue.allocations) {
+        // `<server dir>/autoalloc/<queue>/<NNN>`.
+        if (allocation.startedMs === null) serverDirs.add(dirname(dirname(dirname(allocation.workdir))));
+      }
     }
-    if (queues.length > 0) log.info(`Restored ${queues.length} allocation queue(s)`);
+    if (queues.length === 0) return;
+    const followed = queues.reduce((sum, queue) => sum + queue.allocations.length, 0);
+    log.info(
+      `Restored ${queues.length} allocation queue(s)${
+        followed > 0 ? ` and ${followed} allocation(s) not finished yet` : ""
+      }`,
+    );
+    serverDirs.delete(this.#instanceDir);
+    this.#track(
+      Promise.all([...serverDirs].map((dir) =>
+        readdress(dir).catch((error) =>
+          log.warn(`Cannot point ${dir} at this server: ${describeError(error)}`)
+        )
+      )).then(() => followed > 0 ? this.pollNow() : undefined),
+    );
   }
 
   start(): void {
@@ -277,6 +302,8 @@ export class AutoallocService {
         } finally {
           this.#drain();
         }
+        // A batch job the journal does not know would be submitted again after a crash.
+        await this.#flushJournal().catch(() => {}); // Logged by the journal.
       }
     }
     this.#core.endPass();

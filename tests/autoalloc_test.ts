@@ -390,3 +390,52 @@ Deno.test("alloc dry-run on PBS uses a held job; a failing dry run creates no qu
     await qdelAll(env);
   }
 });
+
+async function slurmNodeCount(): Promise<number> {
+  const out = await new Deno.Command("sinfo", { args: ["-h", "-N", "-o", "%N"], stderr: "null" })
+    .output().catch(() => null);
+  if (!out?.success) return 0;
+  return new Set(new TextDecoder().decode(out.stdout).split("\n").filter((n) => n !== "")).size;
+}
+const SLURM_NODES = SLURM ? await slurmNodeCount() : 0;
+
+Deno.test({
+  name:
+    "a queue with --max-workers-per-alloc 2 brings two workers in one allocation, and a --nodes 2 task runs on them",
+  ignore: SLURM_NODES < 2, // SLURM_UP_NODES=2 (as .ci/run starts it)
+  fn: async () => {
+    const name = `m${crypto.randomUUID().slice(0, 6)}`;
+    await using server = await TestServer.start({ env: FAST_TIMERS });
+    await using work = await tempDir();
+    try {
+      await server.hqOk([
+        ...["alloc", "add", "slurm", "--time-limit", "5m", "--max-workers-per-alloc", "2"],
+        ...["--idle-timeout", "3s", "--cpus", "1", "--name", name, "--no-dry-run"],
+      ]);
+      const jobId = await submitJob(server, [
+        ...["--nodes", "2", "--"],
+        ...["bash", "-c", 'cat "$HQ_NODE_FILE" > nodes; echo "$HQ_HOST_FILE" > hostfile'],
+      ], { cwd: work.path });
+      await waitForJob(server, jobId, ALLOCATION_TIMEOUT_MS);
+      const [allocation] = await allocations(server, 1);
+      assert.equal(allocation.target_worker_count, 2);
+      const workers = JSON.parse(
+        await server.hqOk(["worker", "list", "--all", "--output-mode", "json"]),
+      );
+      assert.equal(workers.length, 2);
+      for (const worker of workers) {
+        assert.deepEqual(worker.allocation, { manager: "Slurm", id: allocation.id });
+      }
+      assert.equal((await Deno.readTextFile(`${work.path}/nodes`)).trim().split("\n").length, 2);
+      const script = await Deno.readTextFile(`${allocation.workdir}/hq-submit.sh`);
+      assert.match(script, /#SBATCH --nodes=2\n/);
+      assert.match(script, /\nsrun --overlap --ntasks=2 --nodes=2 /);
+      await waitUntil(async () => (await allocations(server, 1))[0].status === "finished", {
+        timeoutMs: 60_000,
+        what: "the allocation to finish",
+      });
+    } finally {
+      await scancelNamed(name);
+    }
+  },
+});

@@ -439,3 +439,87 @@ Deno.test({
     }
   },
 });
+
+Deno.test("the journal records queues and allocations in HyperQueue's export shapes; alloc log shows an allocation's output", async () => {
+  await using state = await tempDir("hq-mockpbs-");
+  await using dirs = await tempDir();
+  const env = pbsEnv(state.path);
+  const journal = `${dirs.path}/journal`;
+  await using server = await TestServer.start({ env, args: ["--journal", journal] });
+  try {
+    await hqAt(server, [
+      ...["alloc", "add", "pbs", "--time-limit", "10m", "--idle-timeout", "2s", "--cpus", "1"],
+      ...["--name", "jq", "--no-dry-run", "--", "-q", "workq"],
+    ]);
+    const jobId = await submitJob(server, ["--", "true"], { cwd: dirs.path });
+    await waitForJob(server, jobId, ALLOCATION_TIMEOUT_MS);
+    await waitUntil(async () => (await allocations(server, 1))[0]?.status === "finished", {
+      timeoutMs: 30_000,
+      what: "the allocation to finish",
+    });
+    const [allocation] = await allocations(server, 1);
+
+    // `alloc log`: the path is logged, the file goes to stdout.
+    const log = await server.hq(["alloc", "log", allocation.id, "stderr"]);
+    assert.equal(log.code, 0, log.stderr);
+    assert.match(log.stderr, new RegExp(`${allocation.workdir}/stderr`));
+    assert.match(log.stdout, /Worker \d+ registered|INFO/);
+    const json = await server.hq([
+      "alloc",
+      "log",
+      allocation.id,
+      "stdout",
+      "--output-mode",
+      "json",
+    ]);
+    assert.equal(json.code, 1);
+    assert.match(json.stdout, /JSON output mode doesn't support allocation output/);
+
+    await server.hqOk(["journal", "flush"]);
+    const events = (await hq(["journal", "export", journal])).stdout.trim().split("\n")
+      .map((line) => JSON.parse(line).event)
+      .filter((event) => String(event.type).startsWith("autoalloc-"));
+    assert.deepEqual(events.map((event) => event.type), [
+      "autoalloc-queue-created",
+      "autoalloc-allocation-queued",
+      "autoalloc-allocation-started",
+      "autoalloc-allocation-finished",
+    ]);
+    const [created, queued, started] = events;
+    assert.equal(created["queue-id"], 1);
+    assert.deepEqual(created.params, {
+      manager: "Pbs",
+      max_workers_per_alloc: 1,
+      backlog: 1,
+      timelimit: { secs: 600, nanos: 0 },
+      name: "jq",
+      max_worker_count: null,
+      min_utilization: 0,
+      additional_args: ["-q", "workq"],
+      worker_start_cmd: null,
+      worker_stop_cmd: null,
+      worker_wrap_cmd: null,
+      cli_resource_descriptor: {
+        resources: [{ name: "cpus", kind: { Range: { start: 0, end: 0 } } }],
+        coupling: { weights: [] },
+      },
+      worker_args: [
+        ...["--cpus", '"1"', "--on-server-lost", '"finish-running"', "--time-limit", '"10m"'],
+      ],
+      idle_timeout: { secs: 2, nanos: 0 },
+    });
+    assert.deepEqual(queued, {
+      type: "autoalloc-allocation-queued",
+      "queue-id": 1,
+      "allocation-id": allocation.id,
+      "worker-count": 1,
+    });
+    assert.deepEqual(started, {
+      type: "autoalloc-allocation-started",
+      "queue-id": 1,
+      "allocation-id": allocation.id,
+    });
+  } finally {
+    await qdelAll(env);
+  }
+});

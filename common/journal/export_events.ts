@@ -250,8 +250,6 @@ function submitDescriptionJson(submit: SubmitDescription): Record<string, unknow
 
 /** A queue's parameters as HyperQueue's `AllocationQueueParams` serializes (spec §1.6). */
 export function queueParamsJson(params: QueueParams): Record<string, unknown> {
-  const texts = params.cliResourceTexts;
-  const described = texts.cpus !== null || texts.resources.length > 0;
   return {
     manager: params.manager === "pbs" ? "Pbs" : "Slurm",
     max_workers_per_alloc: params.maxWorkersPerAlloc,
@@ -264,7 +262,9 @@ export function queueParamsJson(params: QueueParams): Record<string, unknown> {
     worker_start_cmd: params.workerStartCmd,
     worker_stop_cmd: params.workerStopCmd,
     worker_wrap_cmd: params.workerWrapCmd,
-    cli_resource_descriptor: described ? { cpus: texts.cpus, resources: texts.resources } : null,
+    cli_resource_descriptor: params.cliResources === null
+      ? null
+      : resourceDescriptorJson({ resources: params.cliResources, coupling: { weights: [] } }),
     worker_args: params.workerArgs,
     idle_timeout: rawDuration(params.idleTimeoutMs),
   };

@@ -8,7 +8,12 @@ import { joinPath } from "../../common/paths.ts";
 import { SUBMIT_SCRIPT_FILE } from "./submit_script.ts";
 
 /** A manager command could not be run, failed or timed out; the message says which and why. */
-export class ManagerCommandError extends HqError {}
+export class ManagerCommandError extends HqError {
+  /** What the command printed on stdout before it exited non-zero (empty otherwise). */
+  stdout = "";
+  /** Its exit code, when it exited non-zero. */
+  commandExitCode: number | null = null;
+}
 
 /**
  * Submitting an allocation failed. The message is the error text a user sees (`hq alloc info`,
@@ -75,11 +80,14 @@ export async function runManagerCommand(
   }
   if (!output.success) {
     const code = output.signal === null ? String(output.code) : "None";
-    throw new ManagerCommandError(
+    const error = new ManagerCommandError(
       `Exit code: ${code}\nStderr: ${
         decoder.decode(output.stderr).trim()
       }\nStdout: ${stdout.trim()}`,
     );
+    error.stdout = stdout;
+    error.commandExitCode = output.code;
+    throw error;
   }
   return stdout;
 }

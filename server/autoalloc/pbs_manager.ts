@@ -7,7 +7,7 @@ import { describeError } from "../../common/errors.ts";
 import { parseQstatJobs, type QstatJob } from "../../common/manager_output.ts";
 import type { AllocationManager, ManagerOptions, ManagerPollResult } from "./allocation_manager.ts";
 import { localTimeMs } from "./_local_time.ts";
-import { runManagerCommand, runSubmitCommand } from "./manager_command.ts";
+import { ManagerCommandError, runManagerCommand, runSubmitCommand } from "./manager_command.ts";
 import { pbsSubmitScript, type ScriptOptions } from "./submit_script.ts";
 
 export class PbsManager implements AllocationManager {
@@ -35,6 +35,15 @@ export class PbsManager implements AllocationManager {
     try {
       output = await runManagerCommand("qstat", args, { cwd, env, timeoutMs });
     } catch (error) {
+      // `qstat` exits 153 when one id is unknown (its history purged) yet prints the others:
+      // those still count, and the unknown ones are finished.
+      if (error instanceof ManagerCommandError && error.commandExitCode === QSTAT_UNKNOWN_JOB) {
+        try {
+          return parseQstatStatuses(error.stdout, ids, (this.#options.now ?? Date.now)());
+        } catch {
+          // Not the JSON of the known jobs: the poll failed.
+        }
+      }
       return new Map(ids.map((id) => [id, { kind: "error", message: describeError(error) }]));
     }
     return parseQstatStatuses(output, ids, (this.#options.now ?? Date.now)());
@@ -45,6 +54,9 @@ export class PbsManager implements AllocationManager {
     await runManagerCommand("qdel", [id], { cwd, env, timeoutMs });
   }
 }
+
+/** `qstat`'s exit code when an id is unknown to the server. */
+const QSTAT_UNKNOWN_JOB = 153;
 
 /** qsub prints the job id and nothing else (`1234.pbs01`). */
 export function parseQsubJobId(stdout: string): string {

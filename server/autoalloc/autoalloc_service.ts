@@ -277,6 +277,8 @@ export class AutoallocService {
         if (!params) break; // Removed meanwhile.
         const root = this.#restoredQueues.has(queueId) ? this.#serverDir : this.#instanceDir;
         try {
+          // With the "submitted" line below, times the submission (bench/autoalloc_latency.ts).
+          log.debug(`Queue ${queueId}: submitting an allocation (${workerCount} worker(s))`);
           const { allocationId, dir } = await submitAllocation({
             manager: allocationManager(params.manager),
             autoallocRoot: joinPath(root, "autoalloc"),

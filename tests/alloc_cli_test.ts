@@ -3,7 +3,8 @@
  * bad options, which need no server, then the commands against a real server.
  */
 import assert from "node:assert/strict";
-import { hq, tempDir } from "./harness.ts";
+import { PBS_STAND_IN_DIR } from "./_batch.ts";
+import { hq, hqAt, submitJob, tempDir, TestServer, waitUntil } from "./harness.ts";
 
 const LOG_LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (INFO|WARN|ERROR) /;
 
@@ -90,4 +91,149 @@ Deno.test("alloc log refuses JSON output mode", async () => {
   assert.deepEqual(JSON.parse(result.stdout), {
     error: "JSON output mode doesn't support allocation output",
   });
+});
+
+/** The PBS stand-in on PATH; its jobs stay queued (`Q`) for the whole test. */
+function pbsEnv(stateDir: string): Record<string, string> {
+  return {
+    HQ_AUTOALLOC_SCHEDULE_TICK_INTERVAL_MS: "200",
+    HQ_AUTOALLOC_MAX_SCHEDULE_DELAY_MS: "1000",
+    PATH: `${PBS_STAND_IN_DIR}:${Deno.env.get("PATH")}`,
+    MOCKPBS_DIR: stateDir,
+    MOCKPBS_QUEUE_DELAY: "600",
+  };
+}
+
+async function qdelAll(env: Record<string, string>): Promise<void> {
+  const out = await new Deno.Command("qselect", { env, stdout: "piped", stderr: "null" }).output()
+    .catch(() => null);
+  const ids = out ? new TextDecoder().decode(out.stdout).split("\n").filter((id) => id !== "") : [];
+  if (ids.length > 0) {
+    await new Deno.Command("qdel", { args: ids, env, stdout: "null", stderr: "null" }).output();
+  }
+}
+
+/** The cells of the data rows of a horizontal table. */
+function tableRows(text: string): string[][] {
+  return text.split("\n").filter((line) => line.startsWith("|")).slice(1)
+    .map((line) => line.slice(1, -1).split("|").map((cell) => cell.trim()));
+}
+
+const LOCAL_TIME = /^\d\d\.\d\d\.\d{4} \d\d:\d\d:\d\d$/;
+
+Deno.test("alloc list, info, pause, resume and remove against a server, in every output mode", async () => {
+  await using state = await tempDir("hq-mockpbs-");
+  await using work = await tempDir();
+  const env = pbsEnv(state.path);
+  await using server = await TestServer.start({ env });
+  try {
+    const added = await hqAt(server, [
+      ...["alloc", "add", "pbs", "-t", "1h", "-b", "2", "--cpus", "2", "--name", "cliq"],
+      ...["--no-dry-run", "--", "-q", "workq"],
+    ]);
+    assert.equal(added.code, 0, added.stderr);
+    assert.equal(added.stdout, "");
+    assert.doesNotMatch(added.stderr, /trial allocation/);
+    assert.match(added.stderr, /INFO Allocation queue 1 successfully created\n$/);
+
+    assert.equal(
+      await server.hqOk(["alloc", "list"]),
+      [
+        "+----+--------+--------------+-----------------------+------------------+-----------+---------+------------------+------+----------+",
+        "| ID | State  | Backlog size | Max workers per alloc | Max worker count | Timelimit | Manager | Worker resources | Name | Args     |",
+        "+----+--------+--------------+-----------------------+------------------+-----------+---------+------------------+------+----------+",
+        "|  1 | ACTIVE | 2            | 1                     | 0                | 1h        | PBS     | <unknown>        | cliq | -q,workq |",
+        "+----+--------+--------------+-----------------------+------------------+-----------+---------+------------------+------+----------+",
+        "",
+      ].join("\n"),
+    );
+    const listJson = await server.hqOk(["alloc", "list", "--output-mode", "json"]);
+    assert.match(listJson, /"timelimit": 3600\.0/);
+    assert.deepEqual(JSON.parse(listJson), [{
+      additional_args: ["-q", "workq"],
+      backlog: 2,
+      id: 1,
+      known_worker_resources: null,
+      manager: "PBS",
+      max_worker_count: null,
+      max_workers_per_alloc: 1,
+      name: "cliq",
+      state: "Active",
+      timelimit: 3600,
+      worker_args: [
+        "--cpus",
+        '"2"',
+        "--on-server-lost",
+        '"finish-running"',
+        "--time-limit",
+        '"1h"',
+      ],
+    }]);
+    assert.equal(await server.hqOk(["alloc", "list", "--output-mode", "quiet"]), "");
+
+    await submitJob(server, ["--cpus", "2", "--", "true"], { cwd: work.path });
+    const [allocation] = await waitUntil(async () => {
+      const all = JSON.parse(await server.hqOk(["alloc", "info", "1", "--output-mode", "json"]));
+      return all.length > 0 && all;
+    }, { what: "an allocation of queue 1" });
+    assert.equal(allocation.status, "queued");
+    assert.equal(allocation.started_at, null);
+    assert.match(allocation.queued_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$/);
+
+    const info = await server.hqOk(["alloc", "info", "1"]);
+    assert.match(
+      info,
+      /^\+-+.*\n\| ID +\| State +\| Working directory +\| Worker count +\| Queue time +\| Start time +\| Finish time +\|\n/,
+    );
+    const [row] = tableRows(info);
+    assert.deepEqual(row.slice(0, 4), [allocation.id, "QUEUED", allocation.workdir, "1"]);
+    assert.match(row[4], LOCAL_TIME);
+    assert.deepEqual(row.slice(5), ["", ""]);
+    assert.deepEqual(
+      tableRows(await server.hqOk(["alloc", "info", "1", "--filter", "running"])),
+      [],
+    );
+    assert.equal(
+      tableRows(await server.hqOk(["alloc", "info", "1", "--filter", "queued"])).length,
+      1,
+    );
+    assert.equal(await server.hqOk(["alloc", "info", "1", "--output-mode", "quiet"]), "");
+
+    const paused = await server.hq(["alloc", "pause", "1"]);
+    assert.equal(paused.code, 0, paused.stderr);
+    assert.match(paused.stderr, /INFO Allocation queue 1 successfully paused\n$/);
+    assert.equal(tableRows(await server.hqOk(["alloc", "list"]))[0][1], "PAUSED");
+    // Why nothing is submitted goes to stderr; stdout is the table alone.
+    const pausedInfo = await server.hq(["alloc", "info", "1"]);
+    assert.match(pausedInfo.stderr, /Not submitting: /);
+    assert.equal(pausedInfo.stdout, info);
+
+    const resumed = await server.hq(["alloc", "resume", "1"]);
+    assert.match(resumed.stderr, /INFO Allocation queue 1 successfully resumed\n$/);
+    assert.equal(tableRows(await server.hqOk(["alloc", "list"]))[0][1], "ACTIVE");
+
+    // Queued allocations do not hold a queue back (§2.1).
+    const removed = await server.hq(["alloc", "remove", "1"]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.match(removed.stderr, /INFO Allocation queue 1 successfully removed\n$/);
+    const emptyList = await server.hqOk(["alloc", "list"]);
+    assert.equal(emptyList.split("\n").length, 4, "the header only, no bottom border");
+    assert.deepEqual(JSON.parse(await server.hqOk(["alloc", "list", "--output-mode", "json"])), []);
+    // Errors in JSON mode are a JSON object on stdout.
+    const pauseJson = await server.hq(["alloc", "pause", "1", "--output-mode", "json"]);
+    assert.equal(pauseJson.code, 1);
+    assert.deepEqual(JSON.parse(pauseJson.stdout), {
+      error: "Queue 1 that should have been paused was not found",
+    });
+    // A JSON-mode command that printed nothing prints `{}`; queue ids are never reused.
+    const addJson = await server.hq([
+      ...["alloc", "add", "pbs", "-t", "1h", "--cpus", "1", "--no-dry-run"],
+      ...["--output-mode", "json"],
+    ]);
+    assert.equal(addJson.code, 0, addJson.stderr);
+    assert.deepEqual(JSON.parse(addJson.stdout), {});
+    assert.match(addJson.stderr, /Allocation queue 2 successfully created/);
+  } finally {
+    await qdelAll(env);
+  }
 });

@@ -109,7 +109,9 @@ export class AutoallocService {
       this.#restoredQueues.add(queue.queueId);
       for (const allocation of queue.allocations) {
         // `<server dir>/autoalloc/<queue>/<NNN>`.
-        if (allocation.startedMs === null) serverDirs.add(dirname(dirname(dirname(allocation.workdir))));
+        if (allocation.startedMs === null) {
+          serverDirs.add(dirname(dirname(dirname(allocation.workdir))));
+        }
       }
     }
     if (queues.length === 0) return;
@@ -121,11 +123,13 @@ export class AutoallocService {
     );
     serverDirs.delete(this.#instanceDir);
     this.#track(
-      Promise.all([...serverDirs].map((dir) =>
-        readdress(dir).catch((error) =>
-          log.warn(`Cannot point ${dir} at this server: ${describeError(error)}`)
-        )
-      )).then(() => followed > 0 ? this.pollNow() : undefined),
+      Promise.all(
+        [...serverDirs].map((dir) =>
+          readdress(dir).catch((error) =>
+            log.warn(`Cannot point ${dir} at this server: ${describeError(error)}`)
+          )
+        ),
+      ).then(() => followed > 0 ? this.pollNow() : undefined),
     );
   }
 

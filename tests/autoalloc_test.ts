@@ -523,3 +523,29 @@ Deno.test("the journal records queues and allocations in HyperQueue's export sha
     await qdelAll(env);
   }
 });
+
+Deno.test("hq server stop cancels the queued allocations", async () => {
+  await using state = await tempDir("hq-mockpbs-");
+  const env = pbsEnv(state.path, { MOCKPBS_QUEUE_DELAY: "600" });
+  await using server = await TestServer.start({ env });
+  await using work = await tempDir();
+  try {
+    await server.hqOk(["alloc", "add", "pbs", "--time-limit", "10m", "--no-dry-run"]);
+    await submitJob(server, ["--", "true"], { cwd: work.path });
+    const [allocation] = await waitUntil(async () => {
+      const all = await allocations(server, 1);
+      return all.length === 1 && all;
+    }, { what: "an allocation" });
+    await server.hqOk(["server", "stop"]);
+    await server.process.status();
+    const out = await new Deno.Command("qstat", {
+      args: ["-f", allocation.id, "-F", "json", "-x"],
+      env,
+      stdout: "piped",
+    }).output();
+    const job = JSON.parse(new TextDecoder().decode(out.stdout)).Jobs[allocation.id];
+    assert.equal(job.job_state, "F");
+  } finally {
+    await qdelAll(env);
+  }
+});

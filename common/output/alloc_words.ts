@@ -11,7 +11,7 @@ import type {
 } from "../autoalloc.ts";
 import { formatDuration } from "../duration.ts";
 import { formatResourcesLine } from "../resources/describe_resources.ts";
-import { formatJsonTimestamp } from "../timestamp.ts";
+import { formatJsonTimestamp, formatLocalDateTime } from "../timestamp.ts";
 import type { Color } from "./colors.ts";
 import { jsonSeconds } from "./json.ts";
 import { type Cell, renderHorizontalTable } from "./table.ts";
@@ -199,13 +199,4 @@ export function stallLines(stall: QueueStallReason): StallLine[] {
 
 function sortQueues(queues: QueueView[]): QueueView[] {
   return [...queues].sort((a, b) => a.id - b.id);
-}
-
-/** `DD.MM.YYYY HH:MM:SS` in local time (journal-alloc conventions: CLI table timestamps). */
-export function formatLocalDateTime(ms: number): string {
-  const d = new Date(ms);
-  const two = (n: number) => String(n).padStart(2, "0");
-  return `${two(d.getDate())}.${two(d.getMonth() + 1)}.${d.getFullYear()} ${two(d.getHours())}:${
-    two(d.getMinutes())
-  }:${two(d.getSeconds())}`;
 }

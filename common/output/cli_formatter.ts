@@ -30,7 +30,7 @@ import {
   explanationLines,
   explanationRows,
 } from "./explanation_words.ts";
-import { formatCliDate, formatJsonTimestamp } from "../timestamp.ts";
+import { formatCliDate, formatJsonTimestamp, formatLocalDateTime } from "../timestamp.ts";
 import type { Formatter } from "./formatter.ts";
 import { writeStdout } from "./stdout.ts";
 import { type Cell, renderHorizontalTable, renderVerticalTable } from "./table.ts";
@@ -196,8 +196,8 @@ export class CliFormatter implements Formatter {
           Object.entries(template?.env ?? {}).map(([key, value]) => `${key}=${value}`).join("\n"),
         ],
         ["Worker", task.workerId === null ? "" : job.workerHostnames[task.workerId] ?? ""],
-        ["Start", task.startedMs === null ? "" : formatLocalTime(task.startedMs)],
-        ["End", task.finishedMs === null ? "" : formatLocalTime(task.finishedMs)],
+        ["Start", task.startedMs === null ? "" : formatLocalDateTime(task.startedMs)],
+        ["End", task.finishedMs === null ? "" : formatLocalDateTime(task.finishedMs)],
         ["Makespan", makespanOf(task)],
         ["Workdir", paths?.cwd ?? ""],
         ["Stdout", paths ? paths.stdout ?? "<None>" : ""],
@@ -400,10 +400,3 @@ function wrap80(text: string): string {
 }
 
 /** `DD.MM.YYYY HH:MM:SS` in local time (task `Start`/`End`, §7.12). */
-function formatLocalTime(ms: number): string {
-  const d = new Date(ms);
-  const two = (n: number) => String(n).padStart(2, "0");
-  return `${two(d.getDate())}.${two(d.getMonth() + 1)}.${d.getFullYear()} ${two(d.getHours())}:${
-    two(d.getMinutes())
-  }:${two(d.getSeconds())}`;
-}

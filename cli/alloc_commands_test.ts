@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { queueParams } from "../common/_test_queue_params.ts";
 import { UsageError } from "../common/errors.ts";
 import { parseCommandLine, type ParseOutcome } from "./args.ts";
 import type { AllocAddArgs, AllocInfoArgs, AllocLogArgs } from "./alloc_commands.ts";
@@ -77,24 +78,7 @@ Deno.test("alloc add applies the spec's defaults", () => {
   assert.deepEqual(args.additionalArgs, []);
 
   const { params } = build(["--time-limit", "1h"]);
-  assert.deepEqual(params, {
-    manager: "slurm",
-    timeLimitMs: 3_600_000,
-    backlog: 1,
-    maxWorkersPerAlloc: 1,
-    maxWorkerCount: null,
-    name: null,
-    minUtilization: 0,
-    additionalArgs: [],
-    workerArgs: ["--on-server-lost", '"finish-running"', "--time-limit", '"1h"'],
-    workerStartCmd: null,
-    workerStopCmd: null,
-    workerWrapCmd: null,
-    idleTimeoutMs: 300_000,
-    workerTimeLimitMs: null,
-    cliResources: null,
-    cliResourceTexts: { cpus: null, resources: [] },
-  });
+  assert.deepEqual(params, queueParams());
 });
 
 Deno.test("alloc add takes the short flags -t, -b, -m and -n", () => {

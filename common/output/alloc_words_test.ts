@@ -1,37 +1,16 @@
 import assert from "node:assert/strict";
-import type { AllocationView, QueueParams, QueueView } from "../autoalloc.ts";
+import type { AllocationView, QueueView } from "../autoalloc.ts";
 import {
   allocInfoJson,
   allocInfoTable,
   allocListJson,
   allocListTable,
-  formatLocalDateTime,
   selectAllocations,
   stallLines,
 } from "./alloc_words.ts";
 import { toSortedJson } from "./json.ts";
-
-function params(overrides: Partial<QueueParams> = {}): QueueParams {
-  return {
-    manager: "slurm",
-    timeLimitMs: 3_600_000,
-    backlog: 1,
-    maxWorkersPerAlloc: 1,
-    maxWorkerCount: null,
-    name: null,
-    minUtilization: 0,
-    additionalArgs: [],
-    workerArgs: ["--on-server-lost", '"finish-running"', "--time-limit", '"1h"'],
-    workerStartCmd: null,
-    workerStopCmd: null,
-    workerWrapCmd: null,
-    idleTimeoutMs: 300_000,
-    workerTimeLimitMs: null,
-    cliResources: null,
-    cliResourceTexts: { cpus: null, resources: [] },
-    ...overrides,
-  };
-}
+import { queueParams as params } from "../_test_queue_params.ts";
+import { formatLocalDateTime } from "../timestamp.ts";
 
 function queue(id: number, overrides: Partial<QueueView> = {}): QueueView {
   return { id, state: "active", params: params(), knownWorkerResources: null, ...overrides };

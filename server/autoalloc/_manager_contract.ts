@@ -9,7 +9,7 @@ import { joinPath } from "../../common/paths.ts";
 import { waitUntil } from "../../tests/harness.ts";
 import { JOB_ID_FILE, submitAllocation } from "./allocation_dir.ts";
 import type { AllocationManager, ManagerPollResult } from "./allocation_manager.ts";
-import { queueParams } from "./_test_params.ts";
+import { queueParams } from "../../common/_test_queue_params.ts";
 
 /** A temporary place to submit from; cancels whatever it submitted when disposed. */
 export class ManagerFixture implements AsyncDisposable {

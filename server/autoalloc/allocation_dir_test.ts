@@ -13,7 +13,7 @@ import {
   AllocationSubmitError,
   type ManagerPollResult,
 } from "./allocation_manager.ts";
-import { queueParams } from "./_test_params.ts";
+import { queueParams } from "../../common/_test_queue_params.ts";
 import { slurmSubmitScript } from "./submit_script.ts";
 
 Deno.test("createAllocationDir makes <root>/<queue>[-<name>]/<NNN>, each attempt new", async () => {

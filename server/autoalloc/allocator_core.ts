@@ -13,6 +13,7 @@ import type {
   QueueStallReason,
   QueueView,
 } from "../../common/autoalloc.ts";
+import type { JournalEvent } from "../../common/journal/journal_events.ts";
 import type { WorkerLostReason } from "../../common/protocol.ts";
 import type { ResourceDescriptor } from "../../common/resources/resource_descriptor.ts";
 import type { ManagerPollResult } from "./allocation_manager.ts";
@@ -25,19 +26,11 @@ export const CRASH_LIFETIME_MS = 60_000;
 const MAX_QUEUED_STATUS_ERRORS = 10;
 const MAX_RUNNING_STATUS_ERRORS = 20;
 
-/** What the core wants recorded in the journal (journal spec §1.2). */
-export type AllocatorJournalEvent =
-  | { type: "autoalloc-queue-created"; queueId: number; params: QueueParams }
-  | { type: "autoalloc-queue-removed"; queueId: number }
-  | {
-    type: "autoalloc-allocation-queued";
-    queueId: number;
-    allocationId: string;
-    workerCount: number;
-    workdir: string;
-  }
-  | { type: "autoalloc-allocation-started"; queueId: number; allocationId: string }
-  | { type: "autoalloc-allocation-finished"; queueId: number; allocationId: string };
+/** What the core wants recorded in the journal (journal spec §1.2): the `autoalloc-*` events. */
+export type AllocatorJournalEvent = Extract<
+  JournalEvent,
+  { type: `autoalloc-${string}` }
+>;
 
 export type AllocatorOutput =
   | { type: "record"; event: AllocatorJournalEvent }
@@ -352,7 +345,12 @@ export class AllocatorCore {
     if (!queue) return;
     queue.limiter.submissionSucceeded();
     queue.allocations.set(allocation.allocationId, {
-      ...newAllocation(queueId, allocation.allocationId, allocation.workerCount, allocation.workdir),
+      ...newAllocation(
+        queueId,
+        allocation.allocationId,
+        allocation.workerCount,
+        allocation.workdir,
+      ),
       queuedMs: nowMs,
     });
     this.#record({

@@ -1,30 +1,8 @@
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
-import type { QueueParams } from "../../common/autoalloc.ts";
+import { queueParams as params } from "../../common/_test_queue_params.ts";
 import type { ResourceDescriptor } from "../../common/resources/resource_descriptor.ts";
 import { AllocatorCore, type AllocatorOutput } from "./allocator_core.ts";
 import type { WaitingShape } from "./demand.ts";
-
-function params(overrides: Partial<QueueParams> = {}): QueueParams {
-  return {
-    manager: "slurm",
-    timeLimitMs: 3_600_000,
-    backlog: 1,
-    maxWorkersPerAlloc: 1,
-    maxWorkerCount: null,
-    name: null,
-    minUtilization: 0,
-    additionalArgs: [],
-    workerArgs: [],
-    workerStartCmd: null,
-    workerStopCmd: null,
-    workerWrapCmd: null,
-    idleTimeoutMs: 300_000,
-    workerTimeLimitMs: null,
-    cliResources: null,
-    cliResourceTexts: { cpus: null, resources: [] },
-    ...overrides,
-  };
-}
 
 function cpuTasks(count: number, cpus = 1, extra: Partial<WaitingShape> = {}): WaitingShape {
   return {

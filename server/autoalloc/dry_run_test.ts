@@ -7,7 +7,7 @@ import { dryRun, DryRunError } from "./dry_run.ts";
 import { ManagerCommandError, runManagerCommand } from "./manager_command.ts";
 import { PbsManager } from "./pbs_manager.ts";
 import { SlurmManager } from "./slurm_manager.ts";
-import { queueParams } from "./_test_params.ts";
+import { queueParams } from "../../common/_test_queue_params.ts";
 
 async function entries(dir: string): Promise<string[]> {
   const names = [];

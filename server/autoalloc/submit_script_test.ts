@@ -1,6 +1,6 @@
 import { equal } from "node:assert/strict";
 import { formatDuration } from "../../common/duration.ts";
-import { queueParams } from "./_test_params.ts";
+import { queueParams } from "../../common/_test_queue_params.ts";
 import {
   allocationName,
   formatManagerTime,

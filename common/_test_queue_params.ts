@@ -1,5 +1,5 @@
 /** Test builder of queue parameters: `hq alloc add … -t 1h` with nothing else given. */
-import type { QueueParams } from "../../common/autoalloc.ts";
+import type { QueueParams } from "./autoalloc.ts";
 
 export function queueParams(overrides: Partial<QueueParams> = {}): QueueParams {
   return {
@@ -11,7 +11,7 @@ export function queueParams(overrides: Partial<QueueParams> = {}): QueueParams {
     name: null,
     minUtilization: 0,
     additionalArgs: [],
-    workerArgs: [`--on-server-lost "finish-running"`, `--time-limit "1h"`],
+    workerArgs: ["--on-server-lost", `"finish-running"`, "--time-limit", `"1h"`],
     workerStartCmd: null,
     workerStopCmd: null,
     workerWrapCmd: null,

@@ -4,7 +4,6 @@ import { describeError, HqError } from "../common/errors.ts";
 import { logger } from "../common/log.ts";
 import { selectAllocations, stallLines } from "../common/output/alloc_words.ts";
 import { joinPath } from "../common/paths.ts";
-import type { ServerResponse } from "../common/protocol.ts";
 import type {
   AllocAddArgs,
   AllocInfoArgs,
@@ -12,6 +11,7 @@ import type {
   AllocQueueArgs,
 } from "./alloc_commands.ts";
 import { buildQueueParams } from "./build_queue_params.ts";
+import { expectResponse } from "../client/mod.ts";
 import type { CliContext } from "./context.ts";
 import { withClient } from "./with_client.ts";
 
@@ -31,7 +31,7 @@ export async function runAllocAdd(
   await withClient(context, async (client) => {
     const response = await client.request({ type: "alloc-add", params, dryRun: !args.noDryRun });
     if (response.type === "alloc-dry-run-failed") dryRunFailed(response.message);
-    const added = expect(response, "alloc-added");
+    const added = expectResponse(response, "alloc-added");
     if (added.dryRun) log.info(DRY_RUN_SUCCESS);
     log.info(`Allocation queue ${added.queueId} successfully created`);
   });
@@ -47,7 +47,7 @@ export async function runAllocDryRun(
   await withClient(context, async (client) => {
     const response = await client.request({ type: "alloc-dry-run", params });
     if (response.type === "alloc-dry-run-failed") dryRunFailed(response.message);
-    expect(response, "ok");
+    expectResponse(response, "ok");
     log.info(DRY_RUN_SUCCESS);
   });
 }
@@ -60,7 +60,7 @@ function dryRunFailed(message: string): never {
 
 export async function runAllocList(context: CliContext): Promise<void> {
   await withClient(context, async (client) => {
-    const response = expect(await client.request({ type: "alloc-list" }), "alloc-queues");
+    const response = expectResponse(await client.request({ type: "alloc-list" }), "alloc-queues");
     context.output.allocList(response.queues);
   });
 }
@@ -71,7 +71,7 @@ export async function runAllocList(context: CliContext): Promise<void> {
  */
 export async function runAllocInfo(args: AllocInfoArgs, context: CliContext): Promise<void> {
   await withClient(context, async (client) => {
-    const response = expect(
+    const response = expectResponse(
       await client.request({ type: "alloc-info", queueId: args.queueId }),
       "alloc-queue",
     );
@@ -90,7 +90,7 @@ export async function runAllocLog(args: AllocLogArgs, context: CliContext): Prom
   const response = await withClient(
     context,
     async (client) =>
-      expect(
+      expectResponse(
         await client.request({ type: "alloc-log", allocationId: args.allocationId }),
         "alloc-allocation",
       ),
@@ -133,14 +133,14 @@ async function copyToStdout(file: Deno.FsFile): Promise<void> {
 
 export async function runAllocPause(queueId: number, context: CliContext): Promise<void> {
   await withClient(context, async (client) => {
-    expect(await client.request({ type: "alloc-pause", queueId }), "ok");
+    expectResponse(await client.request({ type: "alloc-pause", queueId }), "ok");
   });
   log.info(`Allocation queue ${queueId} successfully paused`);
 }
 
 export async function runAllocResume(queueId: number, context: CliContext): Promise<void> {
   await withClient(context, async (client) => {
-    expect(await client.request({ type: "alloc-resume", queueId }), "ok");
+    expectResponse(await client.request({ type: "alloc-resume", queueId }), "ok");
   });
   log.info(`Allocation queue ${queueId} successfully resumed`);
 }
@@ -151,15 +151,7 @@ export async function runAllocRemove(
   context: CliContext,
 ): Promise<void> {
   await withClient(context, async (client) => {
-    expect(await client.request({ type: "alloc-remove", queueId, force }), "ok");
+    expectResponse(await client.request({ type: "alloc-remove", queueId, force }), "ok");
   });
   log.info(`Allocation queue ${queueId} successfully removed`);
-}
-
-function expect<T extends ServerResponse["type"]>(
-  response: ServerResponse,
-  type: T,
-): Extract<ServerResponse, { type: T }> {
-  if (response.type !== type) throw new HqError(`Unexpected response "${response.type}"`);
-  return response as Extract<ServerResponse, { type: T }>;
 }

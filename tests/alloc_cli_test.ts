@@ -3,7 +3,7 @@
  * bad options, which need no server, then the commands against a real server.
  */
 import assert from "node:assert/strict";
-import { PBS_STAND_IN_DIR } from "./_batch.ts";
+import { pbsTestEnv, qdelAll } from "./_batch.ts";
 import { hq, hqAt, submitJob, tempDir, TestServer, waitUntil } from "./harness.ts";
 
 const LOG_LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (INFO|WARN|ERROR) /;
@@ -95,22 +95,11 @@ Deno.test("alloc log refuses JSON output mode", async () => {
 
 /** The PBS stand-in on PATH; its jobs stay queued (`Q`) for the whole test. */
 function pbsEnv(stateDir: string): Record<string, string> {
-  return {
+  return pbsTestEnv(stateDir, {
     HQ_AUTOALLOC_SCHEDULE_TICK_INTERVAL_MS: "200",
     HQ_AUTOALLOC_MAX_SCHEDULE_DELAY_MS: "1000",
-    PATH: `${PBS_STAND_IN_DIR}:${Deno.env.get("PATH")}`,
-    MOCKPBS_DIR: stateDir,
     MOCKPBS_QUEUE_DELAY: "600",
-  };
-}
-
-async function qdelAll(env: Record<string, string>): Promise<void> {
-  const out = await new Deno.Command("qselect", { env, stdout: "piped", stderr: "null" }).output()
-    .catch(() => null);
-  const ids = out ? new TextDecoder().decode(out.stdout).split("\n").filter((id) => id !== "") : [];
-  if (ids.length > 0) {
-    await new Deno.Command("qdel", { args: ids, env, stdout: "null", stderr: "null" }).output();
-  }
+  });
 }
 
 /** The cells of the data rows of a horizontal table. */

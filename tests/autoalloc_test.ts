@@ -4,7 +4,7 @@
  * workers in those jobs connect, run the waiting tasks, go idle and end their allocations.
  */
 import assert from "node:assert/strict";
-import { PBS_STAND_IN_DIR } from "./_batch.ts";
+import { PBS_STAND_IN_DIR, pbsTestEnv, qdelAll } from "./_batch.ts";
 import { hq, hqAt, submitJob, tempDir, TestServer, waitForJob, waitUntil } from "./harness.ts";
 
 async function slurmUp(): Promise<boolean> {
@@ -125,23 +125,9 @@ Deno.test({
   },
 });
 
-/** The PBS stand-in on PATH, with its own state directory. */
+/** The PBS stand-in on PATH, with its own state directory, and quick allocator timers. */
 function pbsEnv(stateDir: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    ...FAST_TIMERS,
-    PATH: `${PBS_STAND_IN_DIR}:${Deno.env.get("PATH")}`,
-    MOCKPBS_DIR: stateDir,
-    ...extra,
-  };
-}
-
-async function qdelAll(env: Record<string, string>): Promise<void> {
-  const out = await new Deno.Command("qselect", { env, stdout: "piped", stderr: "null" }).output()
-    .catch(() => null);
-  const ids = out ? new TextDecoder().decode(out.stdout).split("\n").filter((id) => id !== "") : [];
-  if (ids.length > 0) {
-    await new Deno.Command("qdel", { args: ids, env, stdout: "null", stderr: "null" }).output();
-  }
+  return pbsTestEnv(stateDir, { ...FAST_TIMERS, ...extra });
 }
 
 Deno.test("a PBS queue gets workers for waiting tasks, which finish, go idle and end FINISHED", async () => {

@@ -747,8 +747,7 @@ function noDemandStall(demand: QueueDemand | undefined): QueueStallReason {
   if (demand?.unfit) {
     return {
       kind: "no-fitting-tasks",
-      message:
-        `no waiting task fits the queue's workers: ${demand.unfit.label}: ${demand.unfit.why}`,
+      message: `no waiting task fits the queue's workers: ${demand.unfit.why}`,
     };
   }
   if (demand && (demand.singleNode > 0 || (demand.multiNode?.count ?? 0) > 0)) {

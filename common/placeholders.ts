@@ -76,6 +76,22 @@ export function resolveAtSubmit(
   return { cwd, stdout: output(paths.stdout), stderr: output(paths.stderr) };
 }
 
+/**
+ * The `--stream` directory at submit (spec §10.1): job id, submit dir and server uid are its only
+ * placeholders, so it is final here; relative to the submit dir.
+ */
+export function resolveStreamDir(
+  dir: string,
+  values: { jobId: number; submitDir: string; serverUid: string },
+): string {
+  const filled = fillPlaceholders(dir, {
+    JOB_ID: String(values.jobId),
+    SUBMIT_DIR: values.submitDir,
+    SERVER_UID: values.serverUid,
+  });
+  return resolvePath(values.submitDir, filled);
+}
+
 /** Step 2 (worker, at task start, or a client showing a started task): everything. */
 export function resolveForTask(
   paths: TaskPaths,

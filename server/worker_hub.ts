@@ -43,6 +43,8 @@ export interface WorkerHubOptions {
   now?: () => number;
   /** Where worker and task events are recorded. @default {ServerJournal.inMemory()} */
   journal?: ServerJournal;
+  /** Told to workers for their output stream files (spec §10.1). @default {""} */
+  serverUid?: string;
 }
 
 export class WorkerHub {
@@ -209,7 +211,13 @@ export class WorkerHub {
     }
     this.handle({ type: "worker-joined", workerId, configuration });
     const record = this.core.workers.get(workerId)!;
-    connection.send({ type: "registered", workerId, startedMs: record.startedMs, configuration });
+    connection.send({
+      type: "registered",
+      workerId,
+      startedMs: record.startedMs,
+      configuration,
+      serverUid: this.options.serverUid ?? "",
+    });
     log.info(`Worker ${workerId} registered from ${peer}`);
     this.onWorkerJoined(workerId, configuration);
     return workerId;

@@ -27,6 +27,12 @@ export const WNOWAIT = 0x1000000;
 
 export const X_OK = 1;
 
+export const EPOLL_CTL_ADD = 1;
+export const EPOLL_CTL_DEL = 2;
+export const EPOLLIN = 0x001;
+/** `struct epoll_event` is packed on x86_64: u32 events, then u64 data. */
+export const EPOLL_EVENT_BYTES = 12;
+
 export const ENOENT = 2;
 export const EINVAL = 22;
 
@@ -75,6 +81,14 @@ const SYMBOLS = {
   // open(2) is variadic; on x86_64 the mode is passed like a fixed third argument.
   open: { parameters: ["usize", "i32", "u32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
+  // Pipes of streamed tasks (spec §10.1), read by worker/pipe_reader.ts.
+  pipe2: { parameters: ["buffer", "i32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  posix_spawn_file_actions_adddup2: { parameters: ["buffer", "i32", "i32"], result: "i32" },
+  epoll_create1: { parameters: ["i32"], result: "i32" },
+  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  // Nonblocking: waits on Deno's blocking thread pool (one thread for all pipes of the worker).
+  epoll_wait: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32", nonblocking: true },
   strerror: { parameters: ["i32"], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 

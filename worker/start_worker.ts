@@ -3,6 +3,7 @@
  * endpoint, registers, sends heartbeats, and ends on a stop from the server, its own time limit,
  * a signal, or the loss of the server.
  */
+import { OutputStreams } from "./output_streams.ts";
 import { ConnectionClosedError, ConnectionError, describeError } from "../common/errors.ts";
 import { logger } from "../common/log.ts";
 import {
@@ -81,7 +82,12 @@ export async function startWorker(options: StartWorkerOptions): Promise<number> 
       (task, message) => runner?.notify(task, message) ?? false,
     );
     if (notify) cleanups.push(() => notify.close());
+    const streams = new OutputStreams({
+      serverUid: registered.serverUid ?? "",
+      workerId: registered.workerId,
+    });
     runner = new TaskRunner({
+      streams,
       workDir,
       resources: registered.configuration.resources,
       send: (message) => link.send(message),
@@ -132,6 +138,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<number> 
     } else {
       await runner.stopAll();
     }
+    await streams.closeAll();
     return await finish(ending, link);
   } finally {
     for (const cleanup of cleanups.reverse()) {

@@ -51,6 +51,7 @@ import {
   WNOWAIT,
   X_OK,
 } from "./_libc.ts";
+import { PipeReader } from "./pipe_reader.ts";
 
 const log = logger("worker::task_process");
 
@@ -67,11 +68,21 @@ export interface SpawnOptions {
   /**
    * Files for the standard streams; `null` (or an absent `stdin`) means `/dev/null`. stdout and
    * stderr are created or truncated with mode 0644. Relative paths are relative to the worker's
-   * working directory, not to `cwd`.
+   * working directory, not to `cwd`. A `PipeSink` gets the channel through a pipe instead.
    */
   stdin?: string | null;
-  stdout: string | null;
-  stderr: string | null;
+  stdout: string | null | PipeSink;
+  stderr: string | null | PipeSink;
+}
+
+/** A channel the worker reads through a pipe (output streaming, spec §10.1). */
+export interface PipeSink {
+  /** Each piece the task wrote, in order; the bytes are the callee's to keep. */
+  onData(data: Uint8Array): void;
+}
+
+function isPipe(target: string | null | PipeSink | undefined): target is PipeSink {
+  return typeof target === "object" && target !== null;
 }
 
 export type ProcessExit =
@@ -93,6 +104,13 @@ export interface TaskProcess {
    * when other code in this process reaped the child first (a `waitpid(-1)`), which is a bug.
    */
   readonly exited: Promise<ProcessExit>;
+  /**
+   * Resolves once every `PipeSink` channel reached end of file (every process holding it ended
+   * or closed it) and got all its data; at once without pipes or when the start failed.
+   */
+  readonly drained: Promise<void>;
+  /** Stops reading the pipes (data not read yet is dropped); `drained` then resolves. */
+  abandonPipes(): void;
   /**
    * Sends the signal to the task's whole process group; does nothing once the task was reaped.
    * While the process is being started, the signal is sent once its group exists.
@@ -142,8 +160,12 @@ function spawnErrorMessage(options: SpawnOptions, stage: SpawnStage, osError: st
     case "stdin":
       return `Cannot open stdin file "${options.stdin}": ${osError}`;
     case "stdout":
-    case "stderr":
-      return `Creating stream file failed: cannot open "${options[stage]}": ${osError}`;
+    case "stderr": {
+      const target = options[stage];
+      return isPipe(target)
+        ? `Creating stream file failed: ${osError}`
+        : `Creating stream file failed: cannot open "${target}": ${osError}`;
+    }
     case "cwd":
       return `Cannot change to working directory "${options.cwd}": ${osError}`;
     case "exec":
@@ -265,6 +287,8 @@ class PosixSpawnLauncher implements Launcher {
   readonly #attr = offHeapBytes(SPAWNATTR_BYTES);
   /** Memory of spawns that are not in flight, for reuse. */
   readonly #idleSlots: SpawnSlot[] = [];
+  /** Reads streamed tasks' pipes; made with the first one. */
+  #pipes: PipeReader | null = null;
 
   constructor(libc: Libc) {
     this.#libc = libc;
@@ -304,9 +328,16 @@ class PosixSpawnLauncher implements Launcher {
   spawn(options: SpawnOptions): TaskProcess {
     const process = new FfiTaskProcess(this.#libc);
     const slot = this.#idleSlots.pop() ?? new SpawnSlot();
+    const pipes: PipeEnds[] = [];
     let call: Promise<number>;
     try {
-      this.#encode(options, slot);
+      for (const [fd, target] of [[1, options.stdout], [2, options.stderr]] as const) {
+        if (!isPipe(target)) continue;
+        this.#pipes ??= new PipeReader(this.#libc);
+        const [read, write] = this.#pipes.pipe();
+        pipes.push({ fd, read, write, sink: target });
+      }
+      this.#encode(options, slot, pipes);
       // Listening before the child exists: a SIGCHLD before the listener would be lost.
       this.#reaper.prepare();
       call = this.#libc.posix_spawnp(
@@ -318,6 +349,7 @@ class PosixSpawnLauncher implements Launcher {
         BigInt(slot.envTable),
       );
     } catch (error) {
+      this.#closePipes(pipes, true);
       this.#release(slot);
       this.#reaper.release();
       process.failed(error instanceof Error ? error : new Error(String(error)));
@@ -325,10 +357,11 @@ class PosixSpawnLauncher implements Launcher {
     }
     this.#reaper.starting++;
     call.then(
-      (errno) => this.#started(process, slot, errno, options),
+      (errno) => this.#started(process, slot, errno, options, pipes),
       (error) => {
         // The call itself did not happen (it does not fail that way in practice).
         this.#reaper.starting--;
+        this.#closePipes(pipes, true);
         this.#release(slot);
         this.#reaper.release();
         process.failed(error instanceof Error ? error : new Error(String(error)));
@@ -341,7 +374,15 @@ class PosixSpawnLauncher implements Launcher {
    * Lays out the call's strings and tables in the slot and builds its file actions; throws
    * `SpawnError` for a program not found in the task's PATH or a NUL byte.
    */
-  #encode(options: SpawnOptions, slot: SpawnSlot): void {
+  /** The parent's write ends (the child has its copies), and the read ends too on failure. */
+  #closePipes(pipes: PipeEnds[], readEnds: boolean): void {
+    for (const pipe of pipes) {
+      this.#libc.close(pipe.write);
+      if (readEnds) this.#libc.close(pipe.read);
+    }
+  }
+
+  #encode(options: SpawnOptions, slot: SpawnSlot, pipes: PipeEnds[]): void {
     const { argv, env, cwd } = options;
     if (argv.length === 0) throw new RangeError("Cannot spawn a task with an empty argv");
     const libc = this.#libc;
@@ -369,8 +410,8 @@ class PosixSpawnLauncher implements Launcher {
       slot.envTable = arena.cStringTable(envBlock, envCount);
       slot.program = program === argv[0] ? argvAddresses[0] : arena.cString(program);
       stdinAddress = arena.cString(options.stdin ?? DEV_NULL);
-      stdoutAddress = arena.cString(options.stdout ?? DEV_NULL);
-      stderrAddress = arena.cString(options.stderr ?? DEV_NULL);
+      stdoutAddress = arena.cString(isPipe(options.stdout) ? DEV_NULL : options.stdout ?? DEV_NULL);
+      stderrAddress = arena.cString(isPipe(options.stderr) ? DEV_NULL : options.stderr ?? DEV_NULL);
       cwdAddress = arena.cString(cwd);
       if (!arena.overflowed) break;
       arena.grow();
@@ -389,26 +430,31 @@ class PosixSpawnLauncher implements Launcher {
         libc.posix_spawn_file_actions_addopen(actions, 0, BigInt(stdinAddress), O_RDONLY, 0),
         "posix_spawn_file_actions_addopen",
       );
-      check(
-        libc.posix_spawn_file_actions_addopen(
-          actions,
-          1,
-          BigInt(stdoutAddress),
-          options.stdout === null ? O_WRONLY : STREAM_FLAGS,
-          STREAM_MODE,
-        ),
-        "posix_spawn_file_actions_addopen",
-      );
-      check(
-        libc.posix_spawn_file_actions_addopen(
-          actions,
-          2,
-          BigInt(stderrAddress),
-          options.stderr === null ? O_WRONLY : STREAM_FLAGS,
-          STREAM_MODE,
-        ),
-        "posix_spawn_file_actions_addopen",
-      );
+      const channels = [
+        [1, options.stdout, stdoutAddress],
+        [2, options.stderr, stderrAddress],
+      ] as const;
+      for (const [fd, target, address] of channels) {
+        const pipe = pipes.find((each) => each.fd === fd);
+        if (pipe) {
+          // dup2 clears close-on-exec on the copy, so only fd 1/2 reach the program.
+          check(
+            libc.posix_spawn_file_actions_adddup2(actions, pipe.write, fd),
+            "posix_spawn_file_actions_adddup2",
+          );
+          continue;
+        }
+        check(
+          libc.posix_spawn_file_actions_addopen(
+            actions,
+            fd,
+            BigInt(address),
+            target === null ? O_WRONLY : STREAM_FLAGS,
+            STREAM_MODE,
+          ),
+          "posix_spawn_file_actions_addopen",
+        );
+      }
       check(
         libc.posix_spawn_file_actions_addchdir_np(actions, BigInt(cwdAddress)),
         "posix_spawn_file_actions_addchdir_np",
@@ -429,10 +475,17 @@ class PosixSpawnLauncher implements Launcher {
   }
 
   /** The spawn call returned: the slot is free again, and the process started or failed. */
-  #started(process: FfiTaskProcess, slot: SpawnSlot, errno: number, options: SpawnOptions): void {
+  #started(
+    process: FfiTaskProcess,
+    slot: SpawnSlot,
+    errno: number,
+    options: SpawnOptions,
+    pipes: PipeEnds[],
+  ): void {
     const pid = slot.pidView[0];
     this.#release(slot);
     this.#reaper.starting--;
+    this.#closePipes(pipes, errno !== 0);
     if (errno !== 0) {
       this.#reaper.release();
       let error: Error;
@@ -446,6 +499,7 @@ class PosixSpawnLauncher implements Launcher {
     }
     // Signals asked for meanwhile go out now, while the group surely exists (an exited leader
     // holds its id until it is reaped below).
+    if (pipes.length > 0) process.attachPipes(this.#pipes!, pipes);
     process.running(pid);
     this.#reaper.track(process);
     // The spawn returned after the child's exec; a task that ended meanwhile is reaped now rather
@@ -510,8 +564,10 @@ class PosixSpawnLauncher implements Launcher {
       return true;
     };
     if (options.stdin && !opens(options.stdin, O_RDONLY)) return "stdin";
-    if (options.stdout !== null && !opens(options.stdout, O_WRONLY | O_CREAT)) return "stdout";
-    if (options.stderr !== null && !opens(options.stderr, O_WRONLY | O_CREAT)) return "stderr";
+    for (const stage of ["stdout", "stderr"] as const) {
+      const target = options[stage];
+      if (typeof target === "string" && !opens(target, O_WRONLY | O_CREAT)) return stage;
+    }
     if (!opens(options.cwd, O_PATH | O_DIRECTORY)) return "cwd";
     if (this.#libc.access(BigInt(this.#cString(options.cwd)), X_OK) !== 0) return "cwd";
     return "exec";
@@ -535,9 +591,22 @@ class SpawnSlot {
   envTable = 0;
 }
 
+/** A pipe made for one channel of one spawn. */
+interface PipeEnds {
+  fd: 1 | 2;
+  read: number;
+  write: number;
+  sink: PipeSink;
+}
+
 class FfiTaskProcess implements TaskProcess {
   readonly started: Promise<void>;
   readonly exited: Promise<ProcessExit>;
+  readonly drained: Promise<void>;
+  #drain!: () => void;
+  /** Read ends not at end of file yet. */
+  readonly #openPipes = new Set<number>();
+  #pipeReader: PipeReader | null = null;
   /** Set by stop(): the reaper then SIGKILLs the group before it reaps the leader. */
   stopping = false;
   #pid = 0;
@@ -561,6 +630,7 @@ class FfiTaskProcess implements TaskProcess {
       this.#settle = resolve;
       this.#fail = reject;
     });
+    this.drained = new Promise((resolve) => this.#drain = resolve);
     // A caller may watch only one of the two: the other's rejection is not an unhandled one.
     this.started.catch(() => {});
     this.exited.catch(() => {});
@@ -568,6 +638,22 @@ class FfiTaskProcess implements TaskProcess {
 
   get pid(): number {
     return this.#pid;
+  }
+
+  attachPipes(reader: PipeReader, pipes: PipeEnds[]): void {
+    this.#pipeReader = reader;
+    for (const { read, sink } of pipes) {
+      this.#openPipes.add(read);
+      reader.watch(read, sink.onData.bind(sink), () => {
+        this.#openPipes.delete(read);
+        if (this.#openPipes.size === 0) this.#drain();
+      });
+    }
+  }
+
+  abandonPipes(): void {
+    // Only pipes still open: a closed one's number may already belong to another task's pipe.
+    for (const fd of [...this.#openPipes]) this.#pipeReader?.abandon(fd);
   }
 
   kill(signal: TaskSignal): void {
@@ -605,6 +691,7 @@ class FfiTaskProcess implements TaskProcess {
     this.#pid = pid;
     this.#state = "live";
     this.#run();
+    if (this.#pipeReader === null) this.#drain();
     const signals = this.#pendingSignals;
     this.#pendingSignals = [];
     for (const signal of signals) this.signalGroup(signal);
@@ -612,6 +699,7 @@ class FfiTaskProcess implements TaskProcess {
 
   failed(error: Error): void {
     this.#state = "ended";
+    this.#drain();
     this.#pendingSignals = [];
     this.#failStart(error);
     this.#fail(error);
@@ -629,6 +717,7 @@ class FailedTaskProcess implements TaskProcess {
   readonly pid = 0;
   readonly started: Promise<void>;
   readonly exited: Promise<ProcessExit>;
+  readonly drained = Promise.resolve();
 
   constructor(error: Error) {
     this.started = Promise.reject(error);
@@ -638,6 +727,8 @@ class FailedTaskProcess implements TaskProcess {
   }
 
   kill(): void {}
+
+  abandonPipes(): void {}
 
   stop(): Promise<ProcessExit> {
     return this.exited;
@@ -800,8 +891,12 @@ class DenoCommandLauncher implements Launcher {
       typeof arg === "string" ? arg : decoder.decode(arg)
     );
     const files: Deno.FsFile[] = [];
-    const open = (stage: SpawnStage, path: string | null | undefined, write: boolean) => {
-      if (!path) return null;
+    const open = (
+      stage: SpawnStage,
+      path: string | null | PipeSink | undefined,
+      write: boolean,
+    ) => {
+      if (!path || isPipe(path)) return null;
       try {
         const file = Deno.openSync(
           path,
@@ -825,8 +920,8 @@ class DenoCommandLauncher implements Launcher {
         clearEnv: true,
         cwd: options.cwd,
         stdin: stdin ? "piped" : "null",
-        stdout: stdout ? "piped" : "null",
-        stderr: stderr ? "piped" : "null",
+        stdout: stdout || isPipe(options.stdout) ? "piped" : "null",
+        stderr: stderr || isPipe(options.stderr) ? "piped" : "null",
         // setsid() in the child: its own session and process group.
         detached: true,
       }).spawn();
@@ -837,11 +932,30 @@ class DenoCommandLauncher implements Launcher {
         : "exec";
       throw spawnError(options, { stage, ...osErrorOf(error) });
     }
+    const readers: ReadableStreamDefaultReader<Uint8Array>[] = [];
+    const toSink = (readable: ReadableStream<Uint8Array>, sink: PipeSink) => {
+      const reader = readable.getReader();
+      readers.push(reader);
+      return (async () => {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return;
+          sink.onData(value);
+        }
+      })().catch(() => {});
+    };
+    const pipes = [
+      isPipe(options.stdout) ? toSink(child.stdout, options.stdout) : null,
+      isPipe(options.stderr) ? toSink(child.stderr, options.stderr) : null,
+    ];
     return new CommandTaskProcess(child, [
       stdin ? stdin.readable.pipeTo(child.stdin).catch(() => {}) : null,
       stdout ? child.stdout.pipeTo(stdout.writable) : null,
       stderr ? child.stderr.pipeTo(stderr.writable) : null,
-    ]);
+    ], {
+      drained: Promise.all(pipes).then(() => {}),
+      abandon: () => readers.forEach((reader) => reader.cancel().catch(() => {})),
+    });
   }
 }
 
@@ -849,11 +963,19 @@ class CommandTaskProcess implements TaskProcess {
   readonly pid: number;
   readonly started: Promise<void> = Promise.resolve();
   readonly exited: Promise<ProcessExit>;
+  readonly drained: Promise<void>;
+  readonly abandonPipes: () => void;
   #live = true;
   #stopped: Promise<ProcessExit> | undefined;
 
-  constructor(child: Deno.ChildProcess, copies: Array<Promise<void> | null>) {
+  constructor(
+    child: Deno.ChildProcess,
+    copies: Array<Promise<void> | null>,
+    pipes: { drained: Promise<void>; abandon: () => void },
+  ) {
     this.pid = child.pid;
+    this.drained = pipes.drained;
+    this.abandonPipes = pipes.abandon;
     this.exited = (async () => {
       const status = await child.status;
       this.#live = false;

@@ -18,6 +18,7 @@ import type { ResourceDescriptor } from "../common/resources/resource_descriptor
 import { allocationEnv, type ResourceAllocation, ResourceAllocator } from "./resource_allocator.ts";
 import type { NotifyListener } from "./notify_listener.ts";
 import type { OrphanGuard } from "./orphan_guard.ts";
+import type { OutputStreams, StreamFile } from "./output_streams.ts";
 import {
   describeExit,
   type ProcessExit,
@@ -28,6 +29,8 @@ import {
 
 const log = logger("worker::task_runner");
 
+/** How long a streamed task's pipes may stay open after it exited (held by what it left behind). */
+const PIPE_DRAIN_MS = 1_000;
 const ERROR_FILE_NAME = "hq-error";
 const ERROR_FILE_LIMIT = 2048;
 
@@ -67,6 +70,8 @@ export interface TaskRunnerOptions {
   hqPath?: string;
   /** Report every task started and finished at once instead of running it (benchmarks). */
   zeroWorker?: boolean;
+  /** Where streamed tasks' output goes (spec §10.1); without it such tasks fail. */
+  streams?: OutputStreams | null;
 }
 
 export class TaskRunner {
@@ -287,8 +292,21 @@ export class TaskRunner {
       taskId: task.taskId,
       instanceId: task.instanceId,
       submitDir: template.submitDir,
-      serverUid: "",
+      serverUid: this.options.streams?.serverUid ?? "",
     });
+    const streamed = template.stream ?? null;
+    if (streamed?.stdout) paths.stdout = null;
+    if (streamed?.stderr) paths.stderr = null;
+    let stream: StreamFile | null = null;
+    if (streamed && (streamed.stdout || streamed.stderr)) {
+      try {
+        if (!this.options.streams) throw new Error("This worker cannot stream output");
+        stream = await this.options.streams.open(streamed.dir);
+      } catch (error) {
+        this.#fail(entry, describeError(error), false);
+        return;
+      }
+    }
     const env: Record<string, string> = { ...this.#baseEnv, ...template.env };
     env.HQ_JOB_ID = String(task.jobId);
     env.HQ_TASK_ID = String(task.taskId);
@@ -362,19 +380,23 @@ export class TaskRunner {
           return;
         }
       }
+      stream?.start(entry.ref);
+      const sink = (channel: 0 | 1) =>
+        stream && { onData: (data: Uint8Array) => stream.chunk(entry.ref, channel, data) };
       const process = spawnTask({
         argv,
         env,
         cwd: paths.cwd,
         stdin,
-        stdout: paths.stdout,
-        stderr: paths.stderr,
+        stdout: (streamed?.stdout && sink(0)) || paths.stdout,
+        stderr: (streamed?.stderr && sink(1)) || paths.stderr,
       });
       // Set while the spawn is in flight: a cancel or stopAll() then stops the task once it runs.
       entry.process = process;
       try {
         await process.started;
       } catch (error) {
+        await this.#endStream(stream, entry);
         this.#fail(entry, spawnErrorText(error, argv, paths.cwd), true);
         return;
       }
@@ -394,6 +416,16 @@ export class TaskRunner {
         clearTimeout(timer);
         this.options.guard?.remove(process.pid);
       }
+      if (stream) {
+        // Canceled, aborted and timed-out tasks may lose output (spec §10.1): no waiting.
+        if (entry.canceled || entry.timedOut) process.abandonPipes();
+        else await drainPipes(process);
+        const streamError = await this.#endStream(stream, entry);
+        if (streamError !== null && !entry.timedOut) {
+          this.#fail(entry, `Streaming: "${streamError}"`, true);
+          return;
+        }
+      }
       if (entry.canceled) return;
       if (entry.timedOut) {
         this.#fail(entry, "Time limit reached", true);
@@ -409,6 +441,17 @@ export class TaskRunner {
       }
     } finally {
       if (taskDir) await Deno.remove(taskDir, { recursive: true }).catch(() => {});
+    }
+  }
+
+  /** Ends the instance's stream and waits for it to be written; returns a write error's text. */
+  async #endStream(stream: StreamFile | null, entry: RunningTask): Promise<string | null> {
+    if (!stream) return null;
+    try {
+      await stream.end(entry.ref);
+      return null;
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
     }
   }
 
@@ -452,6 +495,21 @@ export function shortHostname(host: string): string {
   if (/^\d{1,3}(\.\d{1,3}){3}$/.test(host)) return host;
   const dot = host.indexOf(".");
   return dot < 0 ? host : host.slice(0, dot);
+}
+
+/**
+ * Waits for the task's pipes to reach end of file; what it left running in the background may
+ * hold them open, so after `PIPE_DRAIN_MS` they are closed and the rest is dropped.
+ */
+async function drainPipes(process: TaskProcess): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<void>((resolve) => timer = setTimeout(resolve, PIPE_DRAIN_MS));
+  const drained = await Promise.race([process.drained.then(() => true), late.then(() => false)]);
+  clearTimeout(timer);
+  if (!drained) {
+    log.warn(`A streamed task left its output open after it exited; the rest is dropped`);
+    process.abandonPipes();
+  }
 }
 
 function refOf(task: TaskRefMessage): TaskRefMessage {

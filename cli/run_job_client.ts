@@ -221,7 +221,9 @@ export async function runJobCat(args: JobCatArgs, context: CliContext): Promise<
         if (args.printTaskHeader) writeStdout(`# Job ${job.id}, task ${task.id}\n`);
         const template = templateOf(job, task.id);
         const started = task.startedMs !== null && task.state !== "aborted";
-        const path = template && started
+        // A streamed channel has no file (spec §10.1): `hq output-log` reads it.
+        const streamed = template?.stream?.[args.stream] ?? false;
+        const path = template && started && !streamed
           ? resolveForTask(template, {
             jobId: job.id,
             taskId: task.id,

@@ -44,12 +44,6 @@ export async function runSubmit(
     ? mergeDirectives(cliArgs, given, directives.args, directives.given)
     : cliArgs;
   const command = [...(directives?.shebang ?? []), ...cliArgs.commands];
-  for (const unsupported of ["stream"] as const) {
-    const value = args[unsupported];
-    if (value !== undefined && !(Array.isArray(value) && value.length === 0)) {
-      throw new HqError(`--${unsupported} is not supported by this version of hq yet`);
-    }
-  }
   if (args.job !== undefined) {
     if (given.has("name")) {
       throw new HqError("Parameter --name is not allowed when submitting to an open job.");
@@ -185,6 +179,12 @@ function buildTemplate(
     pin: args.pin ?? null,
     taskDir: args.taskDir,
     submitDir,
+    // Spec §10.1: channels given explicitly (a path or `none`) are not streamed.
+    stream: args.stream === undefined ? null : {
+      dir: args.stream,
+      stdout: args.stdout === undefined,
+      stderr: args.stderr === undefined,
+    },
   };
 }
 
@@ -238,7 +238,7 @@ function warnAboutOutputs(template: TaskTemplate, taskCount: number, args: Submi
   const channels = [["stdout", template.stdout], ["stderr", template.stderr]] as const;
   if (taskCount > 1) {
     const producing = channels.filter(([, path]) => path !== null);
-    if (producing.length > 0 && taskCount * producing.length > 999) {
+    if (!template.stream && producing.length > 0 && taskCount * producing.length > 999) {
       log.warn(
         `The job will create ${taskCount * producing.length} files for ${
           producing.map(([name]) => name).join(" and ")
@@ -258,6 +258,7 @@ function warnAboutOutputs(template: TaskTemplate, taskCount: number, args: Submi
     ["stdout path", template.stdout],
     ["stderr path", template.stderr],
     ["working directory path", template.cwd],
+    ["log path", template.stream?.dir ?? null],
   ] as const;
   for (const [context, path] of contexts) {
     if (path === null || !hasPlaceholders(path)) continue;

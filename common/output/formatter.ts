@@ -8,6 +8,7 @@ import type { ServerInfo, WorkerView } from "../protocol.ts";
 import type { ResourceDescriptor } from "../resources/resource_descriptor.ts";
 import type { TaskExplanation } from "../task_explanation.ts";
 import type { ExplainedTaskId } from "./explanation_words.ts";
+import type { ExportedTaskOutput, OutputLogSummary } from "../stream_log.ts";
 
 export type OutputMode = "cli" | "json" | "quiet";
 export const OUTPUT_MODES: readonly OutputMode[] = ["cli", "json", "quiet"];
@@ -46,6 +47,10 @@ export interface Formatter {
   allocList(queues: QueueView[]): void;
   /** `hq alloc info`: the allocations already filtered and sorted (`selectAllocations`). */
   allocInfo(allocations: AllocationView[]): void;
+  /** `hq output-log summary`. */
+  outputLogSummary(summary: OutputLogSummary): void;
+  /** `hq output-log export`: JSON in every mode. */
+  outputLogExport(tasks: ExportedTaskOutput[]): void;
   /** An error that ends the command (exit code 1). */
   error(error: unknown): void;
   /** Called when the command ends; JSON mode prints `{}` if the command printed nothing. */

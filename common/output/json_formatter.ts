@@ -8,6 +8,7 @@ import type { TaskExplanation } from "../task_explanation.ts";
 import { type ExplainedTaskId, explanationJson } from "./explanation_words.ts";
 import { formatJsonTimestamp } from "../timestamp.ts";
 import type { Formatter } from "./formatter.ts";
+import type { ExportedTaskOutput, OutputLogSummary } from "../stream_log.ts";
 import { JsonFloat, JsonLazyArray, jsonSeconds, writeSortedJson } from "./json.ts";
 import { writeStdout } from "./stdout.ts";
 import { allocInfoJson, allocListJson } from "./alloc_words.ts";
@@ -61,7 +62,13 @@ export class JsonFormatter implements Formatter {
       info: jobInfoJson(job),
       max_fails: job.maxFails,
       started_at: formatJsonTimestamp(job.submittedMs),
-      submits: job.submits.map((submit) => ({ array: taskDescriptionJson(submit.template) })),
+      submits: job.submits.map((submit) => {
+        const description = taskDescriptionJson(submit.template);
+        // A job file's submit lists one description per task (jobs spec §9.2).
+        return submit.deps
+          ? { graph: new JsonLazyArray(submit.deps.length, () => description) }
+          : { array: description };
+      }),
       tasks: new JsonLazyArray(job.tasks.length, (i) => taskJson(job, job.tasks[i])),
     })));
   }
@@ -99,6 +106,28 @@ export class JsonFormatter implements Formatter {
 
   allocInfo(allocations: AllocationView[]): void {
     this.#print(allocInfoJson(allocations));
+  }
+
+  outputLogSummary(summary: OutputLogSummary): void {
+    this.#print({
+      filename: summary.path,
+      summary: {
+        n_files: summary.files,
+        n_jobs: summary.jobs,
+        n_tasks: summary.tasks,
+        n_streams: summary.streams,
+        n_opened: summary.opened,
+        n_superseded: summary.superseded,
+        stdout_size: summary.stdoutBytes,
+        stderr_size: summary.stderrBytes,
+        superseded_stdout_size: summary.supersededStdoutBytes,
+        superseded_stderr_size: summary.supersededStderrBytes,
+      },
+    });
+  }
+
+  outputLogExport(tasks: ExportedTaskOutput[]): void {
+    this.#print(tasks);
   }
 
   error(error: unknown): void {

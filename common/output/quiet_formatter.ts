@@ -2,6 +2,8 @@ import type { JobSummaryView } from "../job_types.ts";
 import type { ServerInfo, WorkerView } from "../protocol.ts";
 import { CliFormatter } from "./cli_formatter.ts";
 import type { Formatter } from "./formatter.ts";
+import type { ExportedTaskOutput } from "../stream_log.ts";
+import { toSortedJson } from "./json.ts";
 import { writeStdout } from "./stdout.ts";
 import { workerState } from "./worker_words.ts";
 import { SUMMARY_STATES } from "./job_words.ts";
@@ -52,6 +54,12 @@ export class QuietFormatter implements Formatter {
   allocList(): void {}
 
   allocInfo(): void {}
+
+  outputLogSummary(): void {}
+
+  outputLogExport(tasks: ExportedTaskOutput[]): void {
+    writeStdout(toSortedJson(tasks) + "\n");
+  }
 
   error(error: unknown): void {
     new CliFormatter(false).error(error);

@@ -10,7 +10,16 @@
  * ```
  */
 export { HqClient } from "./client/mod.ts";
-export type { ConnectOptions } from "./client/mod.ts";
+export type {
+  ArrayDefinition,
+  ConnectOptions,
+  JobDefinition,
+  OutputDefinition,
+  RequestDefinition,
+  TaskDefinition,
+  TaskOptions,
+} from "./client/mod.ts";
+export { JobDefinitionError } from "./client/mod.ts";
 export { readAccessRecord } from "./common/access_record.ts";
 export type { AccessRecord, Endpoint } from "./common/access_record.ts";
 export { defaultServerDir } from "./common/server_dir.ts";

@@ -372,6 +372,17 @@ export const jobCommand = defineCommand<Record<never, never>, CliContext>({
       run: async (values, context: CliContext) => (await run()).runJobCat(values, context),
     }),
     defineCommand({
+      name: "submit-file",
+      about: "Submit a job definition file (TOML): tasks with dependencies and their settings",
+      args: {
+        file: positional({ help: "The job definition file", required: true, valueName: "FILE" }),
+        job: submitArgs.job,
+      },
+      run: async (values, context: CliContext) =>
+        (await lazyImport<typeof import("./run_submit_file.ts")>("./run_submit_file.ts"))
+          .runSubmitFile(values.file, { job: values.job }, context),
+    }),
+    defineCommand({
       name: "open",
       about: "Open a job that tasks can be added to later",
       args: { name: submitArgs.name, maxFails: submitArgs.maxFails },

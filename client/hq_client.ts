@@ -24,6 +24,7 @@ import {
 } from "../common/protocol.ts";
 import { defaultServerDir, loadClientEndpoint, serverDirHint } from "../common/server_dir.ts";
 import { connectSession, type MessageConnection } from "../common/transport/mod.ts";
+import { buildJobSubmits, type JobDefinition } from "./job_definition.ts";
 
 export interface ConnectOptions {
   /** Root server directory (absolute). @default {defaultServerDir()} */
@@ -95,6 +96,29 @@ export class HqClient {
     });
     if (response.type === "error") throw new ServerReplyError(response.message);
     return response;
+  }
+
+  /**
+   * Submits a job definition: the keys of a job file (resources spec §9) as an object, tasks with
+   * ids, dependencies and requests; with `jobId`, into that open job, where dependencies may
+   * also name the job's earlier tasks. Returns the job id.
+   */
+  async submitJob(
+    definition: JobDefinition,
+    options: { jobId?: number; submitDir?: string } = {},
+  ): Promise<number> {
+    const { name, maxFails, submits } = buildJobSubmits(definition, {
+      submitDir: options.submitDir ?? Deno.cwd(),
+      openJob: options.jobId !== undefined,
+    });
+    const response = await this.request({
+      type: "submit-graph",
+      jobId: options.jobId ?? null,
+      name,
+      maxFails: options.jobId === undefined ? maxFails : null,
+      submits,
+    });
+    return expectResponse(response, "job-created").jobId;
   }
 
   async serverInfo(): Promise<ServerInfo> {

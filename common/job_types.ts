@@ -101,6 +101,11 @@ export interface SubmitDescription {
   ids: IdRange[];
   /** `HQ_ENTRY` of each task, by index into `ids` (`--each-line`, `--from-json`). */
   entries: string[] | null;
+  /**
+   * Present on graph submits (job files, the API; resources spec §10): by index into `ids`, the
+   * ids of the tasks of the same job each task waits for (empty for none). Absent for `hq submit`.
+   */
+  deps?: number[][];
 }
 
 export type TaskCounts = Record<TaskState, number>;

@@ -96,6 +96,18 @@ export type ClientRequest =
     /** Also subscribe this connection to the job's task notifications (`--on-notify`). */
     subscribeNotify?: boolean;
   }
+  /**
+   * A task graph (`hq job submit-file`, the API; resources spec §9–§10): its submits in
+   * topological order, each task's `deps` naming tasks sent before it or (into an open job)
+   * tasks the job already has. A new job unless `jobId`; all or nothing.
+   */
+  | {
+    type: "submit-graph";
+    jobId: number | null;
+    name: string;
+    maxFails: number | null;
+    submits: SubmitDescription[];
+  }
   | { type: "job-open"; name: string; maxFails: number | null }
   /**
    * Summaries of every job, or of the selected ones; with `states`, only jobs in one of them
@@ -357,13 +369,21 @@ export function isClientMessage(value: unknown): value is ClientMessage {
       return isIdSelector(request.job) && Number.isSafeInteger(request.taskId) &&
         (request.taskId as number) >= 0;
     case "submit":
-      return typeof request.name === "string" && isRecord(request.submit) &&
-        isRecord(request.submit.template) && Array.isArray(request.submit.template.args) &&
-        Array.isArray(request.submit.template.resources) &&
-        isVariantList(request.submit.template.variants) && Array.isArray(request.submit.ids);
+      return typeof request.name === "string" && isSubmitDescription(request.submit);
+    case "submit-graph":
+      return typeof request.name === "string" && Array.isArray(request.submits) &&
+        request.submits.length > 0 && request.submits.every(isSubmitDescription);
     default:
       return false;
   }
+}
+
+function isSubmitDescription(submit: unknown): boolean {
+  return isRecord(submit) && isRecord(submit.template) && Array.isArray(submit.template.args) &&
+    Array.isArray(submit.template.resources) && isVariantList(submit.template.variants) &&
+    Array.isArray(submit.ids) &&
+    (submit.deps === undefined ||
+      (Array.isArray(submit.deps) && submit.deps.every((deps) => Array.isArray(deps))));
 }
 
 /** Absent, or 1–32 request variants (resources spec §3.6). */

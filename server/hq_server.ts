@@ -48,6 +48,7 @@ const log = logger("server::hq_server");
  */
 const MODIFYING_REQUESTS: ReadonlySet<ClientRequest["type"]> = new Set([
   "submit",
+  "submit-graph",
   "job-open",
   "job-cancel",
   "job-close",
@@ -356,7 +357,10 @@ export class HqServer {
       }
       response = { type: "error", message: describeError(error) };
     }
-    if (request.type === "submit" && response.type === "job-created") this.#autoalloc.requestPass();
+    if (
+      (request.type === "submit" || request.type === "submit-graph") &&
+      response.type === "job-created"
+    ) this.#autoalloc.requestPass();
     // Subscribed before any task of the job can start, so no notification is missed.
     if (request.type === "submit" && request.subscribeNotify && response.type === "job-created") {
       this.#subscribe(connection, [response.jobId]);

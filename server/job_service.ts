@@ -59,6 +59,8 @@ export class JobService {
     switch (request.type) {
       case "submit":
         return this.#submit(request);
+      case "submit-graph":
+        return this.#submitGraph(request);
       case "job-open": {
         const jobId = this.#nextJobId++;
         const { name, maxFails } = request;
@@ -181,6 +183,67 @@ export class JobService {
     return this.#persisted([event], () => {
       this.workers.handle({ type: "tasks-added", jobId: job.id, submit: attached });
       return { type: "job-created", jobId: job.id };
+    });
+  }
+
+  /**
+   * A task graph: a new job, or more tasks into an open one. Every task id must be new, and every
+   * dependency name a task sent before it or one the job has (so no cycle can form); then all
+   * parts are journaled together and added in order (resources spec §9.5, §10).
+   */
+  #submitGraph(
+    request: Extract<ClientRequest, { type: "submit-graph" }>,
+  ): ServerResponse | Promise<ServerResponse> {
+    const { jobId: targetJobId } = request;
+    let job: JobRecord | null = null;
+    if (targetJobId !== null) {
+      job = this.#jobs.get(targetJobId) ?? null;
+      if (!job) return { type: "error", message: `Job ${targetJobId} not found.` };
+      if (!job.isOpen) return { type: "error", message: `Job ${targetJobId} is not opened.` };
+    }
+    const sent = new Set<number>();
+    for (const submit of request.submits) {
+      const ids = new IdRanges(submit.ids);
+      let index = 0;
+      for (const id of ids) {
+        if (sent.has(id)) return { type: "error", message: `Task ${id} is defined multiple times` };
+        if (job?.findTask(id)) {
+          return { type: "error", message: `Task ${id} already exists in job ${job.id}.` };
+        }
+        for (const dep of submit.deps?.[index] ?? []) {
+          if (!sent.has(dep) && !job?.findTask(dep)) {
+            return {
+              type: "error",
+              message: `Task ${id} is part of dependency cycle or has an invalid dependencies`,
+            };
+          }
+        }
+        sent.add(id);
+        index++;
+      }
+    }
+    const jobId = job?.id ?? this.#nextJobId++;
+    const name = job?.name ?? request.name;
+    const maxFails = job ? job.maxFails : request.maxFails;
+    const submits = request.submits.map((submit) => this.#resolvePaths(submit, jobId));
+    const events: JournalEvent[] = submits.map((submit, i) => ({
+      type: "job-created",
+      jobId,
+      name,
+      maxFails,
+      attached: job !== null || i > 0,
+      submit,
+    }));
+    return this.#persisted(events, () => {
+      submits.forEach((submit, i) => {
+        if (job === null && i === 0) {
+          const isOpen = false;
+          this.workers.handle({ type: "job-created", jobId, name, maxFails, isOpen, submit });
+        } else {
+          this.workers.handle({ type: "tasks-added", jobId, submit });
+        }
+      });
+      return { type: "job-created", jobId };
     });
   }
 
@@ -323,9 +386,8 @@ export class JobService {
       })),
       workers: [...core.workers.values()].filter((worker) => core.isRunning(worker.id)),
       nowMs: Date.now(),
-      // No task dependencies yet: every task is ready as far as they go.
-      nTaskDeps: 0,
-      nWaitingDeps: 0,
+      nTaskDeps: found.submit.description.deps?.[found.index]?.length ?? 0,
+      nWaitingDeps: job.graph?.waitingDeps(found.submit.base + found.index) ?? 0,
     });
     return { type: "task-explain", jobId: job.id, taskId, explanation };
   }

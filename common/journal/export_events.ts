@@ -221,7 +221,8 @@ function submitDescriptionJson(submit: SubmitDescription): Record<string, unknow
   return {
     submit_dir: template.submitDir,
     stream_path: null,
-    task_desc: {
+    // A graph submit (job file) is exported by its size only, as HyperQueue does (spec §1.6).
+    task_desc: submit.deps ? { n_tasks: submit.deps.length } : {
       ids: {
         ranges: submit.ids.map(([start, end, step]) => ({
           start,

@@ -7,6 +7,7 @@ import type { ServerInfo, WorkerView } from "../protocol.ts";
 import { logger } from "../log.ts";
 import {
   countLines,
+  dependenciesOf,
   formatMakespan,
   progressBar,
   resourcesText,
@@ -211,7 +212,7 @@ export class CliFormatter implements Formatter {
         ["Pin", template?.pin ?? "none"],
         ["Task dir", template?.taskDir ? "yes" : "no"],
         ["Crash limit", String(template?.crashLimit ?? "")],
-        ["Dependencies", ""],
+        ["Dependencies", dependenciesOf(job, task.id).join(",")],
         ["Error", error === "" ? "" : { text: error, color: "red" }],
       ];
       return renderVerticalTable(rows, { colors: this.colors });

@@ -123,6 +123,16 @@ export function templateOf(job: JobDetailView, taskId: number): TaskTemplate | n
   return job.submits.find((submit) => new IdRanges(submit.ids).has(taskId))?.template ?? null;
 }
 
+/** The ids a task waits for (job files, the API; resources spec §10), or none. */
+export function dependenciesOf(job: JobDetailView, taskId: number): number[] {
+  for (const submit of job.submits) {
+    if (!submit.deps) continue;
+    const index = new IdRanges(submit.ids).indexOf(taskId);
+    if (index >= 0) return submit.deps[index] ?? [];
+  }
+  return [];
+}
+
 /** Whether a task shows its resolved paths (§9.3: started, and not aborted). */
 export function showsPaths(task: TaskView): boolean {
   return task.startedMs !== null && task.state !== "waiting" && task.state !== "aborted";

@@ -14,6 +14,7 @@ import {
   type TaskView,
 } from "../../common/job_types.ts";
 import { Slot, TaskTable } from "./task_table.ts";
+import type { TaskGraph } from "./task_graph.ts";
 import { type JobDetailWire, TaskColumnsBuilder } from "../../common/task_columns.ts";
 
 /** One request variant of a submit's tasks, in the core's terms. */
@@ -60,6 +61,8 @@ export class SubmitRecord {
   readonly requeued: number[] = [];
   /** Whether untouched tasks (≥ cursor) still wait; false after a bulk cancel or abort. */
   untouchedWaiting = true;
+  /** Tasks of the job's earlier submits: task `index` is the job's task number `base + index`. */
+  base = 0;
 
   constructor(
     readonly job: JobRecord,
@@ -131,8 +134,18 @@ export class SubmitRecord {
   }
 }
 
+/** Beyond this many submits, `findTask` keeps an index of the small submits' ids. */
+const LINEAR_FIND_SUBMITS = 8;
+/** Submits this small are indexed by id; larger ones (arrays) are searched by their ranges. */
+const INDEXED_SUBMIT_TASKS = 64;
+
 export class JobRecord {
   readonly submits: SubmitRecord[] = [];
+  /** Dependencies between the job's tasks, from its first graph submit on (else null). */
+  graph: TaskGraph | null = null;
+  /** The small submits by task id, and the others (built once there are many submits). */
+  #submitById: Map<number, SubmitRecord> | null = null;
+  #largeSubmits: SubmitRecord[] = [];
   readonly counts: TaskCounts = emptyCounts();
   taskCount = 0;
   cancelReason: string | null = null;
@@ -148,7 +161,9 @@ export class JobRecord {
 
   addSubmit(description: SubmitDescription): SubmitRecord {
     const submit = new SubmitRecord(this, this.submits.length, description);
+    submit.base = this.taskCount;
     this.submits.push(submit);
+    if (this.#submitById) this.#index(submit);
     this.taskCount += submit.ids.count;
     this.counts.waiting += submit.ids.count;
     this.completedMs = null;
@@ -157,16 +172,50 @@ export class JobRecord {
 
   /** The submit and index of a task id; null if the job has no such task. */
   findTask(taskId: number): { submit: SubmitRecord; index: number } | null {
-    for (const submit of this.submits) {
+    let candidates: readonly SubmitRecord[] = this.submits;
+    if (this.submits.length > LINEAR_FIND_SUBMITS) {
+      // A job file of 100,000 distinct tasks is 100,000 one-task submits.
+      if (!this.#submitById) {
+        this.#submitById = new Map();
+        for (const submit of this.submits) this.#index(submit);
+      }
+      const submit = this.#submitById.get(taskId);
+      if (submit) return { submit, index: submit.ids.indexOf(taskId) };
+      candidates = this.#largeSubmits;
+    }
+    for (const submit of candidates) {
       const index = submit.ids.indexOf(taskId);
       if (index >= 0) return { submit, index };
     }
     return null;
   }
 
+  /** The submit and index of the job's task number `number` (see `SubmitRecord.base`). */
+  taskAt(number: number): { submit: SubmitRecord; index: number } {
+    const submits = this.submits;
+    let low = 0;
+    let high = submits.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if (submits[middle].base <= number) low = middle;
+      else high = middle - 1;
+    }
+    return { submit: submits[low], index: number - submits[low].base };
+  }
+
+  #index(submit: SubmitRecord): void {
+    if (submit.ids.count > INDEXED_SUBMIT_TASKS) {
+      this.#largeSubmits.push(submit);
+      return;
+    }
+    for (const id of submit.ids) this.#submitById!.set(id, submit);
+  }
+
   /** The largest task id, or -1 for an empty job. */
   maxTaskId(): number {
-    return Math.max(-1, ...this.submits.map((submit) => submit.ids.max()));
+    let max = -1;
+    for (const submit of this.submits) max = Math.max(max, submit.ids.max());
+    return max;
   }
 
   get activeTasks(): number {

@@ -24,6 +24,7 @@ import {
 } from "./job_record.ts";
 import { Slot } from "./task_table.ts";
 import { TaskQueue } from "./task_queue.ts";
+import { TaskGraph } from "./task_graph.ts";
 import { AMOUNT_FRACTIONS } from "../../common/resources/amount.ts";
 import { CPU_RESOURCE_NAME, resourceItemSize } from "../../common/resources/resource_descriptor.ts";
 import { type WaitingShape, waitingShapeLabel } from "../autoalloc/demand.ts";
@@ -450,8 +451,63 @@ export class SchedulerCore {
     submit.needsCpus = submit.nodes > 0 ||
       submit.variants.every((variant) => variant.needs.some((need) => need.resourceId === 0));
     submit.shapeId = shapeId;
-    if (submit.ids.count > 0) this.#enqueue(submit);
-    else this.#checkCompleted(job, false);
+    if (description.deps) this.#addGraphEdges(job, submit, description.deps);
+    else job.graph?.ensureTasks(job.taskCount);
+    if (submit.hasWaitingTasks()) this.#enqueue(submit);
+    else if (submit.ids.count === 0) this.#checkCompleted(job, false);
+  }
+
+  /**
+   * A graph submit's tasks are all placed at once (its cursor at the end): those waiting for no
+   * unfinished dependency are queued now, the others when their last dependency finishes. A
+   * dependency on a task that already ended is dropped (resources spec §10, open jobs).
+   */
+  #addGraphEdges(job: JobRecord, submit: SubmitRecord, deps: readonly number[][]): void {
+    const graph = job.graph ??= new TaskGraph();
+    graph.ensureTasks(job.taskCount);
+    submit.cursor = submit.ids.count;
+    submit.untouchedWaiting = false;
+    for (let index = 0; index < submit.ids.count; index++) {
+      const number = submit.base + index;
+      for (const id of deps[index] ?? []) {
+        // Unknown ids and cycles are refused before the core (§9.5); a self-edge would never end.
+        const found = job.findTask(id);
+        if (!found || found.submit.table.state(found.index) >= Slot.Finished) continue;
+        const dependency = found.submit.base + found.index;
+        if (dependency !== number) graph.addEdge(dependency, number);
+      }
+      if (graph.waitingDeps(number) === 0) submit.requeued.push(index);
+    }
+  }
+
+  /**
+   * A task of a job with dependencies ended: a finished one frees its dependents (those left
+   * waiting for nothing are queued), any other end aborts every waiting transitive dependent.
+   */
+  #settleDependents(job: JobRecord, number: number, finished: boolean): void {
+    const graph = job.graph!;
+    if (finished) {
+      graph.release(number, (dependent) => {
+        const { submit, index } = job.taskAt(dependent);
+        if (submit.table.state(index) !== Slot.Waiting) return;
+        submit.requeued.push(index);
+        if (!submit.queued) this.#enqueue(submit);
+      });
+      return;
+    }
+    const aborted: JournalTaskRef[] = [];
+    const pending = [number];
+    const abort = (dependent: number) => {
+      const { submit, index } = job.taskAt(dependent);
+      if (submit.table.state(index) !== Slot.Waiting) return;
+      this.#setSlot(submit, index, Slot.Aborted);
+      aborted.push([job.id, submit.ids.idAt(index)]);
+      pending.push(dependent);
+    };
+    while (pending.length > 0) graph.forEachDependent(pending.pop()!, abort);
+    if (aborted.length > 0 && this.recordHistory) {
+      this.#history.push({ type: "tasks-aborted", tasks: aborted });
+    }
   }
 
   #cancelJob(jobId: JobId, reason: string | null): CoreCommand[] {
@@ -592,16 +648,23 @@ export class SchedulerCore {
       .filter((entry) => entry.at !== null);
     // Usually in order already (tasks run roughly in id order); sorting 1M entries costs ~1 s.
     if (located.some((entry, i) => i > 0 && order(located[i - 1], entry) > 0)) located.sort(order);
+    const graphSeen = new Set<number>();
     for (const { task, at } of located) {
       const { submit, index } = at!;
       const table = submit.table;
-      if (index < submit.cursor) continue; // A duplicate.
-      for (let gap = submit.cursor; gap < index; gap++) submit.requeued.push(gap);
-      submit.cursor = index + 1;
+      if (submit.description.deps) {
+        // Graph submits have every task placed already (`#addGraphEdges`).
+        if (graphSeen.has(submit.base + index)) continue;
+        graphSeen.add(submit.base + index);
+      } else {
+        if (index < submit.cursor) continue; // A duplicate.
+        for (let gap = submit.cursor; gap < index; gap++) submit.requeued.push(gap);
+        submit.cursor = index + 1;
+      }
       if (task.instanceId !== 0) table.setInstanceId(index, task.instanceId);
       for (let crash = 0; crash < task.crashes; crash++) table.addCrash(index);
       if (task.state === "waiting") {
-        submit.requeued.push(index);
+        if (!submit.description.deps) submit.requeued.push(index);
         continue;
       }
       this.#setSlot(submit, index, RESTORED_SLOTS[task.state]);
@@ -610,8 +673,33 @@ export class SchedulerCore {
       table.setFinishedMs(index, task.finishedMs);
       if (task.error !== null) table.setError(index, task.error);
     }
+    if (job.graph) this.#restoreReadiness(job, located);
     this.#queue.prune(true);
     this.#checkCompleted(job, false);
+  }
+
+  /**
+   * After a restore, every ended task counts off its dependents (a failed one's were aborted in
+   * the journal already; a dependency dropped for having ended must not block either), and the
+   * graph submits' queues keep only their waiting tasks.
+   */
+  #restoreReadiness(job: JobRecord, located: RestoredEntry[]): void {
+    const graph = job.graph!;
+    for (const { task, at } of located) {
+      if (task.state === "waiting") continue;
+      graph.release(at!.submit.base + at!.index, (dependent) => {
+        const { submit, index } = job.taskAt(dependent);
+        if (submit.table.state(index) === Slot.Waiting) submit.requeued.push(index);
+      });
+    }
+    for (const submit of job.submits) {
+      if (!submit.description.deps) continue;
+      const waiting = submit.requeued.filter((index) => submit.table.state(index) === Slot.Waiting);
+      submit.requeued.length = 0;
+      // Ready tasks run in index order, as they would have without the restart.
+      submit.requeued.push(...waiting.sort((a, b) => a - b));
+      if (submit.requeued.length > 0) this.#enqueue(submit);
+    }
   }
 
   /** Moves a task to a final state, applies `--max-fails`, and completes the job if done. */
@@ -621,6 +709,7 @@ export class SchedulerCore {
     if (target === Slot.Failed && job.maxFails !== null && job.counts.failed > job.maxFails) {
       return this.#stopActiveTasks(job, Slot.Aborted);
     }
+    if (job.graph) this.#settleDependents(job, submit.base + index, target === Slot.Finished);
     this.#checkCompleted(job);
     return [];
   }

@@ -107,13 +107,22 @@ export const outputLogCommand: Command<CliContext> = defineCommand({
       allowHyphenValues: true,
     }),
   },
-  run: async (values, context: CliContext) =>
-    (await lazyImport<typeof import("./run_output_log.ts")>("./run_output_log.ts")).runOutputLog(
-      {
-        path: values.path,
-        serverUid: values.serverUid,
-        subcommand: parseOutputLogSubcommand(values.subcommand),
-      },
-      context,
-    ),
+  run: async (values, context: CliContext) => {
+    const words = [...values.subcommand];
+    let serverUid = values.serverUid;
+    // `<DIR> --server-uid <UID> <SUBCOMMAND>`: the list after DIR took the option too.
+    while (words[0]?.startsWith("--server-uid")) {
+      const word = words.shift()!;
+      const value = word.includes("=") ? word.slice(word.indexOf("=") + 1) : words.shift();
+      if (value === undefined) {
+        throw new UsageError(
+          "a value is required for '--server-uid <SERVER_UID>' but none was supplied",
+        );
+      }
+      serverUid = value;
+    }
+    const subcommand = parseOutputLogSubcommand(words);
+    return (await lazyImport<typeof import("./run_output_log.ts")>("./run_output_log.ts"))
+      .runOutputLog({ path: values.path, serverUid, subcommand }, context);
+  },
 });

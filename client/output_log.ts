@@ -22,6 +22,8 @@ export interface StreamInstance {
   jobId: number;
   taskId: number;
   instanceId: number;
+  /** Time of its first record. */
+  startMs: number;
   /** The zero-length chunk arrived. */
   finished: boolean;
   chunks: StreamRecord[];
@@ -84,15 +86,17 @@ export class OutputLog {
 
   static #fromRecords(path: string, fileCount: number, files: StreamRecord[][]): OutputLog {
     const instances = new Map<string, StreamInstance>();
-    for (const records of files) {
+    for (const [fileIndex, records] of files.entries()) {
       for (const record of records) {
-        const key = `${record.jobId}:${record.taskId}:${record.instanceId}`;
+        // Per file too: a server restored from its journal may run an instance id again.
+        const key = `${record.jobId}:${record.taskId}:${record.instanceId}:${fileIndex}`;
         let instance = instances.get(key);
         if (!instance) {
           instance = {
             jobId: record.jobId,
             taskId: record.taskId,
             instanceId: record.instanceId,
+            startMs: record.timeMs,
             finished: false,
             chunks: [],
             stdoutBytes: 0,
@@ -116,7 +120,7 @@ export class OutputLog {
       let tasks = tasksByJob.get(instance.jobId);
       if (!tasks) tasksByJob.set(instance.jobId, tasks = new Map());
       const other = tasks.get(instance.taskId);
-      if (other === undefined || other.instanceId < instance.instanceId) {
+      if (other === undefined || isLater(instance, other)) {
         tasks.set(instance.taskId, instance);
         if (other) superseded.push(other);
       } else {
@@ -181,6 +185,16 @@ export class OutputLog {
   allTasks(): StreamInstance[] {
     return this.jobIds().flatMap((jobId) => this.tasksOf(jobId));
   }
+}
+
+/**
+ * Whether `a` supersedes `b`: a higher instance id; for the same id (run again by a restored
+ * server, in another file) a finished one, else the one that started later.
+ */
+function isLater(a: StreamInstance, b: StreamInstance): boolean {
+  if (a.instanceId !== b.instanceId) return a.instanceId > b.instanceId;
+  if (a.finished !== b.finished) return a.finished;
+  return a.startMs > b.startMs;
 }
 
 /** One channel's bytes of the instances, in their order (`output-log cat`). */

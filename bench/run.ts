@@ -24,6 +24,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchRow[]>> = {
   // Needs the real Slurm of shared/slurm (skipped with a note when it is down); ~15 s.
   autoalloc_latency: async () => (await import("./autoalloc_latency.ts")).benchAutoallocLatency(),
   zero_worker: async () => (await import("./zero_worker.ts")).benchZeroWorker(),
+  graph_throughput: async () => (await import("./graph_throughput.ts")).benchGraphThroughput(),
   journal: async () => (await import("./journal.ts")).benchJournal(),
   load: async () => (await import("./load.ts")).benchLoad(),
   // Last: it imports the msgpackr package root, which loads a native addon into this process.

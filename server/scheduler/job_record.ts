@@ -15,6 +15,7 @@ import {
 } from "../../common/job_types.ts";
 import { Slot, TaskTable } from "./task_table.ts";
 import type { TaskGraph } from "./task_graph.ts";
+import { IndexQueue } from "./index_queue.ts";
 import { type JobDetailWire, TaskColumnsBuilder } from "../../common/task_columns.ts";
 
 /** One request variant of a submit's tasks, in the core's terms. */
@@ -58,7 +59,7 @@ export class SubmitRecord {
    */
   templateSentTo: number | Set<number> | null = null;
   /** Indexes put back to waiting after a worker loss, in order. */
-  readonly requeued: number[] = [];
+  readonly requeued = new IndexQueue();
   /** Whether untouched tasks (≥ cursor) still wait; false after a bulk cancel or abort. */
   untouchedWaiting = true;
   /** Tasks of the job's earlier submits: task `index` is the job's task number `base + index`. */

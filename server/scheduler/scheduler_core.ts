@@ -547,7 +547,7 @@ export class SchedulerCore {
           stopped?.push([job.id, submit.ids.idAt(index)]);
         }
       }
-      submit.requeued.length = 0;
+      submit.requeued.clear();
       if (submit.untouchedWaiting && submit.cursor < submit.ids.count) {
         if (stopped) {
           for (let index = submit.cursor; index < submit.ids.count; index++) {
@@ -694,10 +694,11 @@ export class SchedulerCore {
     }
     for (const submit of job.submits) {
       if (!submit.description.deps) continue;
-      const waiting = submit.requeued.filter((index) => submit.table.state(index) === Slot.Waiting);
-      submit.requeued.length = 0;
+      const waiting = submit.requeued.toArray()
+        .filter((index) => submit.table.state(index) === Slot.Waiting);
+      submit.requeued.clear();
       // Ready tasks run in index order, as they would have without the restart.
-      submit.requeued.push(...waiting.sort((a, b) => a - b));
+      for (const index of waiting.sort((a, b) => a - b)) submit.requeued.push(index);
       if (submit.requeued.length > 0) this.#enqueue(submit);
     }
   }

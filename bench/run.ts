@@ -24,6 +24,8 @@ const BENCHMARKS: Record<string, () => Promise<BenchRow[]>> = {
   // Needs the real Slurm of shared/slurm (skipped with a note when it is down); ~15 s.
   autoalloc_latency: async () => (await import("./autoalloc_latency.ts")).benchAutoallocLatency(),
   zero_worker: async () => (await import("./zero_worker.ts")).benchZeroWorker(),
+  // 2 x 10,000 real tasks on a 2-CPU worker: ~30 s.
+  stream_output: async () => (await import("./stream_output.ts")).benchStreamOutput(),
   graph_throughput: async () => (await import("./graph_throughput.ts")).benchGraphThroughput(),
   journal: async () => (await import("./journal.ts")).benchJournal(),
   load: async () => (await import("./load.ts")).benchLoad(),

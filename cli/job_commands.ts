@@ -150,7 +150,7 @@ export const submitArgs = {
     parse: parseOutputSpec,
   }),
   stream: option({
-    help: "Stream all outputs into log files in this directory (not yet supported)",
+    help: "Stream the outputs of all tasks into log files in this directory (`hq output-log`)",
     aliases: ["log"],
   }),
   cwd: option({ help: "Working directory of the tasks", defaultText: "%{SUBMIT_DIR}" }),

@@ -291,7 +291,14 @@ export interface AssignedTaskMessage extends TaskRefMessage {
 
 export type ServerToWorkerMessage =
   /** Registration accepted; `configuration` is the effective one (server defaults applied). */
-  | { type: "registered"; workerId: number; startedMs: number; configuration: WorkerConfiguration }
+  | {
+    type: "registered";
+    workerId: number;
+    startedMs: number;
+    configuration: WorkerConfiguration;
+    /** Written into the worker's output stream files (spec §10.1). */
+    serverUid?: string;
+  }
   /** Exit now (stop, idle timeout). */
   | { type: "stop" }
   | {

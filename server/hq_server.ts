@@ -112,7 +112,11 @@ export class HqServer {
     restored: RestoredState | null,
   ) {
     this.#journal = journal;
-    this.#workers = new WorkerHub(this.#core, { defaultIdleTimeoutMs: idleTimeoutMs, journal });
+    this.#workers = new WorkerHub(this.#core, {
+      defaultIdleTimeoutMs: idleTimeoutMs,
+      journal,
+      serverUid: info.serverUid,
+    });
     this.#workers.onNotify = (notification) => this.#forwardNotification(notification);
     this.#jobService = new JobService(this.#workers, info.serverUid, journal);
     this.#autoalloc = new AutoallocService({

@@ -11,7 +11,7 @@ import {
   type SubmitDescription,
   type TaskState,
 } from "../common/job_types.ts";
-import { resolveAtSubmit } from "../common/placeholders.ts";
+import { resolveAtSubmit, resolveStreamDir } from "../common/placeholders.ts";
 import type {
   ClientRequest,
   IdSelector,
@@ -269,7 +269,17 @@ export class JobService {
       submitDir: template.submitDir,
       serverUid: this.serverUid,
     });
-    return { ...submit, template: { ...template, ...paths } };
+    const stream = template.stream
+      ? {
+        ...template.stream,
+        dir: resolveStreamDir(template.stream.dir, {
+          jobId,
+          submitDir: template.submitDir,
+          serverUid: this.serverUid,
+        }),
+      }
+      : template.stream;
+    return { ...submit, template: { ...template, ...paths, stream } };
   }
 
   #cancel(selector: IdSelector, reason: string | null): ServerResponse | Promise<ServerResponse> {

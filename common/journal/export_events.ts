@@ -220,7 +220,7 @@ function submitDescriptionJson(submit: SubmitDescription): Record<string, unknow
   const template = submit.template;
   return {
     submit_dir: template.submitDir,
-    stream_path: null,
+    stream_path: template.stream?.dir ?? null,
     // A graph submit (job file) is exported by its size only, as HyperQueue does (spec §1.6).
     task_desc: submit.deps ? { n_tasks: submit.deps.length } : {
       ids: {

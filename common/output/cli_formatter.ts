@@ -9,6 +9,7 @@ import {
   countLines,
   dependenciesOf,
   formatMakespan,
+  markStreamed,
   progressBar,
   resourcesText,
   showsPaths,
@@ -33,6 +34,8 @@ import {
 } from "./explanation_words.ts";
 import { formatCliDate, formatJsonTimestamp, formatLocalDateTime } from "../timestamp.ts";
 import type { Formatter } from "./formatter.ts";
+import { type ExportedTaskOutput, formatStreamSize, type OutputLogSummary } from "../stream_log.ts";
+import { toSortedJson } from "./json.ts";
 import { writeStdout } from "./stdout.ts";
 import { type Cell, renderHorizontalTable, renderVerticalTable } from "./table.ts";
 import { managerWord, workerState } from "./worker_words.ts";
@@ -175,13 +178,17 @@ export class CliFormatter implements Formatter {
     const tables = tasks.map((task) => {
       const template = templateOf(job, task.id);
       const paths = template && showsPaths(task)
-        ? resolveForTask(template, {
-          jobId: job.id,
-          taskId: task.id,
-          instanceId: task.instanceId,
-          submitDir: template.submitDir,
-          serverUid: "",
-        })
+        ? markStreamed(
+          resolveForTask(template, {
+            jobId: job.id,
+            taskId: task.id,
+            instanceId: task.instanceId,
+            submitDir: template.submitDir,
+            serverUid: "",
+          }),
+          template,
+          "<Stream>",
+        )
         : null;
       let error = task.error ?? "";
       if (!options.verbose && error.length > 237) {
@@ -241,6 +248,28 @@ export class CliFormatter implements Formatter {
     writeStdout(allocInfoTable(allocations, { colors: this.colors }));
   }
 
+  outputLogSummary(summary: OutputLogSummary): void {
+    const sizes = (stdout: number, stderr: number) =>
+      `${formatStreamSize(stdout)} / ${formatStreamSize(stderr)}`;
+    writeStdout(renderVerticalTable([
+      ["Path", summary.path],
+      ["Files", String(summary.files)],
+      ["Jobs", String(summary.jobs)],
+      ["Tasks", String(summary.tasks)],
+      ["Opened streams", String(summary.opened)],
+      ["Stdout/stderr size", sizes(summary.stdoutBytes, summary.stderrBytes)],
+      ["Superseded streams", String(summary.superseded)],
+      [
+        "Superseded stdout/stderr size",
+        sizes(summary.supersededStdoutBytes, summary.supersededStderrBytes),
+      ],
+    ], { colors: this.colors }));
+  }
+
+  outputLogExport(tasks: ExportedTaskOutput[]): void {
+    writeStdout(toSortedJson(tasks) + "\n");
+  }
+
   error(error: unknown): void {
     writeStderr(`${formatErrorChain(error)}\n`);
   }
@@ -266,8 +295,8 @@ export class CliFormatter implements Formatter {
         ["Pin", template.pin ?? "none"],
         ["Priority", String(template.priority)],
         ["Command", template.args.map(wrap80).join("\n")],
-        ["Stdout", template.stdout ?? "<None>"],
-        ["Stderr", template.stderr ?? "<None>"],
+        ["Stdout", markStreamed(template, template, "<Stream>").stdout ?? "<None>"],
+        ["Stderr", markStreamed(template, template, "<Stream>").stderr ?? "<None>"],
         [
           "Environment",
           Object.entries(template.env)

@@ -101,8 +101,7 @@ export function taskDescriptionJson(template: TaskTemplate): unknown {
       args: template.args,
       cwd: template.cwd,
       env: template.env,
-      stderr: template.stderr,
-      stdout: template.stdout,
+      ...markStreamed({ stderr: template.stderr, stdout: template.stdout }, template, "<pipe>"),
     },
     resources: requestVariants(template).map((variant) => ({
       min_time: jsonSeconds(variant.timeRequestMs),
@@ -133,6 +132,24 @@ export function dependenciesOf(job: JobDetailView, taskId: number): number[] {
   return [];
 }
 
+/**
+ * The paths with streamed channels (spec §10.1) shown as `marker`: `<Stream>` in cli tables,
+ * `<pipe>` in JSON.
+ */
+export function markStreamed<P extends { stdout: string | null; stderr: string | null }>(
+  paths: P,
+  template: TaskTemplate,
+  marker: string,
+): P {
+  const stream = template.stream;
+  if (!stream) return paths;
+  return {
+    ...paths,
+    stdout: stream.stdout ? marker : paths.stdout,
+    stderr: stream.stderr ? marker : paths.stderr,
+  };
+}
+
 /** Whether a task shows its resolved paths (§9.3: started, and not aborted). */
 export function showsPaths(task: TaskView): boolean {
   return task.startedMs !== null && task.state !== "waiting" && task.state !== "aborted";
@@ -145,13 +162,17 @@ export function taskJson(job: JobDetailView, task: TaskView): unknown {
   if (template && showsPaths(task)) {
     Object.assign(
       out,
-      resolveForTask(template, {
-        jobId: job.id,
-        taskId: task.id,
-        instanceId: task.instanceId,
-        submitDir: template.submitDir,
-        serverUid: "",
-      }),
+      markStreamed(
+        resolveForTask(template, {
+          jobId: job.id,
+          taskId: task.id,
+          instanceId: task.instanceId,
+          submitDir: template.submitDir,
+          serverUid: "",
+        }),
+        template,
+        "<pipe>",
+      ),
     );
   }
   // §9.3: canceled and aborted tasks carry no start time or worker, even if they had started.

@@ -244,7 +244,7 @@ Deno.test("a server killed with SIGKILL restores its queues from the journal and
   await using state = await tempDir("hq-mockpbs-");
   await using dirs = await tempDir();
   // Jobs wait in the queue for a while: the allocation is still queued when the server dies.
-  const env = pbsEnv(state.path, { MOCKPBS_QUEUE_DELAY: "4" });
+  const env = pbsEnv(state.path, { MOCKPBS_QUEUE_DELAY: "8" });
   const serverDir = `${dirs.path}/server`;
   const journal = `${dirs.path}/journal`;
   try {

@@ -70,6 +70,8 @@ export class AutoallocService {
   #tickTimer: ReturnType<typeof setInterval> | null = null;
   #refreshTimer: ReturnType<typeof setInterval> | null = null;
   #passing = false;
+  /** The flush that makes the last submission durable (clients see it only after). */
+  #submissionFlush: Promise<void> = Promise.resolve();
   #polling = false;
   #hqPath: Promise<string> | null = null;
   #stopped = false;
@@ -179,6 +181,8 @@ export class AutoallocService {
 
   /** Answers an `alloc-*` request. */
   async handle(request: ClientRequest): Promise<ServerResponse> {
+    // What a client is shown of allocations is on disk: a submission in flight is awaited.
+    await this.#submissionFlush;
     switch (request.type) {
       case "alloc-add":
         return await this.#add(request.params, request.dryRun);
@@ -309,7 +313,8 @@ export class AutoallocService {
           this.#drain();
         }
         // A batch job the journal does not know would be submitted again after a crash.
-        await this.#flushJournal().catch(() => {}); // Logged by the journal.
+        this.#submissionFlush = this.#flushJournal().catch(() => {}); // Logged by the journal.
+        await this.#submissionFlush;
       }
     }
     this.#core.endPass();

@@ -33,6 +33,7 @@ import { EndpointListener } from "./endpoint_listener.ts";
 import { findLiveServer } from "./live_server_check.ts";
 import { SchedulerCore, SERVER_PREFILL_CPU_SLOTS } from "./scheduler/scheduler_core.ts";
 import { JobService } from "./job_service.ts";
+import { validateClientRequest } from "./request_validation.ts";
 import { WorkerHub } from "./worker_hub.ts";
 import type { RestoredState } from "./journal_restore.ts";
 import { ServerJournal } from "./server_journal.ts";
@@ -324,6 +325,7 @@ export class HqServer {
     }
     const modifying = MODIFYING_REQUESTS.has(request.type);
     try {
+      validateClientRequest(request);
       // What cannot be journaled is not done (journal spec §1.3).
       const failure = modifying ? this.#journal.failure : null;
       if (failure) throw failure;

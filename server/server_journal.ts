@@ -19,6 +19,7 @@ import {
   rewriteJournal,
 } from "../common/journal/journal_file.ts";
 import { logger } from "../common/log.ts";
+import { timerPeriodMs } from "../common/long_timeout.ts";
 import { JournalRestorer, type RestoredState } from "./journal_restore.ts";
 
 const log = logger("server::journal");
@@ -75,7 +76,7 @@ export class ServerJournal {
     journal.#records = restored?.events ?? 0;
     journal.#timer = setInterval(() => {
       journal.flush().catch(() => {}); // Logged by flush.
-    }, flushPeriodMs);
+    }, timerPeriodMs(flushPeriodMs));
     return { journal, restored };
   }
 

@@ -206,7 +206,14 @@ export class JobService {
     apply: () => ServerResponse,
   ): ServerResponse | Promise<ServerResponse> {
     if (!this.journal.wanted || events.length === 0) return apply();
-    for (const event of events) this.journal.record(event);
+    for (const event of events) {
+      if (!this.journal.record(event)) {
+        return {
+          type: "error",
+          message: `Cannot journal the "${event.type}" event; nothing was changed`,
+        };
+      }
+    }
     return this.journal.hasFile ? this.journal.flush().then(apply) : apply();
   }
 

@@ -293,7 +293,7 @@ const MAX_IDLE_BUFFER_BYTES = 16 * 1024 * 1024;
  * `flush` rejects with the same `JournalWriteError`, so the server can refuse modifying requests.
  */
 export class JournalWriter {
-  readonly path: string;
+  #path: string;
   readonly #file: Deno.FsFile;
   #buffer: Uint8Array = new Uint8Array(INITIAL_BUFFER_BYTES);
   #length = 0;
@@ -309,7 +309,7 @@ export class JournalWriter {
 
   private constructor(file: Deno.FsFile, path: string, fileSize: number) {
     this.#file = file;
-    this.path = path;
+    this.#path = path;
     this.#fileSize = fileSize;
   }
 
@@ -393,6 +393,29 @@ export class JournalWriter {
       }
     })();
     return this.#closing;
+  }
+
+  /** Where the file is (it changes with `renameTo`). */
+  get path(): string {
+    return this.#path;
+  }
+
+  /**
+   * Flushes, then renames the file over `path` (replacing what is there in one step, so a crash
+   * leaves the old or the new file) and keeps appending to it. Rejects with `JournalWriteError`;
+   * when the rename itself failed, the file stays where it was.
+   */
+  async renameTo(path: string): Promise<void> {
+    await this.flush();
+    try {
+      await Deno.rename(this.#path, path);
+    } catch (error) {
+      throw new JournalWriteError(`Cannot replace journal "${path}": ${describeError(error)}`, {
+        cause: error,
+      });
+    }
+    this.#path = path;
+    await syncDirectory(dirname(path));
   }
 
   /** Bytes in the file so far: header and written records, without what is still buffered. */

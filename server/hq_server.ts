@@ -68,6 +68,8 @@ export interface ServerOptions {
   journalPath?: string;
   /** Period of the journal's background flush. @default {30_000} */
   journalFlushPeriodMs?: number;
+  /** Cut a journal damaged in the middle at the damage instead of refusing to start. */
+  journalTruncateCorrupted?: boolean;
   /** Reuse hosts, ports, keys and server uid from this full access record. */
   accessFile?: string;
   disableClientAuthentication?: boolean;
@@ -137,7 +139,9 @@ export class HqServer {
     }
     const template = options.accessFile ? await loadTemplate(options.accessFile) : null;
     const { journal, restored } = options.journalPath
-      ? await ServerJournal.open(options.journalPath, options.journalFlushPeriodMs ?? 30_000)
+      ? await ServerJournal.open(options.journalPath, options.journalFlushPeriodMs ?? 30_000, {
+        truncateCorrupted: options.journalTruncateCorrupted,
+      })
       : { journal: ServerJournal.inMemory(), restored: null };
     try {
       return await HqServer.#startWith(options, template, journal, restored);

@@ -29,6 +29,14 @@ const PRUNE_FLUSH_BYTES = 16 * 1024 * 1024;
 /** Records per `journal-records` push of a replay. */
 const REPLAY_CHUNK = 4096;
 
+export interface JournalOpenOptions {
+  /**
+   * Restore from a journal damaged in the middle up to the damage and cut the rest off, instead of
+   * refusing to start (`--journal-truncate-corrupted`). @default {false}
+   */
+  truncateCorrupted?: boolean;
+}
+
 export type JournalListener = (records: Array<[number, JournalEvent]>) => void;
 
 export class ServerJournal {
@@ -62,6 +70,7 @@ export class ServerJournal {
   static async open(
     path: string,
     flushPeriodMs: number,
+    options: JournalOpenOptions = {},
   ): Promise<{ journal: ServerJournal; restored: RestoredState | null }> {
     let restored: RestoredState | null = null;
     let validEnd: number | undefined;
@@ -71,7 +80,7 @@ export class ServerJournal {
     });
     if (bytes !== null) {
       const started = performance.now();
-      ({ restored, validEnd } = restore(bytes, path));
+      ({ restored, validEnd } = restore(bytes, path, options.truncateCorrupted ?? false));
       restored.replayMs = performance.now() - started;
     }
     let writer: JournalWriter;
@@ -311,9 +320,22 @@ export class ServerJournal {
   }
 }
 
-function restore(bytes: Uint8Array, path: string): { restored: RestoredState; validEnd: number } {
-  const restorer = new JournalRestorer(completedJobs(bytes, path));
-  const reader = new JournalReader(bytes, path);
+function restore(
+  bytes: Uint8Array,
+  path: string,
+  truncateCorrupted: boolean,
+): { restored: RestoredState; validEnd: number } {
+  const options = { truncateCorrupted };
+  let restorer: JournalRestorer;
+  try {
+    restorer = new JournalRestorer(completedJobs(new JournalReader(bytes, path, options)));
+  } catch (error) {
+    if (!(error instanceof JournalCorruptedError)) throw error;
+    throw new JournalCorruptedError(
+      `${error.message}; to start anyway, dropping everything from the damage on, pass --journal-truncate-corrupted`,
+    );
+  }
+  const reader = new JournalReader(bytes, path, options);
   for (
     let at = reader.validEnd, payload = reader.nextRecord();
     payload;
@@ -326,7 +348,11 @@ function restore(bytes: Uint8Array, path: string): { restored: RestoredState; va
     restorer.apply(record.timeMs, record.event);
     at = reader.validEnd;
   }
-  if (reader.tornBytes > 0) {
+  if (reader.corruptedAt !== null) {
+    log.warn(
+      `The journal "${path}" is damaged at byte ${reader.corruptedAt}; the ${reader.tornBytes} bytes from there on will be removed`,
+    );
+  } else if (reader.tornBytes > 0) {
     log.warn(
       `The journal "${path}" ends with ${reader.tornBytes} bytes of a record that was not fully written; they will be removed`,
     );
@@ -338,9 +364,8 @@ function restore(bytes: Uint8Array, path: string): { restored: RestoredState; va
  * The jobs with a `job-completed` record. Only records other than the compact task starts and
  * finishes (a msgpack fixarray of 2, `0x92`, first byte) are decoded: a fraction of the file.
  */
-function completedJobs(bytes: Uint8Array, path: string): Set<number> {
+function completedJobs(reader: JournalReader): Set<number> {
   const jobs = new Set<number>();
-  const reader = new JournalReader(bytes, path);
   for (let payload = reader.nextRecord(); payload; payload = reader.nextRecord()) {
     if (payload[0] !== 0x92) continue;
     const event = decodeJournalRecord(payload)?.event;

@@ -573,8 +573,26 @@ export class SchedulerCore {
       table.setFinishedMs(index, task.finishedMs);
       if (task.error !== null) table.setError(index, task.error);
     }
+    for (const submit of job.submits.slice(0, event.canceledSubmits ?? 0)) {
+      this.#cancelUntouched(submit);
+    }
     this.#queue.prune(true);
     this.#checkCompleted(job, false);
+  }
+
+  /** Cancels a restored submit's tasks that the journal names no state for (still waiting). */
+  #cancelUntouched(submit: SubmitRecord): void {
+    for (const index of submit.requeued) {
+      if (submit.table.state(index) === Slot.Waiting) this.#setSlot(submit, index, Slot.Canceled);
+    }
+    submit.requeued.length = 0;
+    if (submit.untouchedWaiting && submit.cursor < submit.ids.count) {
+      const count = submit.ids.count - submit.cursor;
+      submit.untouchedWaiting = false;
+      submit.table.setUntouched(submit.cursor, Slot.Canceled);
+      submit.job.counts.waiting -= count;
+      submit.job.counts.canceled += count;
+    }
   }
 
   /** Moves a task to a final state, applies `--max-fails`, and completes the job if done. */

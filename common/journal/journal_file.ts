@@ -395,7 +395,8 @@ export class JournalWriter {
   static async open(path: string, options: JournalWriterOptions = {}): Promise<JournalWriter> {
     let file: Deno.FsFile;
     try {
-      file = await Deno.open(path, { read: true, write: true, create: true });
+      // 0600: the journal holds every command line, environment and `--stdin` of every submit.
+      file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
     } catch (error) {
       throw new JournalWriteError(`Cannot open journal "${path}": ${describeError(error)}`, {
         cause: error,

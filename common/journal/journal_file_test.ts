@@ -673,3 +673,11 @@ Deno.test("rewriteJournal leaves the old journal in place when it cannot write",
     await assert.rejects(Deno.stat(`${path}.tmp`), Deno.errors.NotFound);
   });
 });
+
+Deno.test("JournalWriter creates a new journal readable by its owner only", async () => {
+  await withTempDir(async (dir) => {
+    const writer = await JournalWriter.open(`${dir}/private.journal`);
+    await writer.close();
+    assert.equal((await Deno.stat(`${dir}/private.journal`)).mode! & 0o777, 0o600);
+  });
+});

@@ -19,6 +19,10 @@ const BENCHMARKS: Record<string, () => Promise<BenchRow[]>> = {
   task_spawn: async () => (await import("./task_spawn.ts")).benchTaskSpawn(),
   job_throughput: async () => (await import("./job_throughput.ts")).benchJobThroughput(),
   scheduler_core: async () => (await import("./scheduler_core.ts")).benchSchedulerCore(),
+  autoalloc_decision: async () =>
+    (await import("./autoalloc_decision.ts")).benchAutoallocDecision(),
+  // Needs the real Slurm of shared/slurm (skipped with a note when it is down); ~15 s.
+  autoalloc_latency: async () => (await import("./autoalloc_latency.ts")).benchAutoallocLatency(),
   zero_worker: async () => (await import("./zero_worker.ts")).benchZeroWorker(),
   journal: async () => (await import("./journal.ts")).benchJournal(),
   load: async () => (await import("./load.ts")).benchLoad(),

@@ -42,6 +42,12 @@ export interface ArgSpec<T> extends ArgMeta {
   required: boolean;
   /** For a variadic positional: once it starts, every following token belongs to it. */
   trailing: boolean;
+  /**
+   * For a trailing variadic positional: once it is the next positional to fill, every following
+   * token belongs to it, `-x`/`--x` included (clap's `allow_hyphen_values`). A `--` right there
+   * is still consumed as the separator.
+   */
+  allowHyphenValues: boolean;
   parse: ValueParser<unknown>;
   defaultValue: unknown;
   /** Phantom field carrying the parsed type. */
@@ -103,9 +109,17 @@ export function positional<T>(
   });
 }
 
-/** A positional taking all remaining values; `trailing` makes option-like tokens values too. */
+/**
+ * A positional taking all remaining values; `trailing` makes option-like tokens after its first
+ * value values too, `allowHyphenValues` (with `trailing`) makes them values from its first one on.
+ */
 export function positionalList<T = string>(
-  meta: ArgMeta & { parse?: ValueParser<T>; required?: boolean; trailing?: boolean },
+  meta: ArgMeta & {
+    parse?: ValueParser<T>;
+    required?: boolean;
+    trailing?: boolean;
+    allowHyphenValues?: boolean;
+  },
 ): ArgSpec<T[]> {
   return spec("positional", meta, {
     parse: meta.parse ?? identity,
@@ -113,6 +127,7 @@ export function positionalList<T = string>(
     multiple: true,
     required: meta.required ?? false,
     trailing: meta.trailing ?? false,
+    allowHyphenValues: meta.allowHyphenValues ?? false,
   });
 }
 
@@ -125,6 +140,7 @@ function spec<T>(
     multiple?: boolean;
     required?: boolean;
     trailing?: boolean;
+    allowHyphenValues?: boolean;
   },
 ): ArgSpec<T> {
   return {
@@ -135,6 +151,7 @@ function spec<T>(
     multiple: rest.multiple ?? false,
     required: rest.required ?? false,
     trailing: rest.trailing ?? false,
+    allowHyphenValues: rest.allowHyphenValues ?? false,
   };
 }
 
@@ -278,6 +295,9 @@ export function parseCommandLine<C>(
       onlyPositionals = true;
       continue;
     }
+    if (!onlyPositionals && nextPositional(command, positionalIndex)?.allowHyphenValues) {
+      onlyPositionals = true;
+    }
     if (!onlyPositionals && token.startsWith("--")) {
       const eq = token.indexOf("=");
       const name = eq >= 0 ? token.slice(2, eq) : token.slice(2);
@@ -355,6 +375,11 @@ export function parseCommandLine<C>(
     }
   }
   return { type: "run", path, values, globals, given: new Set(raw.keys()) };
+}
+
+function nextPositional<C>(command: Command<C>, index: number): ArgSpec<unknown> | undefined {
+  if (command.subcommands.length > 0) return undefined;
+  return Object.values(command.args).filter((arg) => arg.kind === "positional")[index];
 }
 
 function help<C>(path: Command<C>[], long: boolean): ParseOutcome<C> {

@@ -486,3 +486,51 @@ Deno.test("parseCommandLine returns the version outcome for --version and -V", (
 Deno.test("parseCommandLine accepts -V only on the root command", () => {
   assertUsageError(["server", "start", "-V"], "unexpected argument '-V' found");
 });
+
+// --- allowHyphenValues (like `worker deploy-ssh <HOSTFILE> [WORKER_START_ARGS]...`) ---
+
+const deployCommand = defineCommand({
+  name: "deploy",
+  about: "Deploy",
+  args: {
+    showOutput: flag({ help: "Show output" }),
+    hostfile: positional({ help: "Hosts", required: true }),
+    forwarded: positionalList({ help: "Forwarded", trailing: true, allowHyphenValues: true }),
+  },
+  run: noop,
+});
+const deployRoot = defineCommand({
+  name: "hq",
+  about: "Test root",
+  args: { serverDir: option({ help: "Server dir", global: true }) },
+  subcommands: [deployCommand],
+});
+
+function parseDeploy(argv: string[]) {
+  const outcome = parseCommandLine(argv, deployRoot as Command<unknown>, { env: () => undefined });
+  assert.equal(outcome.type, "run");
+  return outcome as Extract<Outcome, { type: "run" }>;
+}
+
+Deno.test("parseCommandLine gives every token after the positionals before it to an allowHyphenValues list", () => {
+  const outcome = parseDeploy(
+    ["--server-dir", "a", "deploy", "--show-output", "hosts", "--cpus=2", "-h", "--show-output"],
+  );
+  assert.equal(outcome.values.showOutput, true);
+  assert.equal(outcome.values.hostfile, "hosts");
+  assert.deepEqual(outcome.values.forwarded, ["--cpus=2", "-h", "--show-output"]);
+  assert.equal(outcome.globals.serverDir, "a");
+  assert.deepEqual(parseDeploy(["deploy", "hosts", "--server-dir", "b"]).values.forwarded, [
+    "--server-dir",
+    "b",
+  ]);
+});
+
+Deno.test("parseCommandLine keeps options before the positionals of an allowHyphenValues command", () => {
+  assert.deepEqual(parseDeploy(["deploy", "hosts", "--", "--x"]).values.forwarded, ["--x"]);
+  assert.deepEqual(parseDeploy(["deploy", "hosts"]).values.forwarded, []);
+  const parseWith = (argv: string[]) =>
+    parseCommandLine(argv, deployRoot as Command<unknown>, { env: () => undefined });
+  assert.equal(parseWith(["deploy", "-h"]).type, "help");
+  assert.throws(() => parseWith(["deploy", "--cpus", "2", "hosts"]), UsageError);
+});

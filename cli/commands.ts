@@ -1,6 +1,7 @@
 /** The command tree of `hq` and its global options (spec §1). */
 import { OUTPUT_MODES } from "../common/output/formatter.ts";
 import type { ColorPolicy, OutputMode } from "../common/output/mod.ts";
+import { allocCommand } from "./alloc_commands.ts";
 import { type ArgValues, defineCommand, flag, option } from "./args.ts";
 import type { CliContext } from "./context.ts";
 import { jobCommand, submitTopCommand, taskCommand } from "./job_commands.ts";
@@ -45,6 +46,7 @@ export const rootCommand = defineCommand<typeof globalArgs, CliContext>({
     submitTopCommand,
     jobCommand,
     taskCommand,
+    allocCommand,
     journalCommand,
   ],
 });

@@ -6,6 +6,7 @@ import { expandJobDetail } from "../common/task_columns.ts";
 import type { HqClient } from "../client/mod.ts";
 import { logger } from "../common/log.ts";
 import type { ClientRequest, IdSelector, ServerResponse } from "../common/protocol.ts";
+import { expectResponse } from "../client/mod.ts";
 import type { CliContext } from "./context.ts";
 import type { JobCatArgs, JobListArgs, TaskInfoArgs, TaskListArgs } from "./job_commands.ts";
 import { writeStdout } from "../common/output/mod.ts";
@@ -20,7 +21,10 @@ async function jobDetails(
   client: HqClient,
   selector: IdSelector,
 ): Promise<{ jobs: JobDetailView[]; notFound: number[] }> {
-  const response = expect(await client.request({ type: "job-info", selector }), "job-details");
+  const response = expectResponse(
+    await client.request({ type: "job-info", selector }),
+    "job-details",
+  );
   return { jobs: response.jobs.map(expandJobDetail), notFound: response.notFound };
 }
 
@@ -33,7 +37,7 @@ export async function runJobList(args: JobListArgs, context: CliContext): Promis
       : filter.length > 0
       ? { type: "job-list", states: filter }
       : { type: "job-list", states: ["waiting", "running"], open: true };
-    const response = expect(await client.request(request), "jobs");
+    const response = expectResponse(await client.request(request), "jobs");
     context.output.jobList(response.jobs, {
       totalCount: response.totalCount ?? response.jobs.length,
       verbose: args.verbose,
@@ -55,7 +59,7 @@ export async function runJobCancel(
   context: CliContext,
 ): Promise<void> {
   await withClient(context, async (client) => {
-    const response = expect(
+    const response = expectResponse(
       await client.request({ type: "job-cancel", selector, reason }),
       "job-actions",
     );
@@ -76,7 +80,10 @@ export async function runJobCancel(
 
 export async function runJobClose(selector: IdSelector, context: CliContext): Promise<void> {
   await withClient(context, async (client) => {
-    const response = expect(await client.request({ type: "job-close", selector }), "job-actions");
+    const response = expectResponse(
+      await client.request({ type: "job-close", selector }),
+      "job-actions",
+    );
     if (response.results.length === 0) log.info("There is nothing to close");
     for (const result of response.results) {
       if (result.outcome === "closed") log.info(`Job ${result.jobId} closed`);
@@ -94,7 +101,7 @@ export async function runJobForget(
 ): Promise<void> {
   await withClient(context, async (client) => {
     const filter = states.length > 0 ? states : ["finished", "failed", "aborted", "canceled"];
-    const response = expect(
+    const response = expectResponse(
       await client.request({ type: "job-forget", selector, states: filter as TaskState[] }),
       "job-actions",
     );
@@ -130,7 +137,7 @@ export async function runJobOpen(
   context: CliContext,
 ): Promise<void> {
   await withClient(context, async (client) => {
-    const response = expect(
+    const response = expectResponse(
       await client.request({ type: "job-open", name, maxFails }),
       "job-created",
     );
@@ -157,7 +164,7 @@ export async function runTaskList(args: TaskListArgs, context: CliContext): Prom
 
 export async function runJobSummary(context: CliContext): Promise<void> {
   await withClient(context, async (client) => {
-    const response = expect(await client.request({ type: "job-list" }), "jobs");
+    const response = expectResponse(await client.request({ type: "job-list" }), "jobs");
     const counts: Record<string, number> = {};
     for (const job of response.jobs) counts[job.state] = (counts[job.state] ?? 0) + 1;
     context.output.jobSummary(counts);
@@ -280,7 +287,7 @@ export async function runTaskExplain(
       }
       throw error;
     }
-    const explained = expect(response, "task-explain");
+    const explained = expectResponse(response, "task-explain");
     context.output.taskExplain(
       { jobId: explained.jobId, taskId: explained.taskId },
       explained.explanation,
@@ -291,12 +298,4 @@ export async function runTaskExplain(
 async function writeRaw(bytes: Uint8Array): Promise<void> {
   let offset = 0;
   while (offset < bytes.length) offset += await Deno.stdout.write(bytes.subarray(offset));
-}
-
-function expect<T extends ServerResponse["type"]>(
-  response: ServerResponse,
-  type: T,
-): Extract<ServerResponse, { type: T }> {
-  if (response.type !== type) throw new HqError(`Unexpected response "${response.type}"`);
-  return response as Extract<ServerResponse, { type: T }>;
 }

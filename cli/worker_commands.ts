@@ -4,7 +4,15 @@ import {
   parseCpuDefinition,
   parseResourceDefinition,
 } from "../common/resources/parse_resource_definition.ts";
-import { type ArgValues, defineCommand, flag, option, optionList, positional } from "./args.ts";
+import {
+  type ArgValues,
+  defineCommand,
+  flag,
+  option,
+  optionList,
+  positional,
+  positionalList,
+} from "./args.ts";
 import type { CliContext } from "./context.ts";
 import { lazyImport } from "./lazy_import.ts";
 import { parseDurationArg, parseHumantimeArg } from "./value_parsers.ts";
@@ -123,6 +131,22 @@ export const workerListArgs = {
 };
 export type WorkerListArgs = ArgValues<typeof workerListArgs>;
 
+export const deploySshArgs = {
+  showOutput: flag({ help: "Show the output of the workers (give it before HOSTFILE)" }),
+  hostfile: positional({
+    help: "File with one host per line, each with an optional :port",
+    required: true,
+    valueName: "HOSTFILE",
+  }),
+  workerStartArgs: positionalList({
+    help: "Arguments passed to `hq worker start` on every host",
+    trailing: true,
+    allowHyphenValues: true,
+    valueName: "WORKER_START_ARGS",
+  }),
+};
+export type DeploySshArgs = ArgValues<typeof deploySshArgs>;
+
 const selectorArg = {
   selector: positional({
     help: "Worker ids: an id, a range (1-3, 2-10:2), a list, `all` or `last`",
@@ -208,6 +232,14 @@ export const workerCommand = defineCommand<Record<never, never>, CliContext>({
       run: async (values, context: CliContext) =>
         (await lazyImport<typeof import("./run_worker_hwdetect.ts")>("./run_worker_hwdetect.ts"))
           .runHwdetect(values.noHyperThreading, context),
+    }),
+    defineCommand({
+      name: "deploy-ssh",
+      about: "Start workers on the hosts of a hostfile over SSH",
+      args: deploySshArgs,
+      run: async (values, context: CliContext) =>
+        (await lazyImport<typeof import("./run_deploy_ssh.ts")>("./run_deploy_ssh.ts"))
+          .runDeploySsh(values, context),
     }),
   ],
 });

@@ -3,7 +3,12 @@
  * connects to the client endpoint and sends requests (several may be in flight at once).
  */
 import type { JournalEvent } from "../common/journal/journal_events.ts";
-import { ConnectionClosedError, ConnectionError, ServerReplyError } from "../common/errors.ts";
+import {
+  ConnectionClosedError,
+  ConnectionError,
+  HqError,
+  ServerReplyError,
+} from "../common/errors.ts";
 import {
   type ClientMessage,
   type ClientRequest,
@@ -173,4 +178,13 @@ function isHostUnreachable(error: unknown): boolean {
 
 function unexpectedResponse(response: ServerResponse): Error {
   return new ConnectionError(`Unexpected response "${response.type}" from the server`);
+}
+
+/** The response as the type a request expects; any other is an error (a bug, another build). */
+export function expectResponse<T extends ServerResponse["type"]>(
+  response: ServerResponse,
+  type: T,
+): Extract<ServerResponse, { type: T }> {
+  if (response.type !== type) throw new HqError(`Unexpected response "${response.type}"`);
+  return response as Extract<ServerResponse, { type: T }>;
 }

@@ -62,6 +62,20 @@ export interface TaskTemplate {
   taskDir: boolean;
   /** The client's working directory at submit. */
   submitDir: string;
+  /**
+   * Output streaming (`--stream`, job file `stream`; spec §10.1); absent or null = none. A
+   * streamed channel ignores its `stdout`/`stderr` path.
+   */
+  stream?: StreamTarget | null;
+}
+
+/** Where a submit's tasks stream their output, and which channels go there (spec §10.1). */
+export interface StreamTarget {
+  /** The directory; the server resolves its placeholders and makes it absolute at submit. */
+  dir: string;
+  /** Channels without an explicit `--stdout`/`--stderr` (path or `none`) are streamed. */
+  stdout: boolean;
+  stderr: boolean;
 }
 
 /** One way a task can run: what it needs, how long a worker must still live, its weight. */

@@ -12,6 +12,7 @@ import type {
   TaskState,
   TaskTemplate,
 } from "./job_types.ts";
+import type { AllocationView, QueueDetail, QueueParams, QueueView } from "./autoalloc.ts";
 import type { JournalEvent } from "./journal/journal_events.ts";
 import type { JobDetailWire } from "./task_columns.ts";
 import type { ResourceDescriptor } from "./resources/resource_descriptor.ts";
@@ -124,7 +125,19 @@ export type ClientRequest =
   /** Write and sync the journal buffer now (a no-op without a journal). */
   | { type: "journal-flush" }
   /** Rewrite the journal without the events of what is gone (journal spec §1.5). */
-  | { type: "journal-prune" };
+  | { type: "journal-prune" }
+  /** `hq alloc add`: a trial submission first unless `dryRun` is false (journal-alloc §2.4). */
+  | { type: "alloc-add"; params: QueueParams; dryRun: boolean }
+  /** `hq alloc dry-run`: submit one trial allocation and cancel it; creates no queue. */
+  | { type: "alloc-dry-run"; params: QueueParams }
+  | { type: "alloc-list" }
+  | { type: "alloc-info"; queueId: number }
+  /** Where an allocation's directory is (`hq alloc log` reads its stdout/stderr there). */
+  | { type: "alloc-log"; allocationId: string }
+  | { type: "alloc-pause"; queueId: number }
+  | { type: "alloc-resume"; queueId: number }
+  /** Refused while an allocation runs unless `force`. */
+  | { type: "alloc-remove"; queueId: number; force: boolean };
 
 /** What happened to one job of a `job cancel`/`close`/`forget`. */
 export type JobActionResult =
@@ -144,6 +157,12 @@ export type ServerResponse =
   | { type: "job-details"; jobs: JobDetailWire[]; notFound: number[] }
   | { type: "job-actions"; results: JobActionResult[] }
   | { type: "task-explain"; jobId: number; taskId: number; explanation: TaskExplanation }
+  | { type: "alloc-added"; queueId: number; dryRun: boolean }
+  /** The trial submission failed: the message says why and where the script is (§2.4). */
+  | { type: "alloc-dry-run-failed"; message: string }
+  | { type: "alloc-queues"; queues: QueueView[] }
+  | { type: "alloc-queue"; detail: QueueDetail }
+  | { type: "alloc-allocation"; allocation: AllocationView; queueId: number }
   | { type: "ok" }
   | { type: "error"; message: string };
 
@@ -320,6 +339,20 @@ export function isClientMessage(value: unknown): value is ClientMessage {
     case "notify-subscribe":
       return Array.isArray(request.jobIds) &&
         request.jobIds.every((id) => Number.isSafeInteger(id) && id >= 0);
+    case "alloc-list":
+      return true;
+    case "alloc-add":
+    case "alloc-dry-run":
+      return isRecord(request.params) &&
+        (request.type === "alloc-dry-run" || typeof request.dryRun === "boolean");
+    case "alloc-info":
+    case "alloc-pause":
+    case "alloc-resume":
+      return Number.isSafeInteger(request.queueId);
+    case "alloc-remove":
+      return Number.isSafeInteger(request.queueId) && typeof request.force === "boolean";
+    case "alloc-log":
+      return typeof request.allocationId === "string";
     case "task-explain":
       return isIdSelector(request.job) && Number.isSafeInteger(request.taskId) &&
         (request.taskId as number) >= 0;

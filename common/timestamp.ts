@@ -11,3 +11,12 @@ export function formatCliDate(ms: number): string {
   const iso = new Date(ms).toISOString();
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
 }
+
+/** `DD.MM.YYYY HH:MM:SS` in local time (the tables of `task info` and `alloc info`). */
+export function formatLocalDateTime(ms: number): string {
+  const d = new Date(ms);
+  const two = (n: number) => String(n).padStart(2, "0");
+  return `${two(d.getDate())}.${two(d.getMonth() + 1)}.${d.getFullYear()} ${two(d.getHours())}:${
+    two(d.getMinutes())
+  }:${two(d.getSeconds())}`;
+}

@@ -13,7 +13,7 @@ import {
 } from "../common/access_record.ts";
 import { describeError, HqError } from "../common/errors.ts";
 import { logger } from "../common/log.ts";
-import { joinPath } from "../common/paths.ts";
+import { dirname, joinPath } from "../common/paths.ts";
 import {
   type ClientMessage,
   type ClientRequest,
@@ -37,6 +37,7 @@ import { validateClientRequest } from "./request_validation.ts";
 import { WorkerHub } from "./worker_hub.ts";
 import type { RestoredState } from "./journal_restore.ts";
 import { ServerJournal } from "./server_journal.ts";
+import { AutoallocService } from "./autoalloc/autoalloc_service.ts";
 import { synthesizeHistory } from "./synthesized_history.ts";
 import type { JournalEvent } from "../common/journal/journal_events.ts";
 
@@ -51,6 +52,10 @@ const MODIFYING_REQUESTS: ReadonlySet<ClientRequest["type"]> = new Set([
   "job-open",
   "job-cancel",
   "job-close",
+  "alloc-add",
+  "alloc-remove",
+  "alloc-pause",
+  "alloc-resume",
 ]);
 
 export interface ServerOptions {
@@ -88,6 +93,7 @@ export class HqServer {
   readonly #core = new SchedulerCore({ prefillCpuSlots: SERVER_PREFILL_CPU_SLOTS });
   readonly #workers: WorkerHub;
   readonly #jobService: JobService;
+  readonly #autoalloc: AutoallocService;
   readonly #ticker: ReturnType<typeof setInterval>;
   readonly #journal: ServerJournal;
   /** Ends the `journal stream` of each client that runs one. */
@@ -111,6 +117,15 @@ export class HqServer {
     this.#workers = new WorkerHub(this.#core, { defaultIdleTimeoutMs: idleTimeoutMs, journal });
     this.#workers.onNotify = (notification) => this.#forwardNotification(notification);
     this.#jobService = new JobService(this.#workers, info.serverUid, journal);
+    this.#autoalloc = new AutoallocService({
+      scheduler: this.#core,
+      journal,
+      serverDir,
+      instanceDir,
+    });
+    this.#workers.onWorkerJoined = (workerId, configuration) =>
+      this.#autoalloc.workerJoined(workerId, configuration);
+    this.#workers.onWorkerLost = (record) => this.#autoalloc.workerLost(record);
     let completed: number[] = [];
     if (restored) {
       const started = performance.now();
@@ -123,10 +138,16 @@ export class HqServer {
       );
       this.#jobService.continueJobIdsFrom(restored.nextJobId);
       this.#workers.continueWorkerIdsFrom(restored.nextWorkerId);
+      this.#autoalloc.restore(
+        restored.queues,
+        restored.nextQueueId,
+        (dir) => readdressInstance(serverDir, dir, instanceDir),
+      );
     }
     journal.record({ type: "server-start", serverUid: info.serverUid });
     for (const jobId of completed) journal.record({ type: "job-completed", jobId });
     this.#ticker = setInterval(() => this.#workers.tick(), TICK_INTERVAL_MS);
+    this.#autoalloc.start();
   }
 
   /** Starts the server (spec §3.1 steps 1–5) and begins serving. */
@@ -264,6 +285,7 @@ export class HqServer {
     this.clientEndpoint.close();
     this.workerEndpoint.close();
     clearInterval(this.#ticker);
+    await this.#autoalloc.stop();
     // The last record; `journal stream` clients see it before their connection closes.
     this.#journal.recordLast({ type: "server-stop" });
     await Promise.resolve();
@@ -340,6 +362,7 @@ export class HqServer {
       }
       response = { type: "error", message: describeError(error) };
     }
+    if (request.type === "submit" && response.type === "job-created") this.#autoalloc.requestPass();
     // Subscribed before any task of the job can start, so no notification is missed.
     if (request.type === "submit" && request.subscribeNotify && response.type === "job-created") {
       this.#subscribe(connection, [response.jobId]);
@@ -379,6 +402,15 @@ export class HqServer {
         return { type: "workers", workers: this.#workers.info(request.selector) };
       case "worker-stop":
         return { type: "worker-stop", results: this.#workers.stop(request.selector) };
+      case "alloc-add":
+      case "alloc-dry-run":
+      case "alloc-list":
+      case "alloc-info":
+      case "alloc-log":
+      case "alloc-pause":
+      case "alloc-resume":
+      case "alloc-remove":
+        return await this.#autoalloc.handle(request);
       default:
         return await this.#jobService.handle(request);
     }
@@ -424,6 +456,11 @@ export class HqServer {
     switch (event.type) {
       case "server-start":
       case "server-stop":
+      case "autoalloc-queue-created":
+      case "autoalloc-queue-removed":
+      case "autoalloc-allocation-queued":
+      case "autoalloc-allocation-started":
+      case "autoalloc-allocation-finished":
         return event;
       case "worker-connected":
         return this.#core.isRunning(event.workerId) ? event : null;
@@ -486,6 +523,29 @@ async function loadTemplate(path: string): Promise<AccessRecord> {
     throw new HqError(`Access file "${path}" must be a full record with both client and worker`);
   }
   return record;
+}
+
+/**
+ * Points an earlier instance directory of this server directory at this server (its server is
+ * gone: only one server runs per directory), by copying this instance's access file there: the
+ * workers of allocations queued by the earlier server then find this one.
+ */
+async function readdressInstance(
+  serverDir: string,
+  oldInstanceDir: string,
+  instanceDir: string,
+): Promise<void> {
+  if (dirname(oldInstanceDir) !== serverDir) return;
+  const target = joinPath(oldInstanceDir, ACCESS_FILE_NAME);
+  try {
+    await Deno.lstat(target);
+  } catch {
+    return; // Not an instance directory (any more).
+  }
+  const temporary = `${target}.${Deno.pid}.tmp`;
+  await Deno.copyFile(joinPath(instanceDir, ACCESS_FILE_NAME), temporary);
+  await Deno.rename(temporary, target);
+  log.info(`Access file of ${oldInstanceDir} now points at this server`);
 }
 
 function warnUnauthenticated(role: "client" | "worker", port: number): void {

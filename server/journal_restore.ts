@@ -4,7 +4,9 @@
  * jobs to recreate (those not completed), each as one `job-restored` core event. Pure: records in,
  * state out.
  */
+import type { QueueParams } from "../common/autoalloc.ts";
 import type { JournalEvent } from "../common/journal/journal_events.ts";
+import type { ResourceDescriptor } from "../common/resources/resource_descriptor.ts";
 import type { CoreEvent, RestoredTask } from "./scheduler/core_events.ts";
 
 export interface RestoredState {
@@ -14,6 +16,10 @@ export interface RestoredState {
   nextJobId: number;
   nextWorkerId: number;
   jobs: JobRestoredEvent[];
+  /** Max queue id ever created + 1 (removed queues count). */
+  nextQueueId: number;
+  /** Allocation queues not removed, with the worker resources last learned for each. */
+  queues: RestoredQueue[];
   /** Records replayed. */
   events: number;
   /** How long reading and replaying the file took (set by the caller). */
@@ -32,6 +38,24 @@ interface TaskState {
   error: string | null;
 }
 
+/** A queue as the journal left it (journal spec §1.4): recreated active, without allocations. */
+export interface RestoredQueue {
+  queueId: number;
+  params: QueueParams;
+  /** Of the last worker that connected from one of the queue's allocations. */
+  knownResources: ResourceDescriptor | null;
+  /** Allocations queued or running when the journal ends (their directory known). */
+  allocations: RestoredAllocation[];
+}
+
+export interface RestoredAllocation {
+  allocationId: string;
+  workerCount: number;
+  workdir: string;
+  queuedMs: number;
+  startedMs: number | null;
+}
+
 type JobRestoredEvent = Extract<CoreEvent, { type: "job-restored" }>;
 
 /** A job as the records so far left it: what `job-restored` carries, tasks by id. */
@@ -47,6 +71,10 @@ export class JournalRestorer {
   #maxJobId = 0;
   #maxWorkerId = 0;
   #events = 0;
+  #maxQueueId = 0;
+  readonly #queues = new Map<number, RestoredQueue>();
+  /** Which queue each allocation (manager job id) belongs to. */
+  readonly #allocationQueues = new Map<string, number>();
   readonly #jobs = new Map<number, JobState>();
   /**
    * Tasks running now, whatever their worker: a worker's loss scans them (few: about as many as
@@ -73,9 +101,51 @@ export class JournalRestorer {
       case "server-stop":
         this.#stopAllRunning();
         break;
-      case "worker-connected":
+      case "worker-connected": {
         this.#maxWorkerId = Math.max(this.#maxWorkerId, event.workerId);
+        const allocationId = event.configuration.manager?.allocationId;
+        const queueId = allocationId === undefined
+          ? undefined
+          : this.#allocationQueues.get(allocationId);
+        const queue = queueId === undefined ? undefined : this.#queues.get(queueId);
+        if (queue) queue.knownResources = event.configuration.resources;
         break;
+      }
+      case "autoalloc-queue-created":
+        this.#maxQueueId = Math.max(this.#maxQueueId, event.queueId);
+        this.#queues.set(event.queueId, {
+          queueId: event.queueId,
+          params: event.params,
+          knownResources: null,
+          allocations: [],
+        });
+        break;
+      case "autoalloc-queue-removed":
+        this.#maxQueueId = Math.max(this.#maxQueueId, event.queueId);
+        this.#queues.delete(event.queueId);
+        break;
+      case "autoalloc-allocation-queued":
+        this.#allocationQueues.set(event.allocationId, event.queueId);
+        if (event.workdir !== undefined) {
+          this.#queues.get(event.queueId)?.allocations.push({
+            allocationId: event.allocationId,
+            workerCount: event.workerCount,
+            workdir: event.workdir,
+            queuedMs: timeMs,
+            startedMs: null,
+          });
+        }
+        break;
+      case "autoalloc-allocation-started":
+      case "autoalloc-allocation-finished": {
+        const queue = this.#queues.get(event.queueId);
+        if (!queue) break;
+        const index = queue.allocations.findIndex((a) => a.allocationId === event.allocationId);
+        if (index < 0) break;
+        if (event.type === "autoalloc-allocation-finished") queue.allocations.splice(index, 1);
+        else queue.allocations[index].startedMs = timeMs;
+        break;
+      }
       case "worker-lost": {
         this.#maxWorkerId = Math.max(this.#maxWorkerId, event.workerId);
         for (const task of this.#running) {
@@ -196,6 +266,8 @@ export class JournalRestorer {
       nextJobId: this.#maxJobId + 1,
       nextWorkerId: this.#maxWorkerId + 1,
       jobs,
+      nextQueueId: this.#maxQueueId + 1,
+      queues: [...this.#queues.values()].sort((a, b) => a.queueId - b.queueId),
       events: this.#events,
       replayMs: 0,
     };

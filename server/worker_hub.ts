@@ -50,9 +50,15 @@ export class WorkerHub {
   #roundPending = false;
   /** Called after each batch of events (job waiters check their jobs here). */
   onChange: () => void = () => {};
+  /** Called when a worker registered (the allocator follows its allocations by this). */
+  onWorkerJoined: (workerId: WorkerId, configuration: WorkerConfiguration) => void = () => {};
+  /** Called once when a worker went offline. */
+  onWorkerLost: (record: Readonly<WorkerRecord>) => void = () => {};
   /** Called when a task of a worker sends a notification (`hq task notify`). */
   onNotify: (notification: TaskNotification) => void = () => {};
   #nextWorkerId = 1;
+  /** Workers whose going offline was logged (a connection may close after the disconnect). */
+  readonly #reportedOffline = new Set<WorkerId>();
   readonly #now: () => number;
   readonly #journal: ServerJournal;
 
@@ -205,6 +211,7 @@ export class WorkerHub {
     const record = this.core.workers.get(workerId)!;
     connection.send({ type: "registered", workerId, startedMs: record.startedMs, configuration });
     log.info(`Worker ${workerId} registered from ${peer}`);
+    this.onWorkerJoined(workerId, configuration);
     return workerId;
   }
 
@@ -313,9 +320,14 @@ export class WorkerHub {
     }
   }
 
+  /** Logs that a worker went offline and tells `onWorkerLost` (once per worker). */
   #logOffline(workerId: WorkerId): void {
-    const reason = this.core.workers.get(workerId)?.ended?.reason;
-    if (reason) log.info(`Worker ${workerId} is offline: ${REASON_WORDS[reason]}`);
+    const record = this.core.workers.get(workerId);
+    const reason = record?.ended?.reason;
+    if (!record || !reason || this.#reportedOffline.has(workerId)) return;
+    this.#reportedOffline.add(workerId);
+    log.info(`Worker ${workerId} is offline: ${REASON_WORDS[reason]}`);
+    this.onWorkerLost(record);
   }
 
   #knownIds(): number[] {

@@ -11,6 +11,31 @@ export const SHARED_DIR = Deno.env.get("HQ_SHARED_DIR") ??
   new URL("../../shared", import.meta.url).pathname.replace(/\/$/, "");
 export const PBS_STAND_IN_DIR = `${SHARED_DIR}/pbs`;
 
+/**
+ * An environment with the PBS stand-in first on PATH and its own state directory (for a server
+ * whose allocator runs qsub, and for the test's own qselect/qdel).
+ */
+export function pbsTestEnv(
+  stateDir: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    PATH: `${PBS_STAND_IN_DIR}:${Deno.env.get("PATH")}`,
+    MOCKPBS_DIR: stateDir,
+    ...extra,
+  };
+}
+
+/** Deletes every job of the stand-in in `env`'s state directory that has not finished. */
+export async function qdelAll(env: Record<string, string>): Promise<void> {
+  const out = await new Deno.Command("qselect", { env, stdout: "piped", stderr: "null" }).output()
+    .catch(() => null);
+  const ids = out ? new TextDecoder().decode(out.stdout).split("\n").filter((id) => id !== "") : [];
+  if (ids.length > 0) {
+    await new Deno.Command("qdel", { args: ids, env, stdout: "null", stderr: "null" }).output();
+  }
+}
+
 /** Wall time every job asks for; a worker in it gets about this much as its time limit. */
 export const JOB_WALLTIME_SEC = 600;
 

@@ -4,6 +4,7 @@
  */
 import { HqError } from "../common/errors.ts";
 import { logger } from "../common/log.ts";
+import { parseQstatJobs, parseScontrolFields } from "../common/manager_output.ts";
 import type { ManagerInfo } from "../common/protocol.ts";
 
 const log = logger("worker::manager");
@@ -85,8 +86,8 @@ async function remainingTime(
 /** `qstat -f <id> -F json`: `Resource_List.walltime − resources_used.walltime`. */
 export async function pbsRemainingMs(jobId: string, run: CommandRunner): Promise<number> {
   const output = await run("qstat", ["-f", jobId, "-F", "json"]);
-  const jobs = (JSON.parse(output) as { Jobs?: Record<string, Record<string, unknown>> }).Jobs;
-  const job = jobs?.[jobId] ?? Object.values(jobs ?? {})[0];
+  const jobs = parseQstatJobs(output);
+  const job = jobs[jobId] ?? Object.values(jobs)[0];
   if (!job) throw new Error(`qstat did not report job ${jobId}`);
   const limits = job.Resource_List as Record<string, unknown> | undefined;
   const used = job.resources_used as Record<string, unknown> | undefined;
@@ -100,13 +101,7 @@ export async function pbsRemainingMs(jobId: string, run: CommandRunner): Promise
 /** `scontrol show job <id>`: `TimeLimit − RunTime`. */
 export async function slurmRemainingMs(jobId: string, run: CommandRunner): Promise<number> {
   const output = await run("scontrol", ["show", "job", jobId]);
-  const fields = new Map<string, string>();
-  for (const token of output.split(/\s+/)) {
-    const eq = token.indexOf("=");
-    if (eq > 0 && !fields.has(token.slice(0, eq))) {
-      fields.set(token.slice(0, eq), token.slice(eq + 1));
-    }
-  }
+  const fields = parseScontrolFields(output);
   const limit = fields.get("TimeLimit");
   const runTime = fields.get("RunTime");
   if (limit === undefined || runTime === undefined) {

@@ -7,3 +7,6 @@ export type { StartWorkerOptions } from "./start_worker.ts";
 export type { WorkerOptions } from "./worker_configuration.ts";
 export { DETECTABLE_RESOURCES, detectResources } from "./hw_detect.ts";
 export type { DetectableResource } from "./hw_detect.ts";
+export { deploySsh, findSsh } from "./deploy_ssh.ts";
+export { loadHostfile } from "./hostfile.ts";
+export type { SshHost } from "./hostfile.ts";

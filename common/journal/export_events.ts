@@ -4,6 +4,7 @@
  * raw (serde) encodings of worker configurations, task descriptions and durations. The shape is
  * declared unstable by HyperQueue, but `hq journal report` and user scripts read it.
  */
+import type { QueueParams } from "../autoalloc.ts";
 import type { CrashLimit, SubmitDescription } from "../job_types.ts";
 import { requestVariants } from "../job_types.ts";
 import type { ManagerKind, WorkerConfiguration, WorkerLostReason } from "../protocol.ts";
@@ -85,6 +86,28 @@ function exportEvent(event: JournalEvent): ExportedJournalEvent["event"] {
       return { type: "task-canceled", tasks: taskRefsJson(event.tasks) };
     case "tasks-aborted":
       return { type: "task-aborted", tasks: taskRefsJson(event.tasks) };
+    case "autoalloc-queue-created":
+      return {
+        type: "autoalloc-queue-created",
+        "queue-id": event.queueId,
+        params: queueParamsJson(event.params),
+      };
+    case "autoalloc-queue-removed":
+      return { type: "autoalloc-queue-removed", "queue-id": event.queueId };
+    case "autoalloc-allocation-queued":
+      return {
+        type: "autoalloc-allocation-queued",
+        "queue-id": event.queueId,
+        "allocation-id": event.allocationId,
+        "worker-count": event.workerCount,
+      };
+    case "autoalloc-allocation-started":
+    case "autoalloc-allocation-finished":
+      return {
+        type: event.type,
+        "queue-id": event.queueId,
+        "allocation-id": event.allocationId,
+      };
     // The two live-only events have no `type` in HyperQueue's export (a quirk we keep).
     case "job-idle":
       return { job_id: event.jobId };
@@ -222,6 +245,28 @@ function submitDescriptionJson(submit: SubmitDescription): Record<string, unknow
       priority: template.priority,
       crash_limit: crashLimitJson(template.crashLimit),
     },
+  };
+}
+
+/** A queue's parameters as HyperQueue's `AllocationQueueParams` serializes (spec §1.6). */
+export function queueParamsJson(params: QueueParams): Record<string, unknown> {
+  return {
+    manager: params.manager === "pbs" ? "Pbs" : "Slurm",
+    max_workers_per_alloc: params.maxWorkersPerAlloc,
+    backlog: params.backlog,
+    timelimit: rawDuration(params.timeLimitMs),
+    name: params.name,
+    max_worker_count: params.maxWorkerCount,
+    min_utilization: params.minUtilization,
+    additional_args: params.additionalArgs,
+    worker_start_cmd: params.workerStartCmd,
+    worker_stop_cmd: params.workerStopCmd,
+    worker_wrap_cmd: params.workerWrapCmd,
+    cli_resource_descriptor: params.cliResources === null
+      ? null
+      : resourceDescriptorJson({ resources: params.cliResources, coupling: { weights: [] } }),
+    worker_args: params.workerArgs,
+    idle_timeout: rawDuration(params.idleTimeoutMs),
   };
 }
 

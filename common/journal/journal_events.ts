@@ -5,6 +5,7 @@
  *
  * Changing any event shape changes the journal format: bump JOURNAL_VERSION.
  */
+import type { QueueParams } from "../autoalloc.ts";
 import type { SubmitDescription } from "../job_types.ts";
 import type { WorkerConfiguration, WorkerLostReason } from "../protocol.ts";
 import { decodeMsgpack, encodeMsgpack } from "../msgpack.ts";
@@ -54,6 +55,20 @@ export type JournalEvent =
   | { type: "tasks-canceled"; tasks: JournalTaskRef[] }
   /** Tasks aborted by the system (`--max-fails` exceeded). */
   | { type: "tasks-aborted"; tasks: JournalTaskRef[] }
+  /** `hq alloc add` (a restored queue records nothing). */
+  | { type: "autoalloc-queue-created"; queueId: number; params: QueueParams }
+  | { type: "autoalloc-queue-removed"; queueId: number }
+  /** An allocation was submitted to the manager (journal-alloc spec §2.8). */
+  | {
+    type: "autoalloc-allocation-queued";
+    queueId: number;
+    allocationId: string;
+    workerCount: number;
+    /** Ours (not exported): the allocation's directory, so a restarted server can follow it. */
+    workdir?: string;
+  }
+  | { type: "autoalloc-allocation-started"; queueId: number; allocationId: string }
+  | { type: "autoalloc-allocation-finished"; queueId: number; allocationId: string }
   /** Live only (never in the file): an open job has no waiting or running task. */
   | { type: "job-idle"; jobId: number }
   /** Live only: a task's `hq task notify`. */

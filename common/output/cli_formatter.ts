@@ -1,3 +1,4 @@
+import type { AllocationView, QueueView } from "../autoalloc.ts";
 import { formatDuration } from "../duration.ts";
 import { formatErrorChain } from "../errors.ts";
 import { formatIdList } from "../id_ranges.ts";
@@ -29,11 +30,12 @@ import {
   explanationLines,
   explanationRows,
 } from "./explanation_words.ts";
-import { formatCliDate, formatJsonTimestamp } from "../timestamp.ts";
+import { formatCliDate, formatJsonTimestamp, formatLocalDateTime } from "../timestamp.ts";
 import type { Formatter } from "./formatter.ts";
 import { writeStdout } from "./stdout.ts";
 import { type Cell, renderHorizontalTable, renderVerticalTable } from "./table.ts";
 import { managerWord, workerState } from "./worker_words.ts";
+import { allocInfoTable, allocListTable } from "./alloc_words.ts";
 
 /** Human-readable tables (spec §8.1). */
 export class CliFormatter implements Formatter {
@@ -194,8 +196,8 @@ export class CliFormatter implements Formatter {
           Object.entries(template?.env ?? {}).map(([key, value]) => `${key}=${value}`).join("\n"),
         ],
         ["Worker", task.workerId === null ? "" : job.workerHostnames[task.workerId] ?? ""],
-        ["Start", task.startedMs === null ? "" : formatLocalTime(task.startedMs)],
-        ["End", task.finishedMs === null ? "" : formatLocalTime(task.finishedMs)],
+        ["Start", task.startedMs === null ? "" : formatLocalDateTime(task.startedMs)],
+        ["End", task.finishedMs === null ? "" : formatLocalDateTime(task.finishedMs)],
         ["Makespan", makespanOf(task)],
         ["Workdir", paths?.cwd ?? ""],
         ["Stdout", paths ? paths.stdout ?? "<None>" : ""],
@@ -228,6 +230,14 @@ export class CliFormatter implements Formatter {
       });
     }
     writeStdout(text);
+  }
+
+  allocList(queues: QueueView[]): void {
+    writeStdout(allocListTable(queues, { colors: this.colors }));
+  }
+
+  allocInfo(allocations: AllocationView[]): void {
+    writeStdout(allocInfoTable(allocations, { colors: this.colors }));
   }
 
   error(error: unknown): void {
@@ -390,10 +400,3 @@ function wrap80(text: string): string {
 }
 
 /** `DD.MM.YYYY HH:MM:SS` in local time (task `Start`/`End`, §7.12). */
-function formatLocalTime(ms: number): string {
-  const d = new Date(ms);
-  const two = (n: number) => String(n).padStart(2, "0");
-  return `${two(d.getDate())}.${two(d.getMonth() + 1)}.${d.getFullYear()} ${two(d.getHours())}:${
-    two(d.getMinutes())
-  }:${two(d.getSeconds())}`;
-}

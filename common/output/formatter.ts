@@ -2,6 +2,7 @@
  * The output layer: every command hands its result to a `Formatter`, which renders it for the
  * chosen `--output-mode` (tables for `cli`, one JSON document for `json`, bare values for `quiet`).
  */
+import type { AllocationView, QueueView } from "../autoalloc.ts";
 import type { JobDetailView, JobSummaryView, TaskView } from "../job_types.ts";
 import type { ServerInfo, WorkerView } from "../protocol.ts";
 import type { ResourceDescriptor } from "../resources/resource_descriptor.ts";
@@ -41,6 +42,10 @@ export interface Formatter {
   taskInfo(job: JobDetailView, tasks: TaskView[], options: { verbose: boolean }): void;
   /** `hq task explain`. */
   taskExplain(task: ExplainedTaskId, explanation: TaskExplanation): void;
+  /** `hq alloc list`. */
+  allocList(queues: QueueView[]): void;
+  /** `hq alloc info`: the allocations already filtered and sorted (`selectAllocations`). */
+  allocInfo(allocations: AllocationView[]): void;
   /** An error that ends the command (exit code 1). */
   error(error: unknown): void;
   /** Called when the command ends; JSON mode prints `{}` if the command printed nothing. */

@@ -1,3 +1,4 @@
+import type { AllocationView, QueueView } from "../autoalloc.ts";
 import { formatErrorChain } from "../errors.ts";
 import type { JobDetailView, JobSummaryView, TaskView } from "../job_types.ts";
 import type { ServerInfo, WorkerView } from "../protocol.ts";
@@ -9,6 +10,7 @@ import { formatJsonTimestamp } from "../timestamp.ts";
 import type { Formatter } from "./formatter.ts";
 import { JsonFloat, JsonLazyArray, jsonSeconds, writeSortedJson } from "./json.ts";
 import { writeStdout } from "./stdout.ts";
+import { allocInfoJson, allocListJson } from "./alloc_words.ts";
 
 /** One pretty-printed JSON value per invocation, keys sorted (spec §8.1). */
 export class JsonFormatter implements Formatter {
@@ -89,6 +91,14 @@ export class JsonFormatter implements Formatter {
 
   taskExplain(task: ExplainedTaskId, explanation: TaskExplanation): void {
     this.#print(explanationJson(task, explanation));
+  }
+
+  allocList(queues: QueueView[]): void {
+    this.#print(allocListJson(queues));
+  }
+
+  allocInfo(allocations: AllocationView[]): void {
+    this.#print(allocInfoJson(allocations));
   }
 
   error(error: unknown): void {

@@ -48,6 +48,11 @@ export class QuietFormatter implements Formatter {
 
   taskExplain(): void {}
 
+  // Quiet mode suppresses alloc listings (journal-alloc conventions).
+  allocList(): void {}
+
+  allocInfo(): void {}
+
   error(error: unknown): void {
     new CliFormatter(false).error(error);
   }

@@ -26,6 +26,7 @@ import { Slot } from "./task_table.ts";
 import { TaskQueue } from "./task_queue.ts";
 import { AMOUNT_FRACTIONS } from "../../common/resources/amount.ts";
 import { CPU_RESOURCE_NAME, resourceItemSize } from "../../common/resources/resource_descriptor.ts";
+import { type WaitingShape, waitingShapeLabel } from "../autoalloc/demand.ts";
 
 /** A worker told to stop that is still connected this long later is dropped (spec §5.2). */
 export const STOP_GRACE_MS = 60_000;
@@ -257,6 +258,42 @@ export class SchedulerCore {
   /** Whether any task waits while some running worker has free CPUs (worth a `schedule`). */
   get hasWork(): boolean {
     return !this.#queue.isEmpty;
+  }
+
+  /**
+   * The tasks waiting at the server (on no worker), grouped by priority, request shape and
+   * nodes, for the allocator's hypothetical question (journal-alloc spec §2.10), in scheduling
+   * order. Costs per queued group and submit, never per task: a submit's waiting tasks are its
+   * requeued ones plus those its cursor has not reached.
+   */
+  waitingShapes(): WaitingShape[] {
+    const names: string[] = [];
+    for (const [name, id] of this.#resourceIds) names[id] = name;
+    const shapes: WaitingShape[] = [];
+    for (const group of this.#queue.groups()) {
+      let count = 0;
+      for (const submit of group.submits) {
+        count += submit.requeued.length;
+        if (submit.untouchedWaiting) count += submit.ids.count - submit.cursor;
+      }
+      if (count === 0) continue;
+      const variants = group.first!.variants.map((variant) => ({
+        needs: variant.needs.map((need) => ({
+          resource: names[need.resourceId],
+          amount: need.amount,
+          all: need.all,
+        })),
+        timeRequestMs: variant.timeRequestMs,
+      }));
+      shapes.push({
+        priority: group.priority,
+        nodes: group.nodes,
+        count,
+        variants,
+        label: waitingShapeLabel(group.nodes, variants),
+      });
+    }
+    return shapes;
   }
 
   // ---------------------------------------------------------------------------------------------

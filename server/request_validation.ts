@@ -10,6 +10,10 @@ import type { IdRange } from "../common/id_ranges.ts";
 import { TASK_STATES } from "../common/job_types.ts";
 import { isRecord } from "../common/protocol.ts";
 import type { ClientRequest } from "../common/protocol.ts";
+import {
+  type ResourceDescriptorItem,
+  validateResourceDescriptor,
+} from "../common/resources/resource_descriptor.ts";
 
 /**
  * Most tasks one job may hold. Past it a job's records stop fitting their caps: `job info` of ~5.4M
@@ -79,7 +83,89 @@ export function validateClientRequest(request: ClientRequest): void {
     case "submit":
       checkSubmit(r);
       break;
+    case "alloc-add":
+    case "alloc-dry-run":
+      checkQueueParams(r.params as Record<string, unknown>);
+      break;
   }
+}
+
+/** `hq alloc add`'s parameters are journaled: each must be what the allocator expects. */
+function checkQueueParams(p: Record<string, unknown>): void {
+  check(p.manager === "pbs" || p.manager === "slurm", `"manager" must be "pbs" or "slurm"`);
+  check(isFinite(p.timeLimitMs) && p.timeLimitMs > 0, `"timeLimitMs" must be a positive number`);
+  for (const field of ["backlog", "maxWorkersPerAlloc"]) {
+    check(isInteger(p[field]) && p[field] >= 1, `"${field}" must be a positive integer`);
+  }
+  check(
+    p.maxWorkerCount === null || (isInteger(p.maxWorkerCount) && p.maxWorkerCount >= 1),
+    `"maxWorkerCount" must be null or a positive integer`,
+  );
+  check(p.name === null || checkedName(p.name), `"name" must be null or a name`);
+  check(
+    isFinite(p.minUtilization) && p.minUtilization >= 0 && p.minUtilization <= 1,
+    `"minUtilization" must be in [0, 1]`,
+  );
+  for (const field of ["additionalArgs", "workerArgs"]) {
+    check(isStringList(p[field]), `"${field}" must be a list of strings`);
+  }
+  for (const field of ["workerStartCmd", "workerStopCmd", "workerWrapCmd"]) {
+    check(p[field] === null || typeof p[field] === "string", `"${field}" must be null or text`);
+  }
+  check(isFinite(p.idleTimeoutMs) && p.idleTimeoutMs >= 0, `"idleTimeoutMs" must be >= 0`);
+  check(
+    p.workerTimeLimitMs === null ||
+      (isFinite(p.workerTimeLimitMs) && p.workerTimeLimitMs > 0 &&
+        p.workerTimeLimitMs <= (p.timeLimitMs as number)),
+    `"workerTimeLimitMs" must be null or a positive number up to "timeLimitMs"`,
+  );
+  check(
+    p.cliResources === null || isResourceList(p.cliResources),
+    `"cliResources" must be null or a list of resources`,
+  );
+  const texts = p.cliResourceTexts;
+  check(
+    isRecord(texts) && (texts.cpus === null || typeof texts.cpus === "string") &&
+      isStringList(texts.resources),
+    `"cliResourceTexts" must hold the resource texts`,
+  );
+}
+
+function isResourceList(value: unknown): boolean {
+  if (!Array.isArray(value) || !value.every(isResourceItem)) return false;
+  try {
+    validateResourceDescriptor({
+      resources: value as ResourceDescriptorItem[],
+      coupling: { weights: [] },
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isResourceItem(item: unknown): boolean {
+  if (!isRecord(item) || typeof item.name !== "string") return false;
+  switch (item.kind) {
+    case "list":
+      return isStringList(item.values);
+    case "groups":
+      return Array.isArray(item.groups) && item.groups.every(isStringList);
+    case "range":
+      return isInteger(item.start) && isInteger(item.end);
+    case "sum":
+      return isInteger(item.size) && item.size >= 0;
+    default:
+      return false;
+  }
+}
+
+function checkedName(value: unknown): boolean {
+  return typeof value === "string" && value.length <= MAX_NAME_LENGTH;
+}
+
+function isStringList(value: unknown): boolean {
+  return Array.isArray(value) && value.every((item) => typeof item === "string");
 }
 
 function checkSubmit(r: Record<string, unknown>): void {
@@ -130,6 +216,13 @@ function checkTemplate(t: Record<string, unknown>): void {
     check(typeof t[field] === "boolean", `"${field}" must be a boolean`);
   }
   check(t.stdin === null || t.stdin instanceof Uint8Array, `"stdin" must be null or bytes`);
+  const stream = t.stream;
+  check(
+    stream === undefined || stream === null ||
+      (isRecord(stream) && typeof stream.dir === "string" &&
+        typeof stream.stdout === "boolean" && typeof stream.stderr === "boolean"),
+    `"stream" must be null or a directory with its channels`,
+  );
   checkResources(t.resources, "resources");
   check(isFinite(t.weight), `"weight" must be a number`);
   check(isInteger(t.nodes) && t.nodes >= 0, `"nodes" must be a non-negative integer`);

@@ -9,6 +9,7 @@ import { ServerReplyError } from "../common/errors.ts";
 import { tempDir } from "./harness.ts";
 import { FaultServer, submitRequest } from "./faults/_fault_harness.ts";
 import type { HqClient } from "../client/mod.ts";
+import { queueParams } from "../common/_test_queue_params.ts";
 
 /** The request's error message; fails when it succeeds or takes longer than 10 s. */
 async function refused(client: HqClient, request: ClientRequest): Promise<string> {
@@ -77,6 +78,25 @@ Deno.test("malformed requests are refused before they are journaled; the server 
       assert.equal(info.type, "job-details");
       if (info.type === "job-details") assert.equal(info.jobs.length, 1);
       assert.ok(Date.now() - started < 10_000, `job-info took ${Date.now() - started} ms`);
+
+      // Queue parameters are journaled too: a queue that cannot be restored is refused.
+      const params = { ...queueParams(), backlog: 0, cliResources: [null] };
+      assert.match(
+        await refused(
+          client,
+          { type: "alloc-add", params, dryRun: false } as unknown as ClientRequest,
+        ),
+        /"backlog" must be a positive integer/,
+      );
+      const garbage = { ...queueParams(), cliResources: [{ name: "cpus", kind: "bogus" }] };
+      assert.match(
+        await refused(client, {
+          type: "alloc-add",
+          params: garbage,
+          dryRun: false,
+        } as unknown as ClientRequest),
+        /"cliResources"/,
+      );
 
       assert.equal((await client.serverInfo()).pid, server.process.pid);
     } finally {

@@ -27,6 +27,7 @@ export async function runServerStart(args: ServerStartArgs, context: CliContext)
     idleTimeoutMs: args.idleTimeout,
     journalPath,
     journalFlushPeriodMs: args.journalFlushPeriod,
+    journalTruncateCorrupted: args.journalTruncateCorrupted,
     accessFile: args.accessFile === undefined ? undefined : resolvePath(cwd, args.accessFile),
     disableClientAuthentication: args.disableClientAuthenticationAndEncryption,
     disableWorkerAuthentication: args.disableWorkerAuthenticationAndEncryption,

@@ -25,6 +25,9 @@ export const serverStartArgs = {
     default: 30_000,
     defaultText: "30s",
   }),
+  journalTruncateCorrupted: flag({
+    help: "Start from a journal damaged in the middle, dropping everything from the damage on",
+  }),
   accessFile: option({
     help: "Reuse hosts, ports, keys and server UID from a pre-generated access file",
   }),

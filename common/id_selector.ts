@@ -47,23 +47,46 @@ function parseNumber(text: string): number {
   return value;
 }
 
+/** Ids a selector's explicit ranges may expand to in total; beyond, only known ids are listed. */
+const MAX_EXPANDED_IDS = 100_000;
+
 /**
  * The ids a selector names, given the ids that exist (ascending). `all` and `last` resolve
  * against `knownIds`; explicit ids are returned in selector order whether known or not, except
- * that huge ranges only yield the known ids inside them.
+ * that once the ranges hold more than `MAX_EXPANDED_IDS` ids in total, the rest only yield the
+ * known ids inside them (a selector of 20,000 huge ranges must not become 2·10⁹ numbers).
  */
 export function selectIds(selector: IdSelector, knownIds: readonly number[]): number[] {
   if (selector.type === "all") return [...knownIds];
   if (selector.type === "last") return knownIds.length > 0 ? [knownIds[knownIds.length - 1]] : [];
   const out: number[] = [];
-  for (const [start, end, step] of selector.ranges) {
-    if ((end - start) / step <= 100_000) {
+  let budget = MAX_EXPANDED_IDS;
+  for (const [start, end, rawStep] of selector.ranges) {
+    // A step below 1 would never advance; the server refuses it, this guards other callers.
+    const step = Math.max(1, rawStep);
+    const count = end < start ? 0 : Math.floor((end - start) / step) + 1;
+    if (count <= budget) {
+      budget -= count;
       for (let id = start; id <= end; id += step) out.push(id);
-    } else {
-      for (const id of knownIds) {
-        if (id >= start && id <= end && (id - start) % step === 0) out.push(id);
-      }
+      continue;
+    }
+    for (let i = lowerBound(knownIds, start); i < knownIds.length; i++) {
+      const id = knownIds[i];
+      if (id > end) break;
+      if ((id - start) % step === 0) out.push(id);
     }
   }
   return out;
+}
+
+/** The index of the first of the ascending `ids` that is `>= value`. */
+function lowerBound(ids: readonly number[], value: number): number {
+  let low = 0;
+  let high = ids.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (ids[middle] < value) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }

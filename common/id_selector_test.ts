@@ -38,3 +38,12 @@ Deno.test("selectIds resolves all and last against known ids and expands ranges"
   assert.deepEqual(selectIds({ type: "ids", ranges: [[2, 8, 3]] }, known), [2, 5, 8]);
   assert.deepEqual(selectIds({ type: "ids", ranges: [[1, 4_000_000_000, 1]] }, known), known);
 });
+
+Deno.test("selectIds expands at most 100,000 ids and lists only known ids past that", () => {
+  const ranges: Array<[number, number, number]> = [];
+  for (let i = 0; i < 20_000; i++) ranges.push([i * 200_000, i * 200_000 + 99_999, 1]);
+  const ids = selectIds({ type: "ids", ranges }, [5, 200_001, 3_999_800_000]);
+  assert.equal(ids.length, 100_000 + 2);
+  assert.deepEqual(ids.slice(-2), [200_001, 3_999_800_000]);
+  assert.deepEqual(selectIds({ type: "ids", ranges: [[1, 5, 0]] }, [1, 2]), [1, 2, 3, 4, 5]);
+});

@@ -1,6 +1,11 @@
 /**
  * The server directory of spec §2: numbered instance directories under a root, an `hq-current`
  * symlink to the live one, and the rules clients and workers use to find `access.json`.
+ *
+ * Whoever can write the server directory can point the user's workers at their own server (whose
+ * tasks then run as the user) and receive the user's submits. So, as ssh's StrictModes does, the
+ * root, the live instance directory and `access.json` must belong to the user (or root) and must
+ * not be writable by group or others; anything else is refused with the fix in the message.
  */
 import { ACCESS_FILE_NAME, type Endpoint, readAccessRecordSync } from "./access_record.ts";
 import { ServerDirError } from "./errors.ts";
@@ -8,11 +13,39 @@ import { joinPath } from "./paths.ts";
 
 export const CURRENT_LINK_NAME = "hq-current";
 
-/** `$HOME/.hq-server`, or the system temp dir's `.hq-server` when there is no home. */
+/**
+ * `$HOME/.hq-server`, or without a home a per-user `hq-server-<uid>` in the system temp dir (a
+ * fixed shared name there would be anyone's to create first).
+ */
 export function defaultServerDir(): string {
   const home = Deno.env.get("HOME");
   if (home) return joinPath(home, ".hq-server");
-  return joinPath(Deno.env.get("TMPDIR") || "/tmp", ".hq-server");
+  const user = Deno.uid() ?? Deno.env.get("USERNAME") ?? "user";
+  return joinPath(Deno.env.get("TMPDIR") || "/tmp", `hq-server-${user}`);
+}
+
+/**
+ * Throws `ServerDirError` unless `path` (a server directory, an instance directory or an access
+ * file) belongs to this user or root and is not writable by group or others. Not checked where
+ * the system has no owners and modes (Windows).
+ */
+export function checkServerDirTrust(path: string, info: Deno.FileInfo = Deno.statSync(path)): void {
+  const uid = Deno.uid();
+  if (uid === null || info.uid === null || info.mode === null) return;
+  const what = info.isDirectory ? "server directory" : "access file";
+  if (info.uid !== uid && info.uid !== 0) {
+    throw new ServerDirError(
+      `Refusing to use the ${what} "${path}": it belongs to uid ${info.uid}, not to you (uid ${uid}); whoever owns it can redirect your clients and workers`,
+    );
+  }
+  if ((info.mode & 0o022) !== 0) {
+    const mode = (info.mode & 0o7777).toString(8).padStart(4, "0");
+    throw new ServerDirError(
+      `Refusing to use the ${what} "${path}": it is writable by ${
+        (info.mode & 0o020) !== 0 ? "its group" : "others"
+      } (mode ${mode}); fix it with \`chmod go-w "${path}"\``,
+    );
+  }
 }
 
 /**
@@ -21,24 +54,29 @@ export function defaultServerDir(): string {
  * every client command starts here, and a few async fs calls cost it ~1.5 ms of start-up.
  */
 export function resolveActiveDir(root: string): string {
-  const current = joinPath(root, CURRENT_LINK_NAME);
+  let rootInfo: Deno.FileInfo | null = null;
   try {
-    if (Deno.statSync(current).isDirectory) return Deno.realPathSync(current);
-  } catch {
-    // Missing or dangling link: fall back to the root.
-  }
-  let isDirectory = false;
-  try {
-    isDirectory = Deno.statSync(root).isDirectory;
+    rootInfo = Deno.statSync(root);
   } catch {
     // Reported below.
   }
-  if (!isDirectory) {
+  if (!rootInfo?.isDirectory) {
     throw new ServerDirError("Invalid server directory", {
       cause: new Error(`Error: "${root}" is not a directory`),
     });
   }
-  return root;
+  checkServerDirTrust(root, rootInfo);
+  const current = joinPath(root, CURRENT_LINK_NAME);
+  let currentInfo: Deno.FileInfo | null = null;
+  try {
+    currentInfo = Deno.statSync(current);
+  } catch {
+    // Missing or dangling link: fall back to the root.
+  }
+  if (!currentInfo?.isDirectory) return root;
+  const active = Deno.realPathSync(current);
+  checkServerDirTrust(active, currentInfo);
+  return active;
 }
 
 /** The path of the access file in the active directory of `root`. */
@@ -56,6 +94,7 @@ export async function createInstanceDir(root: string): Promise<string> {
   } catch (error) {
     throw new ServerDirError(`Cannot create server directory "${root}"`, { cause: error });
   }
+  checkServerDirTrust(root);
   let next: number;
   try {
     next = (await highestInstanceNumber(root)) + 1;
@@ -110,6 +149,17 @@ export async function unlinkCurrent(root: string, instanceDir: string): Promise<
   }
 }
 
+/** `checkServerDirTrust` of an access file that may be missing (then the read reports it). */
+function checkAccessFileTrust(path: string): void {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch {
+    return;
+  }
+  checkServerDirTrust(path, info);
+}
+
 async function removeIfPresent(path: string): Promise<void> {
   try {
     await Deno.remove(path);
@@ -131,6 +181,7 @@ export function loadClientEndpoint(root: string): Endpoint {
       }\` or use a different server directory.`,
     );
   }
+  checkServerDirTrust(path);
   const record = readAccessRecordSync(path);
   if (!record.client) {
     throw new ServerDirError(`Cannot load access record from "${path}"`, {
@@ -154,6 +205,7 @@ export function loadWorkerEndpoint(root: string): Endpoint {
     throw new ServerDirError("Cannot load server directory", { cause: error });
   }
   const path = joinPath(activeDir, ACCESS_FILE_NAME);
+  checkAccessFileTrust(path);
   const record = readAccessRecordSync(path);
   if (!record.worker) {
     throw new ServerDirError(`Cannot load access record from "${path}"`, {

@@ -14,6 +14,7 @@ import {
   defaultServerDir,
   linkCurrent,
   loadClientEndpoint,
+  loadWorkerEndpoint,
   resolveActiveDir,
   serverDirHint,
   unlinkCurrent,
@@ -307,4 +308,61 @@ Deno.test("defaultServerDir is .hq-server in the home directory", () => {
 Deno.test("serverDirHint names the root only when it is not the default", () => {
   assert.equal(serverDirHint(defaultServerDir()), "");
   assert.equal(serverDirHint("/srv/hq"), " --server-dir /srv/hq");
+});
+
+Deno.test("defaultServerDir without a home is a per-user directory in the temp dir", () => {
+  const home = Deno.env.get("HOME");
+  Deno.env.delete("HOME");
+  try {
+    assert.match(defaultServerDir(), new RegExp(`/hq-server-${Deno.uid()}$`));
+  } finally {
+    if (home !== undefined) Deno.env.set("HOME", home);
+  }
+});
+
+// --- trust (StrictModes) ---
+
+Deno.test("resolveActiveDir refuses a root or an instance writable by group or others", async () => {
+  await withTempDir(async (root) => {
+    const instance = await createInstanceDir(root);
+    await linkCurrent(root, instance);
+    assert.equal(resolveActiveDir(root), instance);
+    await Deno.chmod(root, 0o777);
+    assert.throws(
+      () => resolveActiveDir(root),
+      (error) =>
+        error instanceof ServerDirError &&
+        error.message ===
+          `Refusing to use the server directory "${root}": it is writable by its group (mode 0777); fix it with \`chmod go-w "${root}"\``,
+    );
+    await Deno.chmod(root, 0o700);
+    await Deno.chmod(instance, 0o702);
+    assert.throws(() => resolveActiveDir(root), /"[^"]+\/001": it is writable by others/);
+  });
+});
+
+Deno.test({
+  name: "resolveActiveDir and createInstanceDir refuse directories of another user",
+  ignore: Deno.uid() !== 0,
+  fn: async () => {
+    await withTempDir(async (root) => {
+      const instance = await createInstanceDir(root);
+      await linkCurrent(root, instance);
+      await Deno.chown(instance, 65534, 65534);
+      assert.throws(() => resolveActiveDir(root), /it belongs to uid 65534, not to you/);
+      await Deno.chown(root, 65534, 65534);
+      await assert.rejects(createInstanceDir(root), /it belongs to uid 65534/);
+    });
+  },
+});
+
+Deno.test("loadClientEndpoint refuses an access file writable by others", async () => {
+  await withTempDir(async (root) => {
+    const instance = await createInstanceDir(root);
+    await writeAccessRecord(`${instance}/access.json`, record());
+    await linkCurrent(root, instance);
+    await Deno.chmod(`${instance}/access.json`, 0o646);
+    assert.throws(() => loadClientEndpoint(root), /access file .* writable by others/);
+    assert.throws(() => loadWorkerEndpoint(root), /access file .* writable by others/);
+  });
 });

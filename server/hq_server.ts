@@ -33,6 +33,7 @@ import { EndpointListener } from "./endpoint_listener.ts";
 import { findLiveServer } from "./live_server_check.ts";
 import { SchedulerCore, SERVER_PREFILL_CPU_SLOTS } from "./scheduler/scheduler_core.ts";
 import { JobService } from "./job_service.ts";
+import { validateClientRequest } from "./request_validation.ts";
 import { WorkerHub } from "./worker_hub.ts";
 import type { RestoredState } from "./journal_restore.ts";
 import { ServerJournal } from "./server_journal.ts";
@@ -73,6 +74,8 @@ export interface ServerOptions {
   journalPath?: string;
   /** Period of the journal's background flush. @default {30_000} */
   journalFlushPeriodMs?: number;
+  /** Cut a journal damaged in the middle at the damage instead of refusing to start. */
+  journalTruncateCorrupted?: boolean;
   /** Reuse hosts, ports, keys and server uid from this full access record. */
   accessFile?: string;
   disableClientAuthentication?: boolean;
@@ -162,7 +165,9 @@ export class HqServer {
     }
     const template = options.accessFile ? await loadTemplate(options.accessFile) : null;
     const { journal, restored } = options.journalPath
-      ? await ServerJournal.open(options.journalPath, options.journalFlushPeriodMs ?? 30_000)
+      ? await ServerJournal.open(options.journalPath, options.journalFlushPeriodMs ?? 30_000, {
+        truncateCorrupted: options.journalTruncateCorrupted,
+      })
       : { journal: ServerJournal.inMemory(), restored: null };
     try {
       return await HqServer.#startWith(options, template, journal, restored);
@@ -351,6 +356,7 @@ export class HqServer {
     }
     const modifying = MODIFYING_REQUESTS.has(request.type);
     try {
+      validateClientRequest(request);
       // What cannot be journaled is not done (journal spec §1.3).
       const failure = modifying ? this.#journal.failure : null;
       if (failure) throw failure;

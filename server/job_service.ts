@@ -22,6 +22,7 @@ import { explainTask } from "./scheduler/explain_task.ts";
 import type { JobRecord } from "./scheduler/job_record.ts";
 import type { JournalEvent } from "../common/journal/journal_events.ts";
 import { noteForgottenTasks } from "./memory_release.ts";
+import { MAX_ID, MAX_JOB_TASKS } from "./request_validation.ts";
 import { ServerJournal } from "./server_journal.ts";
 import type { WorkerHub } from "./worker_hub.ts";
 
@@ -153,6 +154,9 @@ export class JobService {
     if (!job) return { type: "error", message: `Job ${targetJobId} not found.` };
     if (!job.isOpen) return { type: "error", message: `Job ${targetJobId} is not opened.` };
     if (request.autoIdCount !== null) {
+      if (job.maxTaskId() + request.autoIdCount > MAX_ID) {
+        return { type: "error", message: `Task ids of job ${job.id} would exceed ${MAX_ID}` };
+      }
       submit = {
         ...submit,
         ids: IdRanges.sequence(job.maxTaskId() + 1, request.autoIdCount).ranges.slice(),
@@ -160,6 +164,14 @@ export class JobService {
     }
     submit = this.#resolvePaths(submit, job.id);
     const ids = new IdRanges(submit.ids);
+    if (job.taskCount + ids.count > MAX_JOB_TASKS) {
+      return {
+        type: "error",
+        message: `A job can hold at most ${
+          MAX_JOB_TASKS.toLocaleString("en-US")
+        } tasks, job ${job.id} has ${job.taskCount.toLocaleString("en-US")}`,
+      };
+    }
     for (const existing of job.submits) {
       // Clashes are rare and arrays are ranges: compare the smaller side against the larger.
       const [small, large] = existing.ids.count < ids.count
@@ -257,7 +269,14 @@ export class JobService {
     apply: () => ServerResponse,
   ): ServerResponse | Promise<ServerResponse> {
     if (!this.journal.wanted || events.length === 0) return apply();
-    for (const event of events) this.journal.record(event);
+    for (const event of events) {
+      if (!this.journal.record(event)) {
+        return {
+          type: "error",
+          message: `Cannot journal the "${event.type}" event; nothing was changed`,
+        };
+      }
+    }
     return this.journal.hasFile ? this.journal.flush().then(apply) : apply();
   }
 

@@ -59,7 +59,10 @@ export interface RestoredAllocation {
 type JobRestoredEvent = Extract<CoreEvent, { type: "job-restored" }>;
 
 /** A job as the records so far left it: what `job-restored` carries, tasks by id. */
-type JobState = Omit<JobRestoredEvent, "type" | "tasks"> & { tasks: Map<number, TaskState> };
+type JobState = Omit<JobRestoredEvent, "type" | "tasks" | "canceledSubmits"> & {
+  tasks: Map<number, TaskState>;
+  canceledSubmits: number;
+};
 
 const CRASH_REASONS = new Set(["connection-lost", "heartbeat-lost"]);
 
@@ -176,8 +179,19 @@ export class JournalRestorer {
         break;
       }
       case "job-cancel": {
+        // Flushed before the cancel happens, while the per-task `tasks-canceled` that follows is
+        // not (and may not even fit a record): the cancel itself ends every active task.
         const job = this.#jobs.get(event.jobId);
-        if (job) job.cancelReason = event.reason;
+        if (!job) break;
+        job.cancelReason = event.reason;
+        job.canceledSubmits = job.submits.length;
+        for (const task of job.tasks.values()) {
+          if (task.state !== "waiting" && task.state !== "running") continue;
+          this.#unlink(task);
+          task.state = "canceled";
+          task.startedMs = null;
+          task.finishedMs = null;
+        }
         break;
       }
       case "job-completed":
@@ -231,6 +245,7 @@ export class JournalRestorer {
       cancelReason: job.cancelReason,
       submittedMs: job.submittedMs,
       submits: job.submits,
+      canceledSubmits: job.canceledSubmits,
       tasks: [...job.tasks.values()].map((task): RestoredTask => {
         const ended = task.state !== "waiting";
         return {
@@ -268,6 +283,7 @@ export class JournalRestorer {
       submittedMs: timeMs,
       submits: [],
       tasks: new Map(),
+      canceledSubmits: 0,
     };
   }
 

@@ -172,3 +172,30 @@ Deno.test("JournalRestorer skips the tasks of jobs a first pass found completed,
   assert.deepEqual(state.jobs.map((job) => job.jobId), [2]);
   assert.equal(state.nextJobId, 3);
 });
+
+Deno.test("a job-cancel alone cancels every active task on restore, not tasks attached later", () => {
+  // The per-task `tasks-canceled` record after a cancel is not flushed with it (and for tens of
+  // millions of tasks would not fit a record): a crash right after the cancel leaves only this.
+  const state = replay([
+    { type: "server-start", serverUid: "uid" },
+    { type: "worker-connected", workerId: 1, configuration: testWorkerConfiguration(2) },
+    { type: "job-open", jobId: 1, name: "open", maxFails: null },
+    created(1, [[0, 99_999_999, 1]], true),
+    started(1, 0, 0, 1),
+    { type: "task-finished", jobId: 1, taskId: 0 },
+    started(1, 1, 0, 1),
+    { type: "job-cancel", jobId: 1, reason: null },
+    created(1, [[100_000_000, 100_000_001, 1]], true),
+  ]);
+  const core = new SchedulerCore();
+  for (const job of state.jobs) core.handle(job, 5_000);
+  const job = core.jobs.get(1)!;
+  assert.deepEqual(job.counts, {
+    waiting: 2,
+    running: 0,
+    finished: 1,
+    failed: 0,
+    canceled: 99_999_999,
+    aborted: 0,
+  });
+});

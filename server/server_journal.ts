@@ -16,15 +16,26 @@ import {
   JournalReader,
   JournalWriter,
   readJournalBytes,
-  rewriteJournal,
 } from "../common/journal/journal_file.ts";
 import { logger } from "../common/log.ts";
+import { timerPeriodMs } from "../common/long_timeout.ts";
 import { JournalRestorer, type RestoredState } from "./journal_restore.ts";
 
 const log = logger("server::journal");
 
+/** A prune writes the new file in pieces of this many bytes. */
+const PRUNE_FLUSH_BYTES = 16 * 1024 * 1024;
+
 /** Records per `journal-records` push of a replay. */
 const REPLAY_CHUNK = 4096;
+
+export interface JournalOpenOptions {
+  /**
+   * Restore from a journal damaged in the middle up to the damage and cut the rest off, instead of
+   * refusing to start (`--journal-truncate-corrupted`). @default {false}
+   */
+  truncateCorrupted?: boolean;
+}
 
 export type JournalListener = (records: Array<[number, JournalEvent]>) => void;
 
@@ -36,6 +47,14 @@ export class ServerJournal {
   #closed = false;
   /** Records in the file once what is buffered is written (a replay reads up to there). */
   #records = 0;
+  /** Each prune starts after the one before it ends: two never share the temporary file. */
+  #lastPrune: Promise<void> = Promise.resolve();
+  /** While a prune rewrites the file: copies of the records appended since its snapshot. */
+  #sincePrune: Uint8Array[] | null = null;
+  /** While a prune swaps files: flushes wait for it, then sync the file that stays. */
+  #swapping: Promise<void> | null = null;
+  /** Whether a record that could not be appended was logged already. */
+  #appendFailureLogged = false;
 
   private constructor(readonly path: string | null, private writer: JournalWriter | null) {}
 
@@ -51,6 +70,7 @@ export class ServerJournal {
   static async open(
     path: string,
     flushPeriodMs: number,
+    options: JournalOpenOptions = {},
   ): Promise<{ journal: ServerJournal; restored: RestoredState | null }> {
     let restored: RestoredState | null = null;
     let validEnd: number | undefined;
@@ -60,7 +80,7 @@ export class ServerJournal {
     });
     if (bytes !== null) {
       const started = performance.now();
-      ({ restored, validEnd } = restore(bytes, path));
+      ({ restored, validEnd } = restore(bytes, path, options.truncateCorrupted ?? false));
       restored.replayMs = performance.now() - started;
     }
     let writer: JournalWriter;
@@ -75,7 +95,7 @@ export class ServerJournal {
     journal.#records = restored?.events ?? 0;
     journal.#timer = setInterval(() => {
       journal.flush().catch(() => {}); // Logged by flush.
-    }, flushPeriodMs);
+    }, timerPeriodMs(flushPeriodMs));
     return { journal, restored };
   }
 
@@ -94,13 +114,36 @@ export class ServerJournal {
     return this.writer?.failure ?? null;
   }
 
-  record(event: JournalEvent, timeMs: number = Date.now()): void {
-    if (this.#closed) return;
-    if (this.writer !== null && this.writer.failure === undefined) {
-      this.writer.append(encodeJournalRecordView(timeMs, event));
-      this.#records++;
+  /**
+   * Appends an event (buffered until the next flush) and hands it to live listeners. Never
+   * throws: it runs inside worker message handlers and timers. Returns false when the event has a
+   * file to go to but could not be appended (the writer failed, or the record is too large), so
+   * that a modifying request can be refused instead of acknowledged.
+   */
+  record(event: JournalEvent, timeMs: number = Date.now()): boolean {
+    if (this.#closed) return false;
+    let appended = true;
+    if (this.writer !== null) {
+      appended = this.writer.failure === undefined && this.#append(timeMs, event);
     }
     this.recordLive(event, timeMs);
+    return appended;
+  }
+
+  #append(timeMs: number, event: JournalEvent): boolean {
+    try {
+      const payload = encodeJournalRecordView(timeMs, event);
+      this.writer!.append(payload);
+      this.#sincePrune?.push(payload.slice());
+      this.#records++;
+      return true;
+    } catch (error) {
+      if (!this.#appendFailureLogged) {
+        this.#appendFailureLogged = true;
+        log.error(`Cannot journal a "${event.type}" event: ${describeError(error)}`);
+      }
+      return false;
+    }
   }
 
   /** Hands an event to live listeners only (job idle, task notifications: never in the file). */
@@ -122,6 +165,8 @@ export class ServerJournal {
   /** Writes and syncs what is buffered; rejects (and logs) when the journal cannot be written. */
   async flush(): Promise<void> {
     if (this.writer === null) return;
+    // Synced to the old file while a prune replaces it would not be synced to the new one.
+    while (this.#swapping) await this.#swapping;
     try {
       await this.writer.flush();
     } catch (error) {
@@ -178,25 +223,84 @@ export class ServerJournal {
 
   /**
    * Rewrites the journal keeping what `keep` returns for each event (the event, a trimmed copy,
-   * or null to drop it; `hq journal prune`); the writer continues on the new file.
+   * or null to drop it; `hq journal prune`). The server keeps recording meanwhile: the records
+   * appended since the snapshot follow the kept ones in the new file, which replaces the old one
+   * only once it holds them all. When the rewrite fails (a full disk), the old file and its
+   * writer stay as they were. Prunes run one at a time.
    */
-  async prune(keep: (event: JournalEvent) => JournalEvent | null): Promise<void> {
-    if (this.writer === null) return;
-    await this.flush();
-    const path = this.writer.path;
-    const bytes = await readJournalBytes(path);
-    const reader = new JournalReader(bytes, path);
-    const kept: Uint8Array[] = [];
-    for (let payload = reader.nextRecord(); payload; payload = reader.nextRecord()) {
-      const record = decodeJournalRecord(payload);
-      const event = record && keep(record.event);
-      if (!event) continue;
-      kept.push(event === record.event ? payload : encodeJournalRecord(record.timeMs, event));
+  prune(keep: (event: JournalEvent) => JournalEvent | null): Promise<void> {
+    const prune = this.#lastPrune.then(() => this.#prune(keep));
+    this.#lastPrune = prune.catch(() => {});
+    return prune;
+  }
+
+  async #prune(keep: (event: JournalEvent) => JournalEvent | null): Promise<void> {
+    if (this.writer === null || this.#closed) return;
+    const old = this.writer;
+    const path = old.path;
+    const temporaryPath = `${path}.tmp`;
+    // The snapshot: the first `count` records; copies of later ones are collected from here on.
+    const count = this.#records;
+    this.#sincePrune = [];
+    let replacement: JournalWriter | null = null;
+    let finishSwap = () => {};
+    try {
+      await this.flush();
+      const reader = new JournalReader(await readJournalBytes(path), path);
+      const mode = (await Deno.stat(path)).mode;
+      await Deno.remove(temporaryPath).catch(() => {}); // A leftover of a crashed prune.
+      replacement = await JournalWriter.open(temporaryPath);
+      if (mode !== null) await Deno.chmod(temporaryPath, mode & 0o777);
+      let kept = 0;
+      for (let n = 0; n < count; n++) {
+        const payload = reader.nextRecord();
+        if (payload === undefined) break;
+        const record = decodeJournalRecord(payload);
+        const event = record && keep(record.event);
+        if (!event) continue;
+        replacement.append(
+          event === record.event ? payload : encodeJournalRecord(record.timeMs, event),
+        );
+        kept++;
+        if (replacement.bufferedBytes >= PRUNE_FLUSH_BYTES) await replacement.flush();
+      }
+      kept += await this.#drainInto(replacement);
+      // From here until the writers are swapped, a flush waits: acknowledging a record synced
+      // only to the old file would lose it when the new file replaces the old one.
+      this.#swapping = new Promise((resolve) => (finishSwap = resolve));
+      kept += await this.#drainInto(replacement);
+      await replacement.renameTo(path);
+      kept += this.#moveCollected(replacement);
+      this.writer = replacement;
+      this.#records = kept;
+      replacement = null;
+      old.close().catch(() => {}); // Its records are in the new file.
+    } finally {
+      this.#sincePrune = null;
+      this.#swapping = null;
+      finishSwap();
+      if (replacement !== null) {
+        await replacement.close().catch(() => {});
+        await Deno.remove(temporaryPath).catch(() => {});
+      }
     }
-    await this.writer.close();
-    await rewriteJournal(path, kept);
-    this.writer = await JournalWriter.open(path);
-    this.#records = kept.length;
+  }
+
+  /** Moves the collected records into `writer` and syncs it until none is left; their count. */
+  async #drainInto(writer: JournalWriter): Promise<number> {
+    let moved = 0;
+    do {
+      moved += this.#moveCollected(writer);
+      await writer.flush();
+    } while (this.#sincePrune!.length > 0);
+    return moved;
+  }
+
+  #moveCollected(writer: JournalWriter): number {
+    const collected = this.#sincePrune!;
+    this.#sincePrune = [];
+    for (const payload of collected) writer.append(payload);
+    return collected.length;
   }
 
   /** Final flush and close (after `server-stop` was recorded). */
@@ -216,9 +320,22 @@ export class ServerJournal {
   }
 }
 
-function restore(bytes: Uint8Array, path: string): { restored: RestoredState; validEnd: number } {
-  const restorer = new JournalRestorer(completedJobs(bytes, path));
-  const reader = new JournalReader(bytes, path);
+function restore(
+  bytes: Uint8Array,
+  path: string,
+  truncateCorrupted: boolean,
+): { restored: RestoredState; validEnd: number } {
+  const options = { truncateCorrupted };
+  let restorer: JournalRestorer;
+  try {
+    restorer = new JournalRestorer(completedJobs(new JournalReader(bytes, path, options)));
+  } catch (error) {
+    if (!(error instanceof JournalCorruptedError)) throw error;
+    throw new JournalCorruptedError(
+      `${error.message}; to start anyway, dropping everything from the damage on, pass --journal-truncate-corrupted`,
+    );
+  }
+  const reader = new JournalReader(bytes, path, options);
   for (
     let at = reader.validEnd, payload = reader.nextRecord();
     payload;
@@ -231,7 +348,11 @@ function restore(bytes: Uint8Array, path: string): { restored: RestoredState; va
     restorer.apply(record.timeMs, record.event);
     at = reader.validEnd;
   }
-  if (reader.tornBytes > 0) {
+  if (reader.corruptedAt !== null) {
+    log.warn(
+      `The journal "${path}" is damaged at byte ${reader.corruptedAt}; the ${reader.tornBytes} bytes from there on will be removed`,
+    );
+  } else if (reader.tornBytes > 0) {
     log.warn(
       `The journal "${path}" ends with ${reader.tornBytes} bytes of a record that was not fully written; they will be removed`,
     );
@@ -243,9 +364,8 @@ function restore(bytes: Uint8Array, path: string): { restored: RestoredState; va
  * The jobs with a `job-completed` record. Only records other than the compact task starts and
  * finishes (a msgpack fixarray of 2, `0x92`, first byte) are decoded: a fraction of the file.
  */
-function completedJobs(bytes: Uint8Array, path: string): Set<number> {
+function completedJobs(reader: JournalReader): Set<number> {
   const jobs = new Set<number>();
-  const reader = new JournalReader(bytes, path);
   for (let payload = reader.nextRecord(); payload; payload = reader.nextRecord()) {
     if (payload[0] !== 0x92) continue;
     const event = decodeJournalRecord(payload)?.event;

@@ -209,6 +209,48 @@ Deno.test("a journal corrupted in the middle stops hq server start with the byte
   assert.equal((await Deno.readFile(journal)).length, corrupted.length, "the journal is untouched");
 });
 
+Deno.test("a damaged length field in the middle stops hq server start; --journal-truncate-corrupted cuts there", async () => {
+  await using dir = await tempDir();
+  const journal = `${dir.path}/journal.bin`;
+  const serverDir = `${dir.path}/server`;
+  {
+    await using server = await TestServer.start({ serverDir, args: ["--journal", journal] });
+    for (let i = 0; i < 3; i++) await submitJob(server, ["true"], { cwd: dir.path });
+    await server.hqOk(["server", "stop"]);
+    await server.process.status();
+  }
+  // The length of the first record (after the 12-byte header) now runs past the end of the file:
+  // once read as a torn tail, which silently dropped every job.
+  const damaged = await Deno.readFile(journal);
+  damaged[12 + 3] ^= 0x01;
+  await Deno.writeFile(journal, damaged);
+  {
+    await using start = new HqProcess(
+      ["server", "start", "--server-dir", serverDir, "--journal", journal],
+      { logDir: dir.path },
+    );
+    await waitUntil(() => start.exited, { what: "hq server start to refuse the journal" });
+    assert.equal((await start.status()).code, 1, start.stderr());
+    assert.match(
+      start.stderr(),
+      /appears corrupted at byte 12: record length \d+ runs past the end/,
+    );
+    assert.match(start.stderr(), /--journal-truncate-corrupted/);
+  }
+  assert.deepEqual(await Deno.readFile(journal), damaged, "the journal is untouched");
+
+  await using server = await TestServer.start({
+    serverDir,
+    args: ["--journal", journal, "--journal-truncate-corrupted"],
+  });
+  assert.match(
+    server.process.stderr(),
+    /damaged at byte 12; the \d+ bytes from there on will be removed/,
+  );
+  const jobs = JSON.parse(await server.hqOk(["--output-mode", "json", "job", "list", "--all"]));
+  assert.equal(jobs.length, 0);
+});
+
 Deno.test("hq server start refuses a file that is not a journal", async () => {
   await using dir = await tempDir();
   const journal = `${dir.path}/not-a-journal`;

@@ -6,6 +6,7 @@
 import { OutputStreams } from "./output_streams.ts";
 import { ConnectionClosedError, ConnectionError, describeError } from "../common/errors.ts";
 import { logger } from "../common/log.ts";
+import { LongTimeout, timerPeriodMs } from "../common/long_timeout.ts";
 import {
   isServerToWorkerMessage,
   type ServerToWorkerMessage,
@@ -99,18 +100,21 @@ export async function startWorker(options: StartWorkerOptions): Promise<number> 
     const ending = await new Promise<Ending>((resolve) => {
       const heartbeat = () => link.send({ type: "heartbeat" });
       heartbeat();
-      const heartbeatTimer = setInterval(heartbeat, registered.configuration.heartbeatIntervalMs);
+      const heartbeatTimer = setInterval(
+        heartbeat,
+        timerPeriodMs(registered.configuration.heartbeatIntervalMs),
+      );
       cleanups.push(() => clearInterval(heartbeatTimer));
       const { timeLimitMs, retractCheckIntervalMs } = registered.configuration;
       if (timeLimitMs !== null) {
         const endMs = Date.now() + timeLimitMs;
         const retractTimer = setInterval(
           () => runner.retractLate(endMs - Date.now()),
-          retractCheckIntervalMs,
+          timerPeriodMs(retractCheckIntervalMs),
         );
         cleanups.push(() => clearInterval(retractTimer));
-        const timer = setTimeout(() => resolve({ kind: "time-limit" }), timeLimitMs);
-        cleanups.push(() => clearTimeout(timer));
+        const timer = new LongTimeout(() => resolve({ kind: "time-limit" }), timeLimitMs);
+        cleanups.push(() => timer.clear());
       }
       for (const signal of ["SIGINT", "SIGTERM", "SIGTSTP"] as const) {
         const onSignal = () => resolve({ kind: "signal", signal });

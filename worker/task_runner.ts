@@ -11,6 +11,7 @@ import { describeError } from "../common/errors.ts";
 import { requestVariants, type TaskTemplate } from "../common/job_types.ts";
 import type { ResourceRequestEntry } from "../common/resources/resource_request.ts";
 import { logger } from "../common/log.ts";
+import { LongTimeout } from "../common/long_timeout.ts";
 import { dirname, joinPath } from "../common/paths.ts";
 import { resolveForTask } from "../common/placeholders.ts";
 import type { AssignedTaskMessage, TaskRefMessage, WorkerMessage } from "../common/protocol.ts";
@@ -402,9 +403,9 @@ export class TaskRunner {
       }
       this.options.guard?.add(process.pid);
       if (entry.canceled) process.stop().catch(() => {});
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let timer: LongTimeout | undefined;
       if (template.timeLimitMs !== null) {
-        timer = setTimeout(() => {
+        timer = new LongTimeout(() => {
           entry.timedOut = true;
           process.stop().catch(() => {});
         }, template.timeLimitMs);
@@ -413,7 +414,7 @@ export class TaskRunner {
       try {
         exit = await process.exited;
       } finally {
-        clearTimeout(timer);
+        timer?.clear();
         this.options.guard?.remove(process.pid);
       }
       if (stream) {

@@ -4,11 +4,12 @@
  *
  * ```text
  * header  "HQJRNL\0\0" (8 bytes), format version (u32 LE)
- * record  payload length (u32 LE), CRC-32 of the payload (u32 LE), payload
+ * record  payload length (u32 LE), CRC-32 of the length field and the payload (u32 LE), payload
  * ```
  *
  * A crash mid-write leaves a torn tail: readers report it and the writer truncates it away. A bad
- * record with valid-looking data after it is corruption.
+ * record with a valid record anywhere after it is corruption. The checksum covers the length, so
+ * a damaged length is caught as damage rather than read as a record running past the end.
  */
 import { describeError, HqError } from "../errors.ts";
 import { dirname } from "../paths.ts";
@@ -25,8 +26,11 @@ export const JOURNAL_MAGIC: Uint8Array = new Uint8Array([
   0x00,
 ]);
 
-/** Version of the file layout (header and record framing), not of the events inside. */
-export const JOURNAL_FORMAT_VERSION = 1;
+/**
+ * Version of the file layout (header and record framing), not of the events inside. Version 2: the
+ * checksum covers the length field too (version 1 checked the payload only).
+ */
+export const JOURNAL_FORMAT_VERSION = 2;
 
 /** Magic plus format version. */
 export const JOURNAL_HEADER_BYTES = 12;
@@ -77,8 +81,13 @@ function makeCrcTable(): Int32Array {
 }
 
 function crc32Range(bytes: Uint8Array, start: number, end: number): number {
+  return (crcUpdate(-1, bytes, start, end) ^ -1) >>> 0;
+}
+
+/** Feeds `bytes[start..end)` into a running CRC state (start with -1, finish with `^ -1`). */
+function crcUpdate(state: number, bytes: Uint8Array, start: number, end: number): number {
   const t = CRC_TABLE;
-  let crc = -1;
+  let crc = state;
   let i = start;
   const end8 = start + ((end - start) & ~7);
   for (; i < end8; i += 8) {
@@ -89,7 +98,22 @@ function crc32Range(bytes: Uint8Array, start: number, end: number): number {
       t[512 + bytes[i + 5]] ^ t[256 + bytes[i + 6]] ^ t[bytes[i + 7]];
   }
   for (; i < end; i++) crc = t[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
-  return (crc ^ -1) >>> 0;
+  return crc;
+}
+
+/**
+ * The checksum of the record whose length field is at `bytes[start..start+4)` and whose payload
+ * is `payload[payloadStart..payloadEnd)`.
+ */
+function recordCrc(
+  bytes: Uint8Array,
+  start: number,
+  payload: Uint8Array,
+  payloadStart: number,
+  payloadEnd: number,
+): number {
+  const state = crcUpdate(-1, bytes, start, start + 4);
+  return (crcUpdate(state, payload, payloadStart, payloadEnd) ^ -1) >>> 0;
 }
 
 /** The CRC-32 (IEEE) of `bytes`, as an unsigned 32-bit number. */
@@ -147,23 +171,27 @@ function checkHeader(bytes: Uint8Array, path: string): void {
  * if (reader.tornBytes > 0) log.warn(`…`); // then open the writer with reader.validEnd
  * ```
  *
- * A bad record (bad length or checksum, or cut off by the end of the file) that nothing but zero
- * bytes follows is a torn tail: the end of the records, not an error. Zeros count as nothing
- * because some file systems extend a file before its data reaches the disk, and a crash then leaves
- * zeros at the end.
+ * A bad record (bad length or checksum, or cut off by the end of the file) with no valid record
+ * anywhere after it is a torn tail: the end of the records, not an error (a crash mid-write, or
+ * zeros from a file system that extended the file before its data reached the disk). A bad record
+ * followed by a valid one is damage in the middle: an error naming its offset, unless the reader
+ * was asked to `truncateCorrupted`.
  */
 export class JournalReader implements Iterable<Uint8Array> {
   readonly #bytes: Uint8Array;
   readonly #path: string;
+  readonly #truncateCorrupted: boolean;
   #offset = JOURNAL_HEADER_BYTES;
   #recordCount = 0;
   #done = false;
+  #corruptedAt: number | null = null;
 
   /** Throws `InvalidJournalError` when `bytes` is empty or lacks a readable header. */
-  constructor(bytes: Uint8Array, path: string) {
+  constructor(bytes: Uint8Array, path: string, options: JournalReaderOptions = {}) {
     checkHeader(bytes, path);
     this.#bytes = bytes;
     this.#path = path;
+    this.#truncateCorrupted = options.truncateCorrupted ?? false;
   }
 
   /**
@@ -174,17 +202,19 @@ export class JournalReader implements Iterable<Uint8Array> {
     if (this.#done) return undefined;
     const bytes = this.#bytes;
     const start = this.#offset;
-    if (bytes.length - start < RECORD_HEADER_BYTES) return this.#badRecord(start, bytes.length, "");
+    if (bytes.length - start < RECORD_HEADER_BYTES) return this.#badRecord(start, "");
     const length = readU32(bytes, start);
     const payloadStart = start + RECORD_HEADER_BYTES;
-    if (length === 0) return this.#badRecord(start, payloadStart, ": empty record");
+    if (length === 0) return this.#badRecord(start, ": empty record");
     if (length > MAX_RECORD_BYTES) {
-      return this.#badRecord(start, payloadStart, `: record length ${length} is too large`);
+      return this.#badRecord(start, `: record length ${length} is too large`);
     }
     const payloadEnd = payloadStart + length;
-    if (payloadEnd > bytes.length) return this.#badRecord(start, bytes.length, "");
-    if (crc32Range(bytes, payloadStart, payloadEnd) !== readU32(bytes, start + 4)) {
-      return this.#badRecord(start, payloadEnd, ": checksum mismatch");
+    if (payloadEnd > bytes.length) {
+      return this.#badRecord(start, `: record length ${length} runs past the end of the file`);
+    }
+    if (recordCrc(bytes, start, bytes, payloadStart, payloadEnd) !== readU32(bytes, start + 4)) {
+      return this.#badRecord(start, ": checksum mismatch");
     }
     this.#offset = payloadEnd;
     this.#recordCount++;
@@ -217,19 +247,62 @@ export class JournalReader implements Iterable<Uint8Array> {
     return this.#done;
   }
 
-  /** Ends the records at `start` when only zeros follow `recordEnd`, else throws. */
-  #badRecord(start: number, recordEnd: number, detail: string): undefined {
-    const bytes = this.#bytes;
-    for (let i = recordEnd; i < bytes.length; i++) {
-      if (bytes[i] !== 0) {
+  /** With `truncateCorrupted`: where the damage was that ended the records, else null. */
+  get corruptedAt(): number | null {
+    return this.#corruptedAt;
+  }
+
+  /** Ends the records at `start` when no valid record follows it, else throws. */
+  #badRecord(start: number, detail: string): undefined {
+    const next = nextValidRecord(this.#bytes, start + 1);
+    if (next !== -1) {
+      if (!this.#truncateCorrupted) {
         throw new JournalCorruptedError(
-          `Journal "${this.#path}" appears corrupted at byte ${start}${detail}`,
+          `Journal "${this.#path}" appears corrupted at byte ${start}${detail} (a valid record follows at byte ${next})`,
         );
       }
+      this.#corruptedAt = start;
     }
     this.#done = true;
     return undefined;
   }
+}
+
+export interface JournalReaderOptions {
+  /**
+   * End the records at damage in the middle as at a torn tail, instead of throwing; what follows
+   * the damage is then lost. @default {false}
+   */
+  truncateCorrupted?: boolean;
+}
+
+/** Candidate records up to this long are always checked when looking for a valid record. */
+const SCAN_SMALL_RECORD_BYTES = 64 * 1024;
+/** Bytes checksummed for longer candidates before they are skipped (random lengths abound). */
+const SCAN_LARGE_BUDGET_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The offset of the first complete record with a valid checksum at or after `from`, or -1. Damage
+ * in the middle is followed by such records; a torn tail is not (one chance in 2^32 per place).
+ */
+function nextValidRecord(bytes: Uint8Array, from: number): number {
+  let budget = SCAN_LARGE_BUDGET_BYTES;
+  const last = bytes.length - RECORD_HEADER_BYTES;
+  for (let at = from; at <= last; at++) {
+    const length = readU32(bytes, at);
+    if (length === 0 || length > last - at) continue;
+    if (length > SCAN_SMALL_RECORD_BYTES) {
+      if (budget < length) continue;
+      budget -= length;
+    }
+    const payloadStart = at + RECORD_HEADER_BYTES;
+    if (
+      recordCrc(bytes, at, bytes, payloadStart, payloadStart + length) === readU32(bytes, at + 4)
+    ) {
+      return at;
+    }
+  }
+  return -1;
 }
 
 /** All records of a journal, as returned by `readJournal`. */
@@ -293,7 +366,7 @@ const MAX_IDLE_BUFFER_BYTES = 16 * 1024 * 1024;
  * `flush` rejects with the same `JournalWriteError`, so the server can refuse modifying requests.
  */
 export class JournalWriter {
-  readonly path: string;
+  #path: string;
   readonly #file: Deno.FsFile;
   #buffer: Uint8Array = new Uint8Array(INITIAL_BUFFER_BYTES);
   #length = 0;
@@ -309,7 +382,7 @@ export class JournalWriter {
 
   private constructor(file: Deno.FsFile, path: string, fileSize: number) {
     this.#file = file;
-    this.path = path;
+    this.#path = path;
     this.#fileSize = fileSize;
   }
 
@@ -322,7 +395,8 @@ export class JournalWriter {
   static async open(path: string, options: JournalWriterOptions = {}): Promise<JournalWriter> {
     let file: Deno.FsFile;
     try {
-      file = await Deno.open(path, { read: true, write: true, create: true });
+      // 0600: the journal holds every command line, environment and `--stdin` of every submit.
+      file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
     } catch (error) {
       throw new JournalWriteError(`Cannot open journal "${path}": ${describeError(error)}`, {
         cause: error,
@@ -358,7 +432,7 @@ export class JournalWriter {
     if (end > this.#buffer.length) this.#grow(end);
     const buffer = this.#buffer;
     writeU32(buffer, start, length);
-    writeU32(buffer, start + 4, crc32Range(payload, 0, length));
+    writeU32(buffer, start + 4, recordCrc(buffer, start, payload, 0, length));
     buffer.set(payload, start + RECORD_HEADER_BYTES);
     this.#length = end;
   }
@@ -393,6 +467,29 @@ export class JournalWriter {
       }
     })();
     return this.#closing;
+  }
+
+  /** Where the file is (it changes with `renameTo`). */
+  get path(): string {
+    return this.#path;
+  }
+
+  /**
+   * Flushes, then renames the file over `path` (replacing what is there in one step, so a crash
+   * leaves the old or the new file) and keeps appending to it. Rejects with `JournalWriteError`;
+   * when the rename itself failed, the file stays where it was.
+   */
+  async renameTo(path: string): Promise<void> {
+    await this.flush();
+    try {
+      await Deno.rename(this.#path, path);
+    } catch (error) {
+      throw new JournalWriteError(`Cannot replace journal "${path}": ${describeError(error)}`, {
+        cause: error,
+      });
+    }
+    this.#path = path;
+    await syncDirectory(dirname(path));
   }
 
   /** Bytes in the file so far: header and written records, without what is still buffered. */

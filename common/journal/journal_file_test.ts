@@ -110,12 +110,13 @@ Deno.test("JournalWriter starts a new file with the magic and the format version
   });
 });
 
-Deno.test("a record is its length, its CRC-32 and its payload, little-endian", async () => {
+Deno.test("a record is its length, the CRC-32 of length and payload, and its payload, little-endian", async () => {
   await withTempDir(async (dir) => {
     const bytes = await journalBytes(dir, [encoder.encode("123456789")]);
+    const crc = crc32(concat(new Uint8Array([9, 0, 0, 0]), encoder.encode("123456789")));
     assert.deepEqual(
       [...bytes.subarray(JOURNAL_HEADER_BYTES, JOURNAL_HEADER_BYTES + RECORD_HEADER_BYTES)],
-      [9, 0, 0, 0, 0x26, 0x39, 0xf4, 0xcb],
+      [9, 0, 0, 0, crc & 0xff, (crc >>> 8) & 0xff, (crc >>> 16) & 0xff, crc >>> 24],
     );
   });
 });
@@ -197,13 +198,17 @@ Deno.test("readJournal rejects a file cut inside its header", () => {
 });
 
 Deno.test("readJournal names both versions when the format version differs", () => {
-  const bytes = concat(JOURNAL_MAGIC, new Uint8Array([7, 0, 0, 0]));
-  assert.throws(
-    () => readJournal(bytes, "/x/journal"),
-    (error) =>
-      error instanceof InvalidJournalError &&
-      error.message === `Journal "/x/journal" has format version 7, this hq reads version 1`,
-  );
+  // Version 1 (a checksum of the payload only) included: its files are refused, not misread.
+  for (const version of [1, 7]) {
+    const bytes = concat(JOURNAL_MAGIC, new Uint8Array([version, 0, 0, 0]));
+    assert.throws(
+      () => readJournal(bytes, "/x/journal"),
+      (error) =>
+        error instanceof InvalidJournalError &&
+        error.message ===
+          `Journal "/x/journal" has format version ${version}, this hq reads version 2`,
+    );
+  }
 });
 
 Deno.test("readJournalFile reports a missing file as a JournalReadError", async () => {
@@ -284,12 +289,18 @@ Deno.test("readJournal treats zeros after the last record as a torn tail", async
 // ---------------------------------------------------------------------------------------------
 // Corruption
 
-function assertCorruptedAt(bytes: Uint8Array, offset: number, detail: string): void {
+function assertCorruptedAt(
+  bytes: Uint8Array,
+  offset: number,
+  detail: string,
+  validAt: number,
+): void {
   assert.throws(
     () => readJournal(bytes, "/x/journal"),
     (error) =>
       error instanceof JournalCorruptedError &&
-      error.message === `Journal "/x/journal" appears corrupted at byte ${offset}${detail}`,
+      error.message ===
+        `Journal "/x/journal" appears corrupted at byte ${offset}${detail} (a valid record follows at byte ${validAt})`,
   );
 }
 
@@ -302,7 +313,7 @@ Deno.test("readJournal reports a bad checksum in the middle with the record's of
       for (const at of [offsets[record] + 4, offsets[record + 1] - 1]) {
         const damaged = bytes.slice();
         damaged[at] ^= 1;
-        assertCorruptedAt(damaged, offsets[record], ": checksum mismatch");
+        assertCorruptedAt(damaged, offsets[record], ": checksum mismatch", offsets[record + 1]);
       }
     }
   });
@@ -315,9 +326,55 @@ Deno.test("readJournal reports an absurd record length in the middle as corrupti
     const offset = recordOffsets(payloads)[1];
     const damaged = bytes.slice();
     new DataView(damaged.buffer).setUint32(offset, MAX_RECORD_BYTES + 1, true);
-    assertCorruptedAt(damaged, offset, `: record length ${MAX_RECORD_BYTES + 1} is too large`);
+    const next = recordOffsets(payloads)[2];
+    assertCorruptedAt(
+      damaged,
+      offset,
+      `: record length ${MAX_RECORD_BYTES + 1} is too large`,
+      next,
+    );
     new DataView(damaged.buffer).setUint32(offset, 0, true);
-    assertCorruptedAt(damaged, offset, ": empty record");
+    assertCorruptedAt(damaged, offset, ": empty record", next);
+  });
+});
+
+Deno.test("readJournal reports a length pointing past the end in the middle as corruption", async () => {
+  await withTempDir(async (dir) => {
+    const payloads = [payload(1), payload(2), payload(3), payload(4, 5_000)];
+    const bytes = await journalBytes(dir, payloads);
+    const offsets = recordOffsets(payloads);
+    for (const record of [0, 1, 2]) {
+      const damaged = bytes.slice();
+      // A flipped high bit of the length: the record now seems to run past the end of the file.
+      damaged[offsets[record] + 2] ^= 0x40;
+      assertCorruptedAt(
+        damaged,
+        offsets[record],
+        `: record length ${
+          new DataView(damaged.buffer).getUint32(offsets[record], true)
+        } runs past the end of the file`,
+        offsets[record + 1],
+      );
+      // Asked to, the reader keeps the records before the damage and cuts the rest.
+      const reader = new JournalReader(damaged, "j", { truncateCorrupted: true });
+      assert.deepEqual([...reader], payloads.slice(0, record));
+      assert.equal(reader.corruptedAt, offsets[record]);
+      assert.equal(reader.validEnd, offsets[record]);
+    }
+  });
+});
+
+Deno.test("readJournal finds no valid record in random bytes after the last one: a torn tail", async () => {
+  await withTempDir(async (dir) => {
+    const payloads = [payload(1), payload(2)];
+    const bytes = await journalBytes(dir, payloads);
+    const garbage = new Uint8Array(1 << 20);
+    for (let at = 0; at < garbage.length; at += 65536) {
+      crypto.getRandomValues(garbage.subarray(at, at + 65536));
+    }
+    const contents = readJournal(concat(bytes, garbage), "j");
+    assert.deepEqual(contents.payloads, payloads);
+    assert.equal(contents.tornBytes, garbage.length);
   });
 });
 
@@ -614,5 +671,13 @@ Deno.test("rewriteJournal leaves the old journal in place when it cannot write",
     }
     assert.deepEqual((await readJournalFile(path)).payloads, [payload(1)]);
     await assert.rejects(Deno.stat(`${path}.tmp`), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("JournalWriter creates a new journal readable by its owner only", async () => {
+  await withTempDir(async (dir) => {
+    const writer = await JournalWriter.open(`${dir}/private.journal`);
+    await writer.close();
+    assert.equal((await Deno.stat(`${dir}/private.journal`)).mode! & 0o777, 0o600);
   });
 });

@@ -198,7 +198,8 @@ async function receive(
   }
   let value: unknown;
   try {
-    value = decodeUntrustedMsgpack(frame);
+    // A copy: the nonce and proof decoded are views, and the frame is the reader's buffer.
+    value = decodeUntrustedMsgpack(frame.slice());
   } catch {
     throw new FrameError(`Malformed handshake frame from the ${from}`);
   }

@@ -73,7 +73,9 @@ export class MessageConnection<In, Out> {
       }
       if (frame === null) return;
       const cipher = this.session.receiveCipher;
-      const plaintext = cipher ? await cipher.open(frame) : frame;
+      // Decoded binary values are views into the bytes decoded, and an unencrypted frame is a
+      // view into the reader's buffer, which the next frame overwrites: decode a copy.
+      const plaintext = cipher ? await cipher.open(frame) : frame.slice();
       let batch: unknown;
       try {
         batch = decodeMsgpack(plaintext);

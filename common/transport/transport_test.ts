@@ -934,3 +934,20 @@ Deno.test("MessageConnection rejects a replayed sealed frame", async () => {
   }, FrameAuthenticationError);
   assert.deepEqual(received, [{ n: 1 }]);
 });
+
+Deno.test("MessageConnection without encryption keeps binary values of earlier frames intact", async () => {
+  const first = bytesOf(64, 1);
+  const second = bytesOf(64, 2);
+  const wire = [first, second].map((bytes, n) => frameBytes(encodeMsgpack([{ n, bytes }])));
+  const stream = new ChunkedStream(wire);
+  const connection = new MessageConnection<Message, Message>(
+    stream,
+    new FrameReader(stream),
+    { sendCipher: null, receiveCipher: null },
+    { isMessage },
+  );
+  const received: Message[] = [];
+  for await (const batch of connection.batches()) received.push(...batch);
+  // The first value was a view into the reader's buffer, which the second frame overwrote.
+  assert.deepEqual(received, [{ n: 0, bytes: first }, { n: 1, bytes: second }]);
+});

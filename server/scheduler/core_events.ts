@@ -61,6 +61,12 @@ export type CoreEvent =
     submits: SubmitDescription[];
     /** Tasks that are not plainly waiting with instance 0 (any order). */
     tasks: RestoredTask[];
+    /**
+     * The job was cancelled when it had this many submits: their tasks not in `tasks` are
+     * cancelled, not waiting (a cancel is journaled as one `job-cancel`, whatever the task count).
+     * @default {0}
+     */
+    canceledSubmits?: number;
   };
 
 /** A task's state as the journal left it. */

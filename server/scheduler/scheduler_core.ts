@@ -673,6 +673,9 @@ export class SchedulerCore {
       table.setFinishedMs(index, task.finishedMs);
       if (task.error !== null) table.setError(index, task.error);
     }
+    for (const submit of job.submits.slice(0, event.canceledSubmits ?? 0)) {
+      this.#cancelUntouched(submit);
+    }
     if (job.graph) this.#restoreReadiness(job, located);
     this.#queue.prune(true);
     this.#checkCompleted(job, false);
@@ -700,6 +703,25 @@ export class SchedulerCore {
       // Ready tasks run in index order, as they would have without the restart.
       for (const index of waiting.sort((a, b) => a - b)) submit.requeued.push(index);
       if (submit.requeued.length > 0) this.#enqueue(submit);
+    }
+  }
+
+  /** Cancels a restored submit's tasks that the journal names no state for (still waiting). */
+  #cancelUntouched(submit: SubmitRecord): void {
+    // A graph submit's tasks waiting for dependencies are in no queue: look at every task.
+    const indices = submit.description.deps
+      ? Array.from({ length: submit.ids.count }, (_, index) => index)
+      : submit.requeued.toArray();
+    for (const index of indices) {
+      if (submit.table.state(index) === Slot.Waiting) this.#setSlot(submit, index, Slot.Canceled);
+    }
+    submit.requeued.clear();
+    if (submit.untouchedWaiting && submit.cursor < submit.ids.count) {
+      const count = submit.ids.count - submit.cursor;
+      submit.untouchedWaiting = false;
+      submit.table.setUntouched(submit.cursor, Slot.Canceled);
+      submit.job.counts.waiting -= count;
+      submit.job.counts.canceled += count;
     }
   }
 

@@ -212,6 +212,36 @@ Deno.test("SchedulerCore restores a graph: finished dependencies free their depe
   assert.deepEqual(env.scheduledIds(), [4]);
 });
 
+Deno.test("SchedulerCore restores a canceled graph job with every unended task canceled", () => {
+  const env = new GraphEnv();
+  env.addWorker(1, 4);
+  env.handle({
+    type: "job-restored",
+    jobId: 1,
+    name: "g",
+    maxFails: null,
+    isOpen: false,
+    cancelReason: "stop",
+    submittedMs: 1,
+    submits: [graph([[1, []], [2, [1]], [3, [1]], [4, [2, 3]]])],
+    tasks: [{
+      taskId: 1,
+      state: "finished",
+      instanceId: 0,
+      crashes: 0,
+      workerId: 1,
+      startedMs: 5,
+      finishedMs: 6,
+      error: null,
+    }],
+    canceledSubmits: 1,
+  });
+  assert.deepEqual(env.scheduledIds(), []);
+  const job = env.core.jobs.get(1)!;
+  assert.equal(job.counts.canceled, 3);
+  assert.equal(job.isCompleted, true);
+});
+
 Deno.test("SchedulerCore frees a 100,000-task fan-out in one pass over its edges", () => {
   const env = new GraphEnv();
   env.core.recordHistory = false;

@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import type { JournalEvent } from "../common/journal/journal_events.ts";
+import { tempDir } from "../tests/harness.ts";
+import { journalRecords } from "../tests/faults/_fault_harness.ts";
+import { ServerJournal } from "./server_journal.ts";
+
+const open = (jobId: number): JournalEvent => ({
+  type: "job-open",
+  jobId,
+  name: "j",
+  maxFails: null,
+});
+/** What the tests' prunes keep: every event but the opens of even job ids. */
+const keepOdd = (event: JournalEvent) =>
+  event.type === "job-open" && event.jobId % 2 === 0 ? null : event;
+
+async function jobIdsIn(path: string): Promise<number[]> {
+  return (await journalRecords(path)).map(({ event }) =>
+    event.type === "job-open" ? event.jobId : -1
+  );
+}
+
+Deno.test("ServerJournal.prune keeps every record appended and flushed while it runs", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/journal`;
+  const { journal } = await ServerJournal.open(path, 3_600_000);
+  for (let id = 1; id <= 2_000; id++) journal.record(open(id));
+  const pruned = journal.prune(keepOdd);
+  let done = false;
+  pruned.then(() => (done = true), () => (done = true));
+  let next = 2_001;
+  while (!done) {
+    // Recorded at every stage of the prune, and acknowledged (flushed) as a submit would be.
+    assert.equal(journal.record(open(next++)), true);
+    await journal.flush();
+  }
+  await pruned;
+  for (let id = next; id < next + 10; id++) journal.record(open(id));
+  await journal.close();
+  const expected = [];
+  for (let id = 1; id < next + 10; id++) if (id > 2_000 || id % 2 === 1) expected.push(id);
+  assert.deepEqual(await jobIdsIn(path), expected);
+});
+
+Deno.test("ServerJournal.prune that fails leaves the old file written to; prunes run one at a time", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/journal`;
+  const { journal } = await ServerJournal.open(path, 3_600_000);
+  journal.record(open(1));
+  journal.record(open(2));
+  // The temporary file cannot be created: a directory that is not empty stands in its way.
+  await Deno.mkdir(`${path}.tmp`);
+  await Deno.writeTextFile(`${path}.tmp/block`, "");
+  await assert.rejects(journal.prune(keepOdd));
+  assert.equal(journal.failure, null);
+  assert.equal(journal.record(open(3)), true);
+  await journal.flush();
+  assert.deepEqual(await jobIdsIn(path), [1, 2, 3]);
+
+  await Deno.remove(`${path}.tmp`, { recursive: true });
+  const mode = (await Deno.stat(path)).mode! & 0o777;
+  await Promise.all([journal.prune(keepOdd), journal.prune(keepOdd), journal.prune(keepOdd)]);
+  journal.record(open(5));
+  await journal.close();
+  assert.deepEqual(await jobIdsIn(path), [1, 3, 5]);
+  assert.equal((await Deno.stat(path)).mode! & 0o777, mode);
+});

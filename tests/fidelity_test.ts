@@ -1,0 +1,64 @@
+/**
+ * End-to-end tests of the places where scripts, workflow tools and users' habits compare our
+ * output with HyperQueue 0.26's (issue 17): its exact texts, JSON shapes and quirks.
+ */
+import assert from "node:assert/strict";
+import { submitJob, taskObjects, tempDir, TestServer } from "./harness.ts";
+
+/** A server and one `--cpus 2` worker that has registered; disposing stops both. */
+async function cluster(workerArgs: string[] = []) {
+  const server = await TestServer.start();
+  const worker = server.startWorker(["--cpus", "2", ...workerArgs]);
+  try {
+    await server.waitForWorkerState(1, "RUNNING");
+  } catch (error) {
+    await worker.stop("SIGKILL");
+    await server[Symbol.asyncDispose]();
+    throw error;
+  }
+  return {
+    server,
+    worker,
+    async [Symbol.asyncDispose]() {
+      await worker.stop("SIGTERM");
+      await server[Symbol.asyncDispose]();
+    },
+  };
+}
+
+// --- 1. Task spawn errors ---
+
+Deno.test("a task that cannot be executed fails with HyperQueue's words, errno and hint", async () => {
+  await using cwd = await tempDir();
+  await using c = await cluster();
+  const { server } = c;
+  const program = `hq-missing-${crypto.randomUUID().slice(0, 8)}`;
+  const errorOf = async (args: string[]) => {
+    const id = await submitJob(server, ["--wait", ...args], { cwd: cwd.path });
+    const [task] = await taskObjects(server, id);
+    assert.equal(task.state, "failed");
+    return task.error;
+  };
+
+  assert.equal(
+    await errorOf([program, "--bar"]),
+    `Cannot execute "${program} --bar": No such file or directory (os error 2)\n` +
+      `The program that you have tried to execute (\`${program}\`) was not found.`,
+  );
+
+  await Deno.writeTextFile(`${cwd.path}/${program}`, "#!/bin/sh\necho hi\n", { mode: 0o755 });
+  assert.equal(
+    await errorOf([program]),
+    `Cannot execute "${program}": No such file or directory (os error 2)\n` +
+      `The program that you have tried to execute (\`${program}\`) was not found.\n` +
+      `The file \`${cwd.path}/${program}\` exists, maybe you have meant \`./${program}\` instead?`,
+  );
+
+  await Deno.writeTextFile(`${cwd.path}/run.sh`, "echo hi\n", { mode: 0o644 });
+  assert.equal(
+    await errorOf(["./run.sh", "x"]),
+    'Cannot execute "./run.sh x": Permission denied (os error 13)\n' +
+      "The script that you have tried to execute (`./run.sh`) is not executable.\n" +
+      "Try making it executable or add a shebang line to it.",
+  );
+});

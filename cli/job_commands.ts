@@ -84,6 +84,19 @@ export function parseTaskStates(raw: string): TaskState[] {
   });
 }
 
+const COMPLETED_STATES: TaskState[] = ["finished", "failed", "aborted", "canceled"];
+
+/** `job forget --filter`: only the states a completed job can end in. */
+function parseCompletedStates(raw: string): TaskState[] {
+  return raw.split(",").map((item) => {
+    const state = item.trim() as TaskState;
+    if (!COMPLETED_STATES.includes(state)) {
+      throw new Error(`invalid state "${item}" (expected ${COMPLETED_STATES.join(", ")})`);
+    }
+    return state;
+  });
+}
+
 const JOB_STATE_WORDS = [...TASK_STATES, "opened"] as const;
 export type JobStateFilter = typeof JOB_STATE_WORDS[number];
 
@@ -241,7 +254,7 @@ export const jobCancelArgs = {
 
 export const jobForgetArgs = {
   ...jobSelector,
-  filter: optionList({ help: "Forget only jobs in these states", parse: parseTaskStates }),
+  filter: optionList({ help: "Forget only jobs in these states", parse: parseCompletedStates }),
 };
 
 export const taskListArgs = {

@@ -101,7 +101,8 @@ export async function runJobForget(
     const forgotten = response.results.filter((r) => r.outcome === "forgotten").length;
     const ignored = response.results.length - forgotten;
     log.info(
-      `${forgotten} jobs were forgotten${
+      // HyperQueue's words: "1 job were forgotten".
+      `${forgotten} ${forgotten === 1 ? "job" : "jobs"} were forgotten${
         ignored > 0 ? `, ${ignored} were ignored due to wrong state or invalid ID` : ""
       }`,
     );

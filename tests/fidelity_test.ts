@@ -3,7 +3,7 @@
  * output with HyperQueue 0.26's (issue 17): its exact texts, JSON shapes and quirks.
  */
 import assert from "node:assert/strict";
-import { submitJob, taskObjects, tempDir, TestServer } from "./harness.ts";
+import { hqAt, submitJob, taskObjects, tempDir, TestServer } from "./harness.ts";
 
 /** A server and one `--cpus 2` worker that has registered; disposing stops both. */
 async function cluster(workerArgs: string[] = []) {
@@ -61,4 +61,39 @@ Deno.test("a task that cannot be executed fails with HyperQueue's words, errno a
       "The script that you have tried to execute (`./run.sh`) is not executable.\n" +
       "Try making it executable or add a shebang line to it.",
   );
+});
+
+// --- 2. job forget ---
+
+/** The log lines of stderr without their timestamps: `INFO …`. */
+function logLines(stderr: string): string[] {
+  return stderr.split("\n").filter((line) => line !== "").map((line) =>
+    line.replace(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ /, "")
+  );
+}
+
+Deno.test("job forget logs HyperQueue's 'N job(s) were forgotten' and filters by end states only", async () => {
+  await using cwd = await tempDir();
+  await using c = await cluster();
+  const { server } = c;
+  const ids = [];
+  for (let i = 0; i < 3; i++) {
+    ids.push(await submitJob(server, ["--wait", "true"], { cwd: cwd.path }));
+  }
+  const one = await hqAt(server, ["job", "forget", String(ids[0])]);
+  assert.equal(one.code, 0);
+  assert.deepEqual(logLines(one.stderr), ["INFO 1 job were forgotten"]);
+  const two = await hqAt(server, ["job", "forget", "all", "--filter", "finished,failed"]);
+  assert.deepEqual(logLines(two.stderr), ["INFO 2 jobs were forgotten"]);
+
+  const running = await hqAt(server, ["job", "forget", "all", "--filter", "finished,running"]);
+  assert.equal(running.code, 2);
+  assert.equal(
+    running.stderr,
+    "error: invalid value 'finished,running' for '--filter <FILTER>': invalid state \"running\" " +
+      "(expected finished, failed, aborted, canceled)\n",
+  );
+  for (const state of ["finished", "failed", "aborted", "canceled"]) {
+    assert.equal((await hqAt(server, ["job", "forget", "all", "--filter", state])).code, 0);
+  }
 });

@@ -247,9 +247,12 @@ function warnAboutOutputs(template: TaskTemplate, taskCount: number, args: Submi
     }
     for (const [name, path] of channels) {
       const explicit = args[name]?.path;
-      if (typeof explicit === "string" && path !== null && !path.includes("%{TASK_ID}")) {
+      if (
+        typeof explicit === "string" && path !== null &&
+        !pathAsTaskSeesIt(path, template.cwd).includes("%{TASK_ID}")
+      ) {
         log.warn(
-          `You have submitted an array job, but the \`${name}\` path does not contain the task ID placeholder.\nConsider adding \`%{TASK_ID}\` to the \`--${name}\` value.`,
+          `You have submitted an array job, but the \`${name}\` path does not contain the task ID placeholder.\nIndividual tasks might thus overwrite the file. Consider adding \`%{TASK_ID}\` to the \`--${name}\` value.`,
         );
       }
     }
@@ -267,6 +270,15 @@ function warnAboutOutputs(template: TaskTemplate, taskCount: number, args: Submi
       log.warn(`Found unknown placeholders \`${unknown.join(", ")}\` in ${context}`);
     }
   }
+}
+
+/**
+ * An output path as HyperQueue checks it for `%{TASK_ID}`: relative to the raw `--cwd`, with
+ * `%{CWD}` standing for it, so `--cwd task-%{TASK_ID} --stdout out` is one file per task.
+ */
+function pathAsTaskSeesIt(path: string, cwd: string): string {
+  const expanded = path.replaceAll("%{CWD}", cwd);
+  return expanded.startsWith("/") ? expanded : `${cwd}/${expanded}`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -97,3 +97,31 @@ Deno.test("job forget logs HyperQueue's 'N job(s) were forgotten' and filters by
     assert.equal((await hqAt(server, ["job", "forget", "all", "--filter", state])).code, 0);
   }
 });
+
+// --- 3. Missing %{TASK_ID} warning ---
+
+Deno.test("an array's output path without %{TASK_ID} is warned about, judged relative to the raw --cwd", async () => {
+  await using cwd = await tempDir();
+  await using server = await TestServer.start();
+  const warnings = async (args: string[]) => {
+    const result = await hqAt(server, ["submit", "--array", "1-3", ...args, "--", "true"], {
+      cwd: cwd.path,
+    });
+    assert.equal(result.code, 0, result.stderr);
+    return logLines(result.stderr).filter((line) => line.startsWith("WARN"));
+  };
+  assert.deepEqual(await warnings(["--stdout", "out.txt"]), [
+    "WARN You have submitted an array job, but the `stdout` path does not contain the task ID placeholder.",
+    "WARN Individual tasks might thus overwrite the file. Consider adding `%{TASK_ID}` to the `--stdout` value.",
+  ]);
+  assert.deepEqual(await warnings(["--stderr", "%{CWD}/err"]), [
+    "WARN You have submitted an array job, but the `stderr` path does not contain the task ID placeholder.",
+    "WARN Individual tasks might thus overwrite the file. Consider adding `%{TASK_ID}` to the `--stderr` value.",
+  ]);
+  assert.deepEqual(await warnings(["--cwd", "task-%{TASK_ID}", "--stdout", "%{CWD}/out"]), []);
+  assert.deepEqual(await warnings(["--cwd", "task-%{TASK_ID}", "--stderr", "err"]), []);
+  assert.deepEqual(await warnings(["--cwd", "task-%{TASK_ID}", "--stdout", "/tmp/out"]), [
+    "WARN You have submitted an array job, but the `stdout` path does not contain the task ID placeholder.",
+    "WARN Individual tasks might thus overwrite the file. Consider adding `%{TASK_ID}` to the `--stdout` value.",
+  ]);
+});

@@ -7,7 +7,6 @@ import { IdRanges } from "../common/id_ranges.ts";
 import type { SubmitDescription, TaskTemplate } from "../common/job_types.ts";
 import { logger } from "../common/log.ts";
 import { writeStdout } from "../common/output/mod.ts";
-import { toSortedJson } from "../common/output/json.ts";
 import { resolvePath } from "../common/paths.ts";
 import { hasPlaceholders, unknownPlaceholders } from "../common/placeholders.ts";
 import { parseCommandLine } from "./args.ts";
@@ -19,6 +18,7 @@ import { showProgress } from "./run_job_progress.ts";
 import type { IdSelector, TaskNotification } from "../common/protocol.ts";
 import { splitShellWords } from "../common/shell_words.ts";
 import { assembleTaskRequest } from "../common/resources/resource_request.ts";
+import { jsonArrayEntries } from "./json_entries.ts";
 
 const log = logger("client::submit");
 
@@ -43,7 +43,9 @@ export async function runSubmit(
   const args = directives
     ? mergeDirectives(cliArgs, given, directives.args, directives.given)
     : cliArgs;
-  const command = [...(directives?.shebang ?? []), ...cliArgs.commands];
+  // HyperQueue applies no shebang to a script read with --stdin.
+  const shebang = cliArgs.stdin ? [] : directives?.shebang ?? [];
+  const command = [...shebang, ...cliArgs.commands];
   for (const unsupported of ["stream"] as const) {
     const value = args[unsupported];
     if (value !== undefined && !(Array.isArray(value) && value.length === 0)) {
@@ -51,7 +53,7 @@ export async function runSubmit(
     }
   }
   if (args.job !== undefined) {
-    if (given.has("name")) {
+    if (args.name !== undefined) {
       throw new HqError("Parameter --name is not allowed when submitting to an open job.");
     }
     if (args.maxFails !== undefined) {
@@ -69,10 +71,11 @@ export async function runSubmit(
   warnAboutOutputs(template, ids.count, args);
   const submit: SubmitDescription = { template, ids: ids.ranges.slice(), entries };
 
-  const notify = args.onNotify === undefined ? null : notifyRunner(args.onNotify);
-  if (notify && !args.wait && !args.progress) {
-    throw new HqError("--on-notify can only be used together with --wait or --progress");
-  }
+  // As in HyperQueue, only `--wait` listens for notifications: without it (and with
+  // `--progress`) `--on-notify` is ignored.
+  const notify = args.onNotify === undefined || !args.wait || args.progress
+    ? null
+    : notifyRunner(args.onNotify);
 
   await withClient(context, async (client) => {
     client.onNotify = notify?.run ?? null;
@@ -118,7 +121,7 @@ function notifyRunner(command: string): {
           HQ_TASK_ID: String(taskId),
           HQ_WORKER_ID: String(workerId),
         },
-        stdin: "null",
+        stdin: "inherit",
       }).spawn().status;
       if (!status.success) {
         log.warn(`The --on-notify command failed with exit code ${status.code}`);
@@ -200,16 +203,16 @@ async function taskIdsAndEntries(
     if (entries.length > 0 && entries[entries.length - 1] === "") entries.pop();
   } else if (args.fromJson !== undefined) {
     const path = resolvePath(submitDir, args.fromJson);
-    let json: unknown;
+    const text = new TextDecoder().decode(await readFile(path));
     try {
-      json = JSON.parse(new TextDecoder().decode(await readFile(path)));
+      JSON.parse(text);
     } catch (error) {
       throw new HqError(`${path}: ${error instanceof Error ? error.message : error}`);
     }
-    if (!Array.isArray(json)) {
+    entries = jsonArrayEntries(text);
+    if (entries === null) {
       throw new HqError(`${path}: The top element of the provided JSON file has to be an array`);
     }
-    entries = json.map((item) => compactSortedJson(item));
   }
   const array = args.array ? new IdRanges(args.array) : null;
   if (entries === null) return { ids: array ?? IdRanges.sequence(0, 1), entries: null };
@@ -220,10 +223,6 @@ async function taskIdsAndEntries(
     ids: IdRanges.fromSortedIds(selected),
     entries: selected.map((id) => entries![id]),
   };
-}
-
-function compactSortedJson(value: unknown): string {
-  return JSON.stringify(JSON.parse(toSortedJson(value)));
 }
 
 async function readFile(path: string): Promise<Uint8Array> {
@@ -270,6 +269,10 @@ function warnAboutOutputs(template: TaskTemplate, taskCount: number, args: Submi
       log.warn(`Found unknown placeholders \`${unknown.join(", ")}\` in ${context}`);
     }
   }
+}
+
+function resourceName(request: string): string {
+  return request.slice(0, request.indexOf("=")).trim();
 }
 
 /**
@@ -368,7 +371,8 @@ export function scanDirectives(text: string): { words: string[]; shebang: string
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
     if (i === 0 && line.startsWith("#!")) {
-      shebang = line.slice(2).trim().split(/\s+/).filter((word) => word !== "");
+      const text = line.slice(2).trim();
+      shebang = splitShellWords(text) ?? text.split(/\s+/).filter((word) => word !== "");
       continue;
     }
     if (line.startsWith("#HQ ")) words.push(...splitWords(line.slice(4)));
@@ -405,7 +409,11 @@ function splitWords(text: string): string[] {
   return words;
 }
 
-/** Command line wins for single values; lists concatenate; the array source goes as a group. */
+/**
+ * Command line wins for single values; `--env` and `--resource` combine as HyperQueue does, the
+ * command line's first and the directive's after them, so the directive wins for the same key;
+ * the array source goes as a group.
+ */
 function mergeDirectives(
   cli: SubmitArgs,
   cliGiven: ReadonlySet<string>,
@@ -416,10 +424,13 @@ function mergeDirectives(
   const arrayFromCli = ARRAY_SOURCES.some((key) => cliGiven.has(key));
   for (const key of directiveGiven) {
     const value = (directive as Record<string, unknown>)[key];
-    if (key === "env" || key === "resource") {
+    if (key === "env") {
+      merged[key] = [...cli.env, ...directive.env];
+    } else if (key === "resource") {
+      const names = new Set(directive.resource.map(resourceName));
       merged[key] = [
-        ...(value as unknown[]),
-        ...((cli as Record<string, unknown>)[key] as unknown[]),
+        ...cli.resource.filter((request) => !names.has(resourceName(request))),
+        ...directive.resource,
       ];
     } else if (key === "taskDir") {
       merged[key] = cli.taskDir || directive.taskDir;

@@ -3,7 +3,15 @@
  * output with HyperQueue 0.26's (issue 17): its exact texts, JSON shapes and quirks.
  */
 import assert from "node:assert/strict";
-import { hqAt, submitJob, taskObjects, tempDir, TestServer } from "./harness.ts";
+import {
+  hqAt,
+  hqOkAt,
+  submitJob,
+  taskObjects,
+  tempDir,
+  TestServer,
+  waitForJob,
+} from "./harness.ts";
 
 /** A server and one `--cpus 2` worker that has registered; disposing stops both. */
 async function cluster(workerArgs: string[] = []) {
@@ -123,5 +131,200 @@ Deno.test("an array's output path without %{TASK_ID} is warned about, judged rel
   assert.deepEqual(await warnings(["--cwd", "task-%{TASK_ID}", "--stdout", "/tmp/out"]), [
     "WARN You have submitted an array job, but the `stdout` path does not contain the task ID placeholder.",
     "WARN Individual tasks might thus overwrite the file. Consider adding `%{TASK_ID}` to the `--stdout` value.",
+  ]);
+});
+
+// --- 11. Submit details ---
+
+Deno.test("--on-notify runs only with --wait, with the client's stdin; --progress drops notifications", async () => {
+  await using cwd = await tempDir();
+  await using c = await cluster();
+  const { server } = c;
+  const notes = `${cwd.path}/notes`;
+  await Deno.writeTextFile(
+    `${cwd.path}/on-notify.sh`,
+    `#!/bin/sh\nread line\necho "[$1] stdin: $line" >> '${notes}'\n`,
+    { mode: 0o755 },
+  );
+  const task = ["--", "bash", "-c", '"$HQ" task notify "hello"'];
+  const waited = await hqAt(
+    server,
+    ["submit", "--wait", "--on-notify", `${cwd.path}/on-notify.sh`, ...task],
+    { cwd: cwd.path, stdin: "from the client\n" },
+  );
+  assert.equal(waited.code, 0, waited.stderr);
+  assert.equal(await Deno.readTextFile(notes), "[hello] stdin: from the client\n");
+
+  const progress = await hqAt(
+    server,
+    ["submit", "--progress", "--on-notify", `${cwd.path}/on-notify.sh`, ...task],
+    { cwd: cwd.path, stdin: "again\n" },
+  );
+  assert.equal(progress.code, 0, progress.stderr);
+  const alone = await hqAt(
+    server,
+    ["submit", "--on-notify", `${cwd.path}/on-notify.sh`, ...task],
+    { cwd: cwd.path },
+  );
+  assert.equal(alone.code, 0, alone.stderr);
+  await waitForJob(server, 3);
+  assert.equal(await Deno.readTextFile(notes), "[hello] stdin: from the client\n");
+});
+
+/** The task description of job `id`'s only submit, from `job info --output-mode json`. */
+async function taskDescription(server: TestServer, id: number) {
+  const [info] = JSON.parse(
+    await hqOkAt(server, ["--output-mode", "json", "job", "info", String(id)]),
+  );
+  return info.submits[0].array;
+}
+
+Deno.test("#HQ directives: --env and --resource combine with the command line, the directive winning; shebang quoting", async () => {
+  await using cwd = await tempDir();
+  await using server = await TestServer.start();
+  const script = `${cwd.path}/job.sh`;
+  await Deno.writeTextFile(
+    script,
+    `#!/bin/bash -c 'echo "$0 $1"'\n#HQ --env A=directive --env B=directive\n` +
+      "#HQ --resource gpus=1\n#HQ --name named-by-directive\necho body\n",
+    { mode: 0o755 },
+  );
+  const id = await submitJob(
+    server,
+    ["--env", "A=cli", "--env", "C=cli", "--resource", "gpus=2", "--resource", "mem=1", script],
+    { cwd: cwd.path },
+  );
+  const submit = await taskDescription(server, id);
+  assert.deepEqual(submit.program.env, { A: "directive", B: "directive", C: "cli" });
+  assert.deepEqual(submit.program.args, ["/bin/bash", "-c", 'echo "$0 $1"', script]);
+  assert.deepEqual(
+    submit.resources[0].resources.map((r: { resource: string; request: unknown }) => [
+      r.resource,
+      r.request,
+    ]),
+    [["cpus", { Compact: 10_000 }], ["mem", { Compact: 10_000 }], ["gpus", { Compact: 10_000 }]],
+  );
+
+  // With --stdin the script's shebang is not applied.
+  const fromStdin = await submitJob(server, ["--stdin", script], {
+    cwd: cwd.path,
+    stdin: "echo x\n",
+  });
+  assert.deepEqual((await taskDescription(server, fromStdin)).program.args, [script]);
+
+  // `#HQ --name` is a name too: not allowed when adding to an open job.
+  const open = await hqOkAt(server, ["--output-mode", "quiet", "job", "open"]);
+  const refused = await hqAt(server, ["submit", "--job", open.trim(), script], { cwd: cwd.path });
+  assert.equal(refused.code, 1);
+  assert.equal(
+    refused.stderr,
+    "Parameter --name is not allowed when submitting to an open job.\n",
+  );
+});
+
+Deno.test("--from-json keeps numbers as written; --array takes interleaved ranges", async () => {
+  await using cwd = await tempDir();
+  await using c = await cluster();
+  const { server } = c;
+  await Deno.writeTextFile(
+    `${cwd.path}/entries.json`,
+    '[1.0, 12345678901234567891, {"b": 1.50, "a": [1e3, -0.0]}, "x"]',
+  );
+  const id = await submitJob(server, [
+    "--wait",
+    "--from-json",
+    "entries.json",
+    "--",
+    "bash",
+    "-c",
+    'printf "%s\\n" "$HQ_ENTRY"',
+  ], { cwd: cwd.path });
+  assert.equal(
+    await hqOkAt(server, ["job", "cat", String(id), "stdout"]),
+    '1.0\n12345678901234567891\n{"a":[1e3,-0.0],"b":1.50}\n"x"\n',
+  );
+
+  const array = await submitJob(server, ["--array", "0-10:2,1-9:2", "--", "true"], {
+    cwd: cwd.path,
+  });
+  assert.deepEqual(
+    (await taskObjects(server, array)).map((task) => task.id).sort((a, b) => a - b),
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+  );
+  const overlap = await hqAt(server, ["submit", "--array", "0-10:2,4-8:4", "--", "true"]);
+  assert.equal(overlap.code, 2);
+  assert.match(overlap.stderr, /Ranges overlap/);
+});
+
+Deno.test("task list refuses all and --verbose and counts -vv; job open refuses tabs and newlines in names", async () => {
+  await using cwd = await tempDir();
+  await using server = await TestServer.start();
+  await submitJob(server, ["--", "true"], { cwd: cwd.path });
+  const all = await hqAt(server, ["task", "list", "all"]);
+  assert.equal(all.code, 2);
+  assert.equal(
+    all.stderr,
+    "error: invalid value 'all' for '<SELECTOR>': `all` is not allowed here\n",
+  );
+  const verbose = await hqAt(server, ["task", "list", "1", "--verbose"]);
+  assert.equal(verbose.code, 2);
+  assert.equal(verbose.stderr, "error: unexpected argument '--verbose' found\n");
+  const twice = await hqAt(server, ["--output-mode", "quiet", "task", "list", "1", "-vv"]);
+  assert.equal(twice.code, 0, twice.stderr);
+  assert.equal((await hqAt(server, ["task", "list", "1", "-v", "-v"])).code, 0);
+
+  for (const name of ["a\tb", "a\nb"]) {
+    const open = await hqAt(server, ["job", "open", "--name", name]);
+    assert.equal(open.code, 1);
+    assert.equal(open.stderr, "name cannot have a newline or a tab\n");
+  }
+});
+
+Deno.test("--pin omp sets OMP_PROC_BIND/OMP_PLACES over the worker's own, not over the user's --env", async () => {
+  await using cwd = await tempDir();
+  await using server = await TestServer.start();
+  await using _worker = server.startWorker(["--cpus", "1"], {
+    env: { OMP_PROC_BIND: "spread", OMP_PLACES: "cores" },
+  });
+  await server.waitForWorkerState(1, "RUNNING");
+  const show = ["--", "bash", "-c", 'echo "$OMP_PROC_BIND $OMP_PLACES"'];
+  const pinned = await submitJob(server, ["--wait", "--pin", "omp", ...show], { cwd: cwd.path });
+  const user = await submitJob(
+    server,
+    ["--wait", "--pin", "omp", "--env", "OMP_PROC_BIND=master", ...show],
+    { cwd: cwd.path },
+  );
+  assert.equal(await hqOkAt(server, ["job", "cat", String(pinned), "stdout"]), "close {0}\n");
+  assert.equal(await hqOkAt(server, ["job", "cat", String(user), "stdout"]), "master {0}\n");
+});
+
+Deno.test("job cat in JSON mode asks the server first; submit --help shows only HyperQueue's defaults", async () => {
+  await using cwd = await tempDir();
+  await using server = await TestServer.start();
+  const id = await submitJob(server, ["--", "true"], { cwd: cwd.path });
+  const missing = await hqAt(server, ["--output-mode", "json", "job", "cat", "7", "stdout"]);
+  assert.equal(missing.code, 0);
+  assert.deepEqual(logLines(missing.stderr), [
+    "ERROR Job 7 was not found",
+    "ERROR No jobs were found",
+  ]);
+  const known = await hqAt(server, ["--output-mode", "json", "job", "cat", String(id), "stdout"]);
+  assert.equal(known.code, 1);
+  assert.deepEqual(JSON.parse(known.stdout), {
+    error: "JSON output mode doesn't support job output",
+  });
+
+  const help = await hqOkAt(server, ["submit", "--help"]);
+  const defaults = help.split("\n").filter((line) => line.includes("[default:")).map((line) =>
+    line.trim().split(" ")[0]
+  );
+  assert.deepEqual(defaults, [
+    "--nodes",
+    "--time-request",
+    "--priority",
+    "--crash-limit",
+    "--directives",
+    "--output-mode",
+    "--colors",
   ]);
 });

@@ -312,8 +312,9 @@ export class TaskRunner {
       env.HQ_PIN = template.pin;
       if (template.pin === "taskset") argv = ["taskset", "-c", cpus.join(","), ...argv];
       else {
-        env.OMP_PROC_BIND ??= "close";
-        env.OMP_PLACES ??= `{${cpus.join(",")}}`;
+        // The worker's own OMP_* would pin to the wrong CPUs; only the user's `--env` wins.
+        if (!("OMP_PROC_BIND" in template.env)) env.OMP_PROC_BIND = "close";
+        if (!("OMP_PLACES" in template.env)) env.OMP_PLACES = `{${cpus.join(",")}}`;
       }
     }
 

@@ -328,3 +328,36 @@ Deno.test("job cat in JSON mode asks the server first; submit --help shows only 
     "--colors",
   ]);
 });
+
+// --- 12. Memory units ---
+
+Deno.test("--resource mem=100MiB (KiB, GiB, MB, GB too) is the amount in MiB", async () => {
+  await using cwd = await tempDir();
+  await using server = await TestServer.start();
+  await using _worker = server.startWorker(["--cpus", "1", "--resource", "mem=sum(4096)"]);
+  await server.waitForWorkerState(1, "RUNNING");
+  const requests = [];
+  for (const mem of ["100MiB", "2GiB", "512KiB", "1GB", "3000 MB"]) {
+    const id = await submitJob(server, [
+      "--wait",
+      "--resource",
+      `mem=${mem}`,
+      "--",
+      "bash",
+      "-c",
+      'echo "$HQ_RESOURCE_REQUEST_mem"',
+    ], { cwd: cwd.path });
+    const [task] = await taskObjects(server, id);
+    assert.equal(task.state, "finished", `mem=${mem}: ${task.error}`);
+    requests.push((await hqOkAt(server, ["job", "cat", String(id), "stdout"])).trim());
+  }
+  assert.deepEqual(requests, [
+    "100 compact",
+    "2048 compact",
+    "0.5 compact",
+    "953.6744 compact",
+    "2861.023 compact",
+  ]);
+  const bad = await hqAt(server, ["submit", "--resource", "mem=1PB", "--", "true"]);
+  assert.equal(bad.code, 2);
+});

@@ -6,11 +6,13 @@ import assert from "node:assert/strict";
 import {
   hqAt,
   hqOkAt,
+  type HqProcess,
   submitJob,
   taskObjects,
   tempDir,
   TestServer,
   waitForJob,
+  waitUntil,
 } from "./harness.ts";
 
 /** A server and one `--cpus 2` worker that has registered; disposing stops both. */
@@ -361,3 +363,78 @@ Deno.test("--resource mem=100MiB (KiB, GiB, MB, GB too) is the amount in MiB", a
   const bad = await hqAt(server, ["submit", "--resource", "mem=1PB", "--", "true"]);
   assert.equal(bad.code, 2);
 });
+
+// --- 4. Tables ---
+
+/** Lines of a cli table that hold cells, without the borders' padding at the ends. */
+function tableLines(stdout: string): string[] {
+  return stdout.split("\n").filter((line) => line.startsWith("|")).map((line) =>
+    line.split("|").slice(1, -1).map((cell) => cell.trim()).join("|")
+  );
+}
+
+Deno.test("tables: every node of a multi-node task, HyperQueue's Workers row, truncated explain times, a canceled task's fixed end", async () => {
+  await using cwd = await tempDir();
+  await using server = await TestServer.start();
+  const workers: HqProcess[] = [];
+  for (const name of ["w1", "w2", "w3"]) {
+    workers.push(server.startWorker(["--cpus", "1", "--hostname", name, "--time-limit", "5m"]));
+    await server.waitForWorkerState(workers.length, "RUNNING");
+  }
+  await using _workers = {
+    async [Symbol.asyncDispose]() {
+      for (const worker of workers) await worker.stop("SIGTERM");
+    },
+  };
+
+  const multi = await submitJob(server, ["--wait", "--nodes", "2", "--", "true"], {
+    cwd: cwd.path,
+  });
+  const taskList = tableLines(await hqOkAt(server, ["task", "list", String(multi)]));
+  assert.equal(taskList[1].replace(/\|[^|]*\|$/, ""), "0|FINISHED|w1");
+  assert.equal(taskList[2], "||w2||");
+  const taskInfo = tableLines(await hqOkAt(server, ["task", "info", String(multi), "0"]));
+  const worker = taskInfo.findIndex((line) => line.startsWith("Worker|"));
+  assert.deepEqual(taskInfo.slice(worker, worker + 2), ["Worker|w1", "|w2"]);
+  const workersRow = async (id: number) =>
+    tableLines(await hqOkAt(server, ["job", "info", String(id)])).find((line) =>
+      line.startsWith("Workers|")
+    );
+  assert.equal(await workersRow(multi), "Workers|w1,w2");
+
+  const spread = await submitJob(server, ["--wait", "--array", "1-3", "--", "sleep", "1"], {
+    cwd: cwd.path,
+  });
+  assert.equal(await workersRow(spread), "Workers|w1,w2, … (3 total)");
+
+  // The worker has under 5 minutes left: the time cell reads like a makespan.
+  const waiting = await submitJob(server, ["--time-request", "10m", "--", "true"], {
+    cwd: cwd.path,
+  });
+  const explain = tableLines(await hqOkAt(server, ["task", "explain", String(waiting), "0"]));
+  const timeCells = explain.filter((line) => line.includes("|time|"));
+  assert.equal(timeCells.length, 3, explain.join("\n"));
+  for (const line of timeCells) assert.match(line, /\|time\|4m \d{1,2}s\|10m$/);
+  await hqOkAt(server, ["job", "cancel", String(waiting)]);
+
+  const canceled = await submitJob(server, ["--", "sleep", "100"], { cwd: cwd.path });
+  await waitForTaskState(server, canceled, "running");
+  await hqOkAt(server, ["job", "cancel", String(canceled)]);
+  const makespan = async () => {
+    const lines = tableLines(await hqOkAt(server, ["task", "info", String(canceled), "0"]));
+    return [
+      lines.find((line) => line.startsWith("End|")),
+      lines.find((line) => line.startsWith("Makespan|")),
+    ];
+  };
+  const first = await makespan();
+  assert.match(first[0]!, /^End\|\d\d\.\d\d\.\d{4} \d\d:\d\d:\d\d$/);
+  await new Promise((resolve) => setTimeout(resolve, 1200));
+  assert.deepEqual(await makespan(), first);
+});
+
+async function waitForTaskState(server: TestServer, id: number, state: string): Promise<void> {
+  await waitUntil(async () => (await taskObjects(server, id))[0]?.state === state, {
+    what: `job ${id}'s task to be ${state}`,
+  });
+}

@@ -277,7 +277,7 @@ export class HqServer {
     this.workerEndpoint.close();
     clearInterval(this.#ticker);
     await this.#autoalloc.stop();
-    // The last record; `journal stream` clients see it before their connection closes.
+    // The last record, in the file only; `journal stream` clients get what came before it.
     this.#journal.recordLast({ type: "server-stop" });
     await Promise.resolve();
     await Promise.allSettled([...this.#clients].map((c) => c.flush()));

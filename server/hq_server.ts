@@ -93,6 +93,8 @@ export class HqServer {
   readonly #autoalloc: AutoallocService;
   readonly #ticker: ReturnType<typeof setInterval>;
   readonly #journal: ServerJournal;
+  /** The highest worker id of the runs a journal restored (the id watermark of prune). */
+  #restoredLastWorkerId = 0;
   /** Ends the `journal stream` of each client that runs one. */
   readonly #streams = new Map<ClientConnection, () => void>();
   #stopping = false;
@@ -135,9 +137,10 @@ export class HqServer {
       );
       this.#jobService.continueJobIdsFrom(restored.nextJobId);
       this.#workers.continueWorkerIdsFrom(restored.nextWorkerId);
+      this.#restoredLastWorkerId = restored.lastWorkerId;
       this.#autoalloc.restore(restored.queues, restored.nextQueueId);
     }
-    journal.record({ type: "server-start", serverUid: info.serverUid });
+    journal.record({ type: "server-start", serverUid: info.serverUid, ...this.#lastIds() });
     for (const jobId of completed) journal.record({ type: "job-completed", jobId });
     this.#ticker = setInterval(() => this.#workers.tick(), TICK_INTERVAL_MS);
     this.#autoalloc.start();
@@ -431,12 +434,19 @@ export class HqServer {
     return { type: "ok" };
   }
 
+  /** The highest job and worker ids used so far, for `server-start` (restores never reuse them). */
+  #lastIds(): { lastJobId: number; lastWorkerId: number } {
+    return {
+      lastJobId: this.#jobService.lastJobId,
+      lastWorkerId: Math.max(this.#restoredLastWorkerId, this.#workers.lastWorkerId),
+    };
+  }
+
   /**
-   * What `hq journal prune` keeps of an event (journal spec §1.5): live jobs' events (open, or
-   * with waiting or running tasks), connected workers' events, cancels and aborts trimmed to live
-   * jobs' tasks, server events; null drops it. Also kept (ours): every `job-completed` and
-   * `worker-lost`, a few bytes each, so that a restore still sees the largest ids ever used and
-   * never hands them out again.
+   * What `hq journal prune` keeps of an event (journal spec §1.5), as HyperQueue does: live jobs'
+   * events (open, or with waiting or running tasks), connected workers' events, cancels and aborts
+   * trimmed to live jobs' tasks, server events; null drops it. The ids of what is dropped stay
+   * used: the kept `server-start`s carry the highest ids, where `export` does not show them.
    */
   #pruned(event: JournalEvent): JournalEvent | null {
     const liveJob = (jobId: number) => {
@@ -445,6 +455,7 @@ export class HqServer {
     };
     switch (event.type) {
       case "server-start":
+        return { ...event, ...this.#lastIds() };
       case "server-stop":
       case "autoalloc-queue-created":
       case "autoalloc-queue-removed":
@@ -455,8 +466,8 @@ export class HqServer {
       case "worker-connected":
         return this.#core.isRunning(event.workerId) ? event : null;
       case "worker-lost":
+        return this.#core.isRunning(event.workerId) ? event : null;
       case "job-completed":
-        return event;
       case "job-open":
       case "job-created":
       case "job-close":

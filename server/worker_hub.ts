@@ -57,6 +57,7 @@ export class WorkerHub {
   /** Called when a task of a worker sends a notification (`hq task notify`). */
   onNotify: (notification: TaskNotification) => void = () => {};
   #nextWorkerId = 1;
+  #lastWorkerId = 0;
   /** Workers whose going offline was logged (a connection may close after the disconnect). */
   readonly #reportedOffline = new Set<WorkerId>();
   readonly #now: () => number;
@@ -65,6 +66,11 @@ export class WorkerHub {
   constructor(readonly core: SchedulerCore, private readonly options: WorkerHubOptions) {
     this.#now = options.now ?? Date.now;
     this.#journal = options.journal ?? ServerJournal.inMemory();
+  }
+
+  /** The highest worker id handed out by this run, 0 if none. */
+  get lastWorkerId(): number {
+    return this.#lastWorkerId;
   }
 
   /** Worker ids continue after those of the runs a journal restored. */
@@ -199,6 +205,7 @@ export class WorkerHub {
       throw new FrameError(`Invalid worker resources: ${describeError(error)}`);
     }
     const workerId = this.#nextWorkerId++;
+    this.#lastWorkerId = workerId;
     const configuration: WorkerConfiguration = {
       ...requested,
       idleTimeoutMs: requested.idleTimeoutMs ?? this.options.defaultIdleTimeoutMs,

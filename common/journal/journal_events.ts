@@ -17,7 +17,17 @@ export type JournalTaskRef = [jobId: number, taskId: number];
 
 export type JournalEvent =
   /** The server started (also after a restore); the uid it runs with. */
-  | { type: "server-start"; serverUid: string }
+  | {
+    type: "server-start";
+    serverUid: string;
+    /**
+     * The highest job and worker ids used so far, so that a restore never hands them out again,
+     * even after `journal prune` dropped every event that named them. Not exported. Optional:
+     * journals written before these fields restore from their other events.
+     */
+    lastJobId?: number;
+    lastWorkerId?: number;
+  }
   /** The server shut down; the last record of its run. */
   | { type: "server-stop" }
   | { type: "worker-connected"; workerId: number; configuration: WorkerConfiguration }

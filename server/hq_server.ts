@@ -38,6 +38,7 @@ import type { RestoredState } from "./journal_restore.ts";
 import { ServerJournal } from "./server_journal.ts";
 import { AutoallocService } from "./autoalloc/autoalloc_service.ts";
 import { synthesizeHistory } from "./synthesized_history.ts";
+import { takoDump } from "./tako_dump.ts";
 import type { JournalEvent } from "../common/journal/journal_events.ts";
 
 const log = logger("server::hq_server");
@@ -490,6 +491,8 @@ export class HqServer {
 
   async #debugDump(path: string): Promise<ServerResponse> {
     const dump = {
+      // Where HyperQueue's dump keeps the scheduler's state; the rest is ours.
+      tako: takoDump(this.#core),
       info: this.info,
       serverDir: this.serverDir,
       instanceDir: this.instanceDir,

@@ -438,3 +438,28 @@ async function waitForTaskState(server: TestServer, id: number, state: string): 
     what: `job ${id}'s task to be ${state}`,
   });
 }
+
+// --- 8. debug-dump ---
+
+Deno.test("server debug-dump puts the scheduler's state under a top-level tako key", async () => {
+  await using cwd = await tempDir();
+  await using c = await cluster(["--group", "g1"]);
+  const { server } = c;
+  const running = await submitJob(server, ["--", "sleep", "100"], { cwd: cwd.path });
+  await waitForTaskState(server, running, "running");
+  const waiting = await submitJob(server, ["--cpus", "4", "--", "true"], { cwd: cwd.path });
+  const path = `${cwd.path}/dump.json`;
+  await hqOkAt(server, ["server", "debug-dump", path]);
+  const dump = JSON.parse(await Deno.readTextFile(path));
+  assert.deepEqual(Object.keys(dump.tako).sort(), ["tasks", "worker_groups", "workers"]);
+  assert.deepEqual(dump.tako.workers.map((worker: { id: number }) => worker.id), [1]);
+  assert.deepEqual(dump.tako.worker_groups, [{ name: "g1", worker_ids: [1] }]);
+  assert.deepEqual(
+    dump.tako.tasks.map((task: { id: unknown; state: string }) => [task.id, task.state]),
+    [
+      [{ job_id: running, job_task_id: 0 }, "running"],
+      [{ job_id: waiting, job_task_id: 0 }, "waiting"],
+    ],
+  );
+  await hqOkAt(server, ["job", "cancel", "all"]);
+});

@@ -1,3 +1,4 @@
+import { HqError } from "../common/errors.ts";
 import { logger } from "../common/log.ts";
 import { setBrokenPipePolicy } from "../common/output/mod.ts";
 import { resolvePath } from "../common/paths.ts";
@@ -10,6 +11,12 @@ const log = logger("server");
 
 /** `hq server start`: runs in the foreground until `hq server stop`, SIGINT or SIGTERM. */
 export async function runServerStart(args: ServerStartArgs, context: CliContext): Promise<number> {
+  if (args.schedulerTimeLimit !== undefined) {
+    throw new HqError(
+      "--scheduler-time-limit is not supported by this version of hq: its scheduler places " +
+        "tasks in one greedy pass, with no solver whose time could be limited",
+    );
+  }
   setBrokenPipePolicy("ignore");
   // A bug in one connection's handling must not take the whole server down.
   globalThis.addEventListener("unhandledrejection", (event) => {

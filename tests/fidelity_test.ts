@@ -4,7 +4,9 @@
  */
 import assert from "node:assert/strict";
 import {
+  hq,
   hqAt,
+  hqOk,
   hqOkAt,
   type HqProcess,
   submitJob,
@@ -462,4 +464,26 @@ Deno.test("server debug-dump puts the scheduler's state under a top-level tako k
     ],
   );
   await hqOkAt(server, ["job", "cancel", "all"]);
+});
+
+// --- 10. Options accepted but ignored ---
+
+Deno.test("server start refuses --scheduler-time-limit instead of ignoring it", async () => {
+  await using dir = await tempDir();
+  const result = await hq([
+    "server",
+    "start",
+    "--server-dir",
+    dir.path,
+    "--scheduler-time-limit",
+    "1s",
+  ]);
+  assert.equal(result.code, 1);
+  assert.equal(
+    result.stderr,
+    "--scheduler-time-limit is not supported by this version of hq: its scheduler places tasks " +
+      "in one greedy pass, with no solver whose time could be limited\n",
+  );
+  assert.deepEqual([...Deno.readDirSync(dir.path)], [], "no server instance was created");
+  assert.doesNotMatch(await hqOk(["server", "start", "--help"]), /scheduler-time-limit/);
 });

@@ -465,6 +465,7 @@ export class HqServer {
       case "autoalloc-allocation-finished":
         return event;
       case "worker-connected":
+      case "worker-overview":
         return this.#core.isRunning(event.workerId) ? event : null;
       case "worker-lost":
         return this.#core.isRunning(event.workerId) ? event : null;

@@ -97,6 +97,14 @@ export class WorkerHub {
             case "heartbeat":
               this.handle({ type: "worker-heartbeat", workerId });
               break;
+            case "overview":
+              // Informational only (the dashboard's charts, `journal export`): not for the core.
+              this.#journal.record({
+                type: "worker-overview",
+                workerId,
+                hwState: message.hwState,
+              }, this.#now());
+              break;
             case "time-limit-reached":
               this.handle({ type: "worker-time-limit-reached", workerId });
               break;

@@ -8,7 +8,7 @@ import {
   hqAt,
   hqOk,
   hqOkAt,
-  type HqProcess,
+  HqProcess,
   submitJob,
   taskObjects,
   tempDir,
@@ -486,4 +486,120 @@ Deno.test("server start refuses --scheduler-time-limit instead of ignoring it", 
   );
   assert.deepEqual([...Deno.readDirSync(dir.path)], [], "no server instance was created");
   assert.doesNotMatch(await hqOk(["server", "start", "--help"]), /scheduler-time-limit/);
+});
+
+// --- 5. Worker overviews ---
+
+/** Stand-in `nvidia-smi` and `rocm-smi` that log their arguments and print two/one GPUs. */
+async function fakeGpuTools(dir: string): Promise<string> {
+  const bin = `${dir}/bin`;
+  await Deno.mkdir(bin);
+  await Deno.writeTextFile(
+    `${bin}/nvidia-smi`,
+    `#!/bin/sh\necho "$*" >> '${dir}/nvidia-smi.args'\n` +
+      "printf '00000000:3B:00.0, 12 %%, 1024 MiB, 4096 MiB\\n00000000:3C:00.0, 0 %%, 0 MiB, 4096 MiB\\n'\n",
+    { mode: 0o755 },
+  );
+  await Deno.writeTextFile(
+    `${bin}/rocm-smi`,
+    `#!/bin/sh\necho "$*" >> '${dir}/rocm-smi.args'\n` +
+      `echo '{"card0": {"GPU use (%)": "40", "GPU memory use (%)": "25", "PCI Bus": "0000:03:00.0"}}'\n`,
+    { mode: 0o755 },
+  );
+  return bin;
+}
+
+interface OverviewLine {
+  event: { type: string; id: number; "hw-state": { state: Record<string, unknown> } | null };
+}
+
+Deno.test("worker --overview-interval sends HyperQueue-shaped worker-overview events, GPUs polled only when the worker has them", async () => {
+  await using dir = await tempDir();
+  const bin = await fakeGpuTools(dir.path);
+  const journal = `${dir.path}/journal.bin`;
+  await using server = await TestServer.start({ args: ["--journal", journal] });
+  const env = { PATH: `${bin}:${Deno.env.get("PATH")}` };
+  await using _plain = server.startWorker(["--cpus", "1", "--overview-interval", "200ms"], { env });
+  await server.waitForWorkerState(1, "RUNNING");
+  await using _gpus = server.startWorker([
+    "--cpus",
+    "1",
+    "--resource",
+    "gpus/nvidia=[0,1]",
+    "--resource",
+    "gpus/amd=[0]",
+    "--overview-interval",
+    "200ms",
+  ], { env });
+  await server.waitForWorkerState(2, "RUNNING");
+  await using _silent = server.startWorker(["--cpus", "1"], { env });
+  await server.waitForWorkerState(3, "RUNNING");
+  await using stream = new HqProcess(["journal", "stream", "--server-dir", server.dir], {
+    logDir: dir.path,
+  });
+  const overviews = (text: string, id: number) =>
+    text.split("\n").filter((line) => line.includes('"worker-overview"'))
+      .map((line) => JSON.parse(line) as OverviewLine).filter((line) => line.event.id === id);
+  await waitUntil(
+    () => overviews(stream.stdout(), 1).length >= 2 && overviews(stream.stdout(), 2).length >= 2,
+    { what: "two overviews of each worker in the stream" },
+  );
+  await server.hqOk(["journal", "flush"]);
+  const exported = (await hq(["journal", "export", journal])).stdout;
+  assert.equal(overviews(exported, 3).length, 0, "no overviews without --overview-interval");
+
+  const cores =
+    Deno.readTextFileSync("/proc/stat").split("\n").filter((line) => /^cpu\d/.test(line)).length;
+  const memTotal = Number(/^MemTotal:\s+(\d+)/m.exec(Deno.readTextFileSync("/proc/meminfo"))![1]);
+  for (const id of [1, 2]) {
+    const [line] = overviews(exported, id);
+    assert.deepEqual(Object.keys(line.event), ["type", "id", "hw-state"]);
+    const state = line.event["hw-state"]!.state;
+    assert.deepEqual(Object.keys(state).sort(), [
+      "amd_gpus",
+      "cpu_usage",
+      "memory_usage",
+      "network_usage",
+      "nvidia_gpus",
+      "timestamp",
+    ]);
+    const cpu = state.cpu_usage as { cpu_per_core_percent_usage: number[] };
+    assert.deepEqual(Object.keys(cpu), ["cpu_per_core_percent_usage"]);
+    assert.equal(cpu.cpu_per_core_percent_usage.length, cores);
+    assert.ok(cpu.cpu_per_core_percent_usage.every((usage) => usage >= 0 && usage <= 100));
+    const memory = state.memory_usage as { total: number; free: number };
+    assert.deepEqual(Object.keys(memory).sort(), ["free", "total"]);
+    assert.equal(memory.total, memTotal * 1024);
+    assert.ok(memory.free > 0 && memory.free <= memory.total);
+    assert.deepEqual(Object.keys(state.network_usage as object).sort(), [
+      "rx_bytes",
+      "rx_errors",
+      "rx_packets",
+      "tx_bytes",
+      "tx_errors",
+      "tx_packets",
+    ]);
+    assert.ok(Math.abs((state.timestamp as number) - Date.now() / 1000) < 60);
+  }
+  const plain = overviews(exported, 1)[0].event["hw-state"]!.state;
+  assert.equal(plain.nvidia_gpus, null);
+  assert.equal(plain.amd_gpus, null);
+  const withGpus = overviews(exported, 2)[0].event["hw-state"]!.state;
+  assert.deepEqual(withGpus.nvidia_gpus, {
+    gpus: [
+      { id: "00000000:3B:00.0", processor_usage: 12, mem_usage: 25 },
+      { id: "00000000:3C:00.0", processor_usage: 0, mem_usage: 0 },
+    ],
+  });
+  assert.deepEqual(withGpus.amd_gpus, {
+    gpus: [{ id: "0000:03:00.0", processor_usage: 40, mem_usage: 25 }],
+  });
+  assert.equal(
+    (await Deno.readTextFile(`${dir.path}/nvidia-smi.args`)).split("\n")[0],
+    "--format=csv,noheader --query-gpu=pci.bus_id,utilization.gpu,memory.used,memory.total",
+  );
+  assert.equal(
+    (await Deno.readTextFile(`${dir.path}/rocm-smi.args`)).split("\n")[0],
+    "--json --showuse --showbus --showmemuse",
+  );
 });

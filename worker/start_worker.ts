@@ -8,6 +8,7 @@ import { logger } from "../common/log.ts";
 import {
   isServerToWorkerMessage,
   type ServerToWorkerMessage,
+  type WorkerConfiguration,
   type WorkerMessage,
   type WorkerView,
 } from "../common/protocol.ts";
@@ -16,6 +17,7 @@ import { connectSession, type MessageConnection } from "../common/transport/mod.
 import { hqExecutable } from "./hq_executable.ts";
 import { NotifyListener } from "./notify_listener.ts";
 import { OrphanGuard } from "./orphan_guard.ts";
+import { HwSampler } from "./hw_overview.ts";
 import { TaskRunner } from "./task_runner.ts";
 import { prepareConfiguration, type WorkerOptions } from "./worker_configuration.ts";
 
@@ -95,6 +97,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<number> 
       heartbeat();
       const heartbeatTimer = setInterval(heartbeat, registered.configuration.heartbeatIntervalMs);
       cleanups.push(() => clearInterval(heartbeatTimer));
+      const { overviewIntervalMs } = registered.configuration;
+      if (overviewIntervalMs) {
+        cleanups.push(sendOverviews(registered.configuration, overviewIntervalMs, link));
+      }
       const { timeLimitMs, retractCheckIntervalMs } = registered.configuration;
       if (timeLimitMs !== null) {
         const endMs = Date.now() + timeLimitMs;
@@ -142,6 +148,32 @@ export async function startWorker(options: StartWorkerOptions): Promise<number> 
       }
     }
   }
+}
+
+/**
+ * Sends a hardware overview every `intervalMs` (GPUs only of the families the worker has, as
+ * HyperQueue does); returns the function that stops it.
+ */
+function sendOverviews(
+  configuration: WorkerConfiguration,
+  intervalMs: number,
+  link: ServerLink,
+): () => void {
+  const names = new Set(configuration.resources.resources.map((item) => item.name));
+  const sampler = new HwSampler({ nvidia: names.has("gpus/nvidia"), amd: names.has("gpus/amd") });
+  let sampling = false;
+  const timer = setInterval(async () => {
+    if (sampling) return; // A slow nvidia-smi: skip a beat rather than pile up.
+    sampling = true;
+    try {
+      link.send({ type: "overview", hwState: await sampler.sample() });
+    } catch (error) {
+      log.debug(`Cannot send a hardware overview: ${describeError(error)}`);
+    } finally {
+      sampling = false;
+    }
+  }, intervalMs);
+  return () => clearInterval(timer);
 }
 
 async function finish(ending: Ending, link: ServerLink): Promise<number> {

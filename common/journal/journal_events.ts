@@ -7,7 +7,7 @@
  */
 import type { QueueParams } from "../autoalloc.ts";
 import type { SubmitDescription } from "../job_types.ts";
-import type { WorkerConfiguration, WorkerLostReason } from "../protocol.ts";
+import type { HwState, WorkerConfiguration, WorkerLostReason } from "../protocol.ts";
 import { decodeMsgpack, encodeMsgpack } from "../msgpack.ts";
 
 export const JOURNAL_VERSION = 1;
@@ -32,6 +32,8 @@ export type JournalEvent =
   | { type: "server-stop" }
   | { type: "worker-connected"; workerId: number; configuration: WorkerConfiguration }
   | { type: "worker-lost"; workerId: number; reason: WorkerLostReason }
+  /** A hardware overview of a worker started with `--overview-interval`. */
+  | { type: "worker-overview"; workerId: number; hwState: HwState }
   /** `hq job open`. */
   | { type: "job-open"; jobId: number; name: string; maxFails: number | null }
   /**

@@ -3,17 +3,8 @@
  * of client requests. Decisions live in the pure `SchedulerCore`; this shell feeds it events and
  * the time, and carries its commands out.
  */
-import {
-  ACCESS_FILE_NAME,
-  type AccessRecord,
-  generateSecretKey,
-  generateServerUid,
-  readAccessRecord,
-  writeAccessRecord,
-} from "../common/access_record.ts";
 import { describeError, HqError } from "../common/errors.ts";
 import { logger } from "../common/log.ts";
-import { joinPath } from "../common/paths.ts";
 import {
   type ClientMessage,
   type ClientRequest,
@@ -26,11 +17,11 @@ import {
   type TaskNotification,
   type WorkerMessage,
 } from "../common/protocol.ts";
-import { createInstanceDir, linkCurrent, unlinkCurrent } from "../common/server_dir.ts";
+import { unlinkCurrent } from "../common/server_dir.ts";
 import type { MessageConnection } from "../common/transport/mod.ts";
 import { HQ_VERSION } from "../common/version.ts";
 import { EndpointListener } from "./endpoint_listener.ts";
-import { findLiveServer } from "./live_server_check.ts";
+import { openServerAccess, refuseLiveServer, type ServerAccess } from "./server_access.ts";
 import { SchedulerCore, SERVER_PREFILL_CPU_SLOTS } from "./scheduler/scheduler_core.ts";
 import { JobService } from "./job_service.ts";
 import { WorkerHub } from "./worker_hub.ts";
@@ -147,83 +138,42 @@ export class HqServer {
     this.#autoalloc.start();
   }
 
-  /** Starts the server (spec §3.1 steps 1–5) and begins serving. */
-  static async start(options: ServerOptions): Promise<HqServer> {
-    const root = options.serverDir;
-    if (await findLiveServer(root)) {
-      throw new HqError(
-        `Server at ${root} is already online, please stop it first using \`hq server stop --server-dir ${root}\``,
-      );
-    }
-    const template = options.accessFile ? await loadTemplate(options.accessFile) : null;
-    const { journal, restored } = options.journalPath
-      ? await ServerJournal.open(options.journalPath, options.journalFlushPeriodMs ?? 30_000)
-      : { journal: ServerJournal.inMemory(), restored: null };
+  /**
+   * Starts the server (spec §3.1 steps 1–5) and begins serving. With `access` (from
+   * `openServerAccess`, after `refuseLiveServer`) the ports are open and the access file is
+   * written already; a restored server's uid is in the access file, so a journal's server opens
+   * its access after the restore.
+   */
+  static async start(options: ServerOptions, access?: ServerAccess): Promise<HqServer> {
+    if (access === undefined) await refuseLiveServer(options.serverDir);
+    let journal: ServerJournal | null = null;
     try {
-      return await HqServer.#startWith(options, template, journal, restored);
+      const opened = options.journalPath
+        ? await ServerJournal.open(options.journalPath, options.journalFlushPeriodMs ?? 30_000)
+        : { journal: ServerJournal.inMemory(), restored: null };
+      journal = opened.journal;
+      access ??= await openServerAccess(options, opened.restored?.serverUid ?? undefined);
+      return await HqServer.#startWith(options, access, opened.journal, opened.restored);
     } catch (error) {
-      await journal.close();
+      if (access !== undefined) {
+        access.clientListener.close();
+        access.workerListener.close();
+      }
+      await journal?.close();
       throw error;
     }
   }
 
   static async #startWith(
     options: ServerOptions,
-    template: AccessRecord | null,
+    access: ServerAccess,
     journal: ServerJournal,
     restored: RestoredState | null,
   ): Promise<HqServer> {
     const root = options.serverDir;
-    const host = options.host ?? template?.client?.host ?? Deno.hostname();
-    const clientListener = listen(options.clientPort ?? template?.client?.port ?? 0);
-    let workerListener: Deno.TcpListener;
-    try {
-      workerListener = listen(options.workerPort ?? template?.worker?.port ?? 0);
-    } catch (error) {
-      clientListener.close();
-      throw error;
-    }
-    const clientKey = template
-      ? template.client!.secretKey
-      : options.disableClientAuthentication
-      ? null
-      : generateSecretKey();
-    const workerKey = template
-      ? template.worker!.secretKey
-      : options.disableWorkerAuthentication
-      ? null
-      : generateSecretKey();
-    if (clientKey === null) warnUnauthenticated("client", clientListener.addr.port);
-    if (workerKey === null) warnUnauthenticated("worker", workerListener.addr.port);
-
-    const record: AccessRecord = {
-      version: HQ_VERSION,
-      // A restored server keeps its uid (journal spec §1.4).
-      serverUid: template?.serverUid || restored?.serverUid || generateServerUid(),
-      client: {
-        host: options.host ?? template?.client?.host ?? host,
-        port: clientListener.addr.port,
-        secretKey: clientKey,
-      },
-      worker: {
-        host: options.host ?? template?.worker?.host ?? host,
-        port: workerListener.addr.port,
-        secretKey: workerKey,
-      },
-    };
-    let instanceDir: string;
-    try {
-      instanceDir = await createInstanceDir(root);
-      const accessPath = joinPath(instanceDir, ACCESS_FILE_NAME);
-      log.info(`Storing access file as '${accessPath}'`);
-      await writeAccessRecord(accessPath, record);
-      await linkCurrent(root, instanceDir);
-    } catch (error) {
-      clientListener.close();
-      workerListener.close();
-      throw error;
-    }
-
+    const { clientListener, workerListener, record, instanceDir } = access;
+    const clientKey = record.client!.secretKey;
+    const workerKey = record.worker!.secretKey;
     const info: ServerInfo = {
       serverUid: record.serverUid!,
       clientHost: record.client!.host,
@@ -512,35 +462,4 @@ export class HqServer {
       };
     }
   }
-}
-
-function listen(port: number): Deno.TcpListener {
-  try {
-    return Deno.listen({ hostname: "0.0.0.0", port });
-  } catch (error) {
-    throw new HqError("Cannot create HQ server socket", { cause: error });
-  }
-}
-
-async function loadTemplate(path: string): Promise<AccessRecord> {
-  const record = await readAccessRecord(path);
-  if (!record.client || !record.worker) {
-    throw new HqError(`Access file "${path}" must be a full record with both client and worker`);
-  }
-  return record;
-}
-
-function warnUnauthenticated(role: "client" | "worker", port: number): void {
-  const line = "#".repeat(72);
-  log.warn(
-    [
-      line,
-      `# ${role.toUpperCase()} AUTHENTICATION AND ENCRYPTION IS DISABLED on port ${port}.`,
-      `# Anyone who can reach this port can ${
-        role === "client" ? "submit and cancel jobs and stop the server" : "join as a worker"
-      },`,
-      "# and all traffic on it travels in plain text.",
-      line,
-    ].join("\n"),
-  );
 }

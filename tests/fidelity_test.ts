@@ -603,3 +603,25 @@ Deno.test("worker --overview-interval sends HyperQueue-shaped worker-overview ev
     "--json --showuse --showbus --showmemuse",
   );
 });
+
+// --- 9. Server readiness ---
+
+Deno.test("a client started the moment access.json appears is answered: the file comes first, the server follows", async () => {
+  await using dir = await tempDir();
+  await using server = new HqProcess(
+    ["server", "start", "--server-dir", dir.path, "--host", "127.0.0.1"],
+    { logDir: dir.path },
+  );
+  await waitUntil(() => {
+    try {
+      return Deno.statSync(`${dir.path}/hq-current/access.json`).isFile;
+    } catch {
+      return false;
+    }
+  }, { intervalMs: 1, what: "the access file" });
+  const info = await hq(["server", "info", "--server-dir", dir.path, "--output-mode", "json"]);
+  assert.equal(info.code, 0, info.stderr);
+  assert.equal(JSON.parse(info.stdout).pid, server.pid);
+  assert.equal((await hq(["server", "stop", "--server-dir", dir.path])).code, 0);
+  assert.equal((await server.status()).code, 0);
+});

@@ -194,13 +194,10 @@ function buildTemplate(
 async function taskIdsAndEntries(
   args: SubmitArgs,
   submitDir: string,
-): Promise<{ ids: IdRanges; entries: string[] | null }> {
-  let entries: string[] | null = null;
+): Promise<{ ids: IdRanges; entries: Array<string | Uint8Array> | null }> {
+  let entries: Array<string | Uint8Array> | null = null;
   if (args.eachLine !== undefined) {
-    const bytes = await readFile(resolvePath(submitDir, args.eachLine));
-    const text = new TextDecoder().decode(bytes);
-    entries = text.split("\n");
-    if (entries.length > 0 && entries[entries.length - 1] === "") entries.pop();
+    entries = splitLines(await readFile(resolvePath(submitDir, args.eachLine)));
   } else if (args.fromJson !== undefined) {
     const path = resolvePath(submitDir, args.fromJson);
     const text = new TextDecoder().decode(await readFile(path));
@@ -223,6 +220,28 @@ async function taskIdsAndEntries(
     ids: IdRanges.fromSortedIds(selected),
     entries: selected.map((id) => entries![id]),
   };
+}
+
+/**
+ * The lines of `--each-line`, without their `\n`; as HyperQueue, the bytes are kept: a line that
+ * is not UTF-8 stays bytes (anything else, `\r` included, is the line's own).
+ */
+function splitLines(bytes: Uint8Array): Array<string | Uint8Array> {
+  const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  const lines: Array<string | Uint8Array> = [];
+  let start = 0;
+  while (start < bytes.length) {
+    let end = bytes.indexOf(0x0a, start);
+    if (end < 0) end = bytes.length;
+    const line = bytes.subarray(start, end);
+    try {
+      lines.push(strict.decode(line));
+    } catch {
+      lines.push(line.slice());
+    }
+    start = end + 1;
+  }
+  return lines;
 }
 
 async function readFile(path: string): Promise<Uint8Array> {

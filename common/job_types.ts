@@ -85,8 +85,11 @@ export function requestVariants(template: TaskTemplate): RequestVariant[] {
 export interface SubmitDescription {
   template: TaskTemplate;
   ids: IdRange[];
-  /** `HQ_ENTRY` of each task, by index into `ids` (`--each-line`, `--from-json`). */
-  entries: string[] | null;
+  /**
+   * `HQ_ENTRY` of each task, by index into `ids` (`--each-line`, `--from-json`); bytes for a line
+   * that is not UTF-8, passed to the task as it was in the file.
+   */
+  entries: Array<string | Uint8Array> | null;
 }
 
 export type TaskCounts = Record<TaskState, number>;

@@ -299,7 +299,7 @@ export type WorkerMessage =
  */
 export interface AssignedTaskMessage extends TaskRefMessage {
   submitIndex: number;
-  entry: string | null;
+  entry: string | Uint8Array | null;
   /** A multi-node task's hostnames, root (the receiving worker) first (jobs spec §5.6). */
   nodes?: string[];
   /** The request variant to run with, when the task has several (resources spec §3.6). */

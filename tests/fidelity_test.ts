@@ -625,3 +625,34 @@ Deno.test("a client started the moment access.json appears is answered: the file
   assert.equal((await hq(["server", "stop", "--server-dir", dir.path])).code, 0);
   assert.equal((await server.status()).code, 0);
 });
+
+Deno.test("--each-line passes each line's raw bytes to HQ_ENTRY", async () => {
+  await using cwd = await tempDir();
+  await using c = await cluster();
+  const lines = [
+    new Uint8Array([0xff, 0x41, 0xc3]), // not UTF-8
+    new TextEncoder().encode("žluťoučký kůň"),
+    new TextEncoder().encode("crlf\r"),
+    new Uint8Array([]),
+  ];
+  const file = new Uint8Array(lines.reduce((n, line) => n + line.length + 1, 0));
+  let at = 0;
+  for (const line of lines) {
+    file.set(line, at);
+    at += line.length + 1;
+    file[at - 1] = 0x0a;
+  }
+  await Deno.writeFile(`${cwd.path}/lines.txt`, file);
+  await submitJob(c.server, [
+    "--wait",
+    "--each-line",
+    "lines.txt",
+    "--",
+    "bash",
+    "-c",
+    'printf %s "$HQ_ENTRY" > "entry-$HQ_TASK_ID"',
+  ], { cwd: cwd.path });
+  for (const [id, line] of lines.entries()) {
+    assert.deepEqual(await Deno.readFile(`${cwd.path}/entry-${id}`), line, `entry ${id}`);
+  }
+});

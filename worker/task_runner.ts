@@ -297,7 +297,9 @@ export class TaskRunner {
     env.HQ_TASK_ID = String(task.taskId);
     env.HQ_INSTANCE_ID = String(task.instanceId);
     env.HQ_SUBMIT_DIR = template.submitDir;
-    if (task.entry !== null) env.HQ_ENTRY = task.entry;
+    // A line of `--each-line` that is not UTF-8 comes as bytes, and reaches the task unchanged.
+    const byteEnv = task.entry instanceof Uint8Array ? { HQ_ENTRY: task.entry } : undefined;
+    if (typeof task.entry === "string") env.HQ_ENTRY = task.entry;
     if (this.options.hqPath) env.HQ = this.options.hqPath;
     if (this.options.notify) env.HQ_ACCESS_KEY = this.options.notify.accessKey(entry.ref);
     Object.assign(env, allocationEnv(request, allocation, template.env));
@@ -369,6 +371,7 @@ export class TaskRunner {
       const process = spawnTask({
         argv,
         env,
+        byteEnv,
         cwd: paths.cwd,
         stdin,
         stdout: paths.stdout,

@@ -62,7 +62,8 @@ async function emptyProcessMs(): Promise<number> {
   return performance.now() - started;
 }
 
-async function oneStart(): Promise<{ access: number; answers: number }> {
+/** One server start: milliseconds until the access file, and until the first answer. */
+export async function oneStart(): Promise<{ access: number; answers: number }> {
   const serverDir = await Deno.makeTempDir({ prefix: "hq-bench-ready-" });
   const accessPath = `${serverDir}/hq-current/access.json`;
   const started = performance.now();

@@ -155,9 +155,12 @@ export class HqServer {
       access ??= await openServerAccess(options, opened.restored?.serverUid ?? undefined);
       return await HqServer.#startWith(options, access, opened.journal, opened.restored);
     } catch (error) {
-      if (access !== undefined) {
-        access.clientListener.close();
-        access.workerListener.close();
+      for (const listener of access ? [access.clientListener, access.workerListener] : []) {
+        try {
+          listener.close();
+        } catch {
+          // Closed already.
+        }
       }
       await journal?.close();
       throw error;

@@ -10,6 +10,7 @@ import { type BenchRow, formatTable } from "./_bench_row.ts";
 /** In run order. Each is imported only when it runs, so one benchmark loads nothing else's code. */
 const BENCHMARKS: Record<string, () => Promise<BenchRow[]>> = {
   cold_start: async () => (await import("./cold_start.ts")).benchColdStart(),
+  server_ready: async () => (await import("./server_ready.ts")).benchServerReady(),
   transport_roundtrip: async () =>
     (await import("./transport_roundtrip.ts")).benchTransportRoundtrip(),
   transport_throughput: async () =>

@@ -33,6 +33,8 @@ interface ArgMeta {
   possibleValues?: readonly string[];
   /** Recognised at every level of the command tree (root command only). */
   global?: boolean;
+  /** Only the short name works (clap's `#[arg(short)]` without `long`). */
+  shortOnly?: boolean;
 }
 
 export interface ArgSpec<T> extends ArgMeta {
@@ -65,6 +67,15 @@ const identity: ValueParser<string> = (raw) => raw;
 /** A boolean switch. With `env`, the variable must be `true` or `false`. */
 export function flag(meta: ArgMeta): ArgSpec<boolean> {
   return spec<boolean>("flag", meta, { parse: parseBoolean, defaultValue: false });
+}
+
+/** A short switch that may repeat (`-vv`); its value is how often it was given. */
+export function countFlag(meta: ArgMeta & { short: string }): ArgSpec<number> {
+  return spec<number>("flag", { ...meta, shortOnly: true }, {
+    parse: parseBoolean,
+    defaultValue: 0,
+    multiple: true,
+  });
 }
 
 /** An option taking one value. */
@@ -239,6 +250,7 @@ export function displayName(key: string, arg: ArgSpec<unknown>): string {
     const inner = arg.required ? `<${value}>` : `[${value}]`;
     return arg.multiple ? `${inner}...` : inner;
   }
+  if (arg.shortOnly) return `-${arg.short}`;
   const name = `--${longName(key, arg)}`;
   return arg.kind === "flag" ? name : `${name} <${value}>`;
 }
@@ -305,7 +317,7 @@ export function parseCommandLine<C>(
       if (name === "help") return help(path, true);
       if (name === "version" && command === root) return { type: "version" };
       const found = find((key, arg) =>
-        longName(key, arg) === name || !!arg.aliases?.includes(name)
+        (!arg.shortOnly && longName(key, arg) === name) || !!arg.aliases?.includes(name)
       );
       if (!found) throw new UsageError(`unexpected argument '--${name}' found`);
       if (found.arg.kind === "flag") {
@@ -419,7 +431,7 @@ function resolveValues(
       continue;
     }
     const parsed = given.map((text) => parseValue(key, arg, text));
-    values[key] = arg.multiple ? parsed : parsed[0];
+    values[key] = arg.multiple ? (arg.shortOnly ? parsed.length : parsed) : parsed[0];
   }
   if (missing.length > 0) {
     throw new UsageError(

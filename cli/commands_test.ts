@@ -132,7 +132,7 @@ Deno.test("server start parses ports and durations, with the spec's defaults", (
   assert.equal(outcome.values.workerPort, 65535);
   assert.equal(outcome.values.idleTimeout, 90_000);
   assert.equal(outcome.values.journalFlushPeriod, 30_000);
-  assert.equal(outcome.values.schedulerTimeLimit, 5_000);
+  assert.equal(outcome.values.schedulerTimeLimit, undefined);
   assert.equal(outcome.values.disableClientAuthenticationAndEncryption, false);
 });
 

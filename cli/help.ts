@@ -45,6 +45,7 @@ export function renderHelp<C>(path: Command<C>[], long: boolean): string {
 }
 
 function signature(key: string, arg: ArgSpec<unknown>): string {
+  if (arg.shortOnly) return `-${arg.short}...`;
   const short = arg.short ? `-${arg.short}, ` : "    ";
   const name = displayName(key, arg);
   return `${short}${arg.kind === "flag" ? `--${longName(key, arg)}` : name}`;

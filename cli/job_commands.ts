@@ -6,6 +6,7 @@ import type { IdSelector } from "../common/protocol.ts";
 import {
   type ArgValues,
   type Command,
+  countFlag,
   defineCommand,
   flag,
   option,
@@ -84,6 +85,19 @@ export function parseTaskStates(raw: string): TaskState[] {
   });
 }
 
+const COMPLETED_STATES: TaskState[] = ["finished", "failed", "aborted", "canceled"];
+
+/** `job forget --filter`: only the states a completed job can end in. */
+function parseCompletedStates(raw: string): TaskState[] {
+  return raw.split(",").map((item) => {
+    const state = item.trim() as TaskState;
+    if (!COMPLETED_STATES.includes(state)) {
+      throw new Error(`invalid state "${item}" (expected ${COMPLETED_STATES.join(", ")})`);
+    }
+    return state;
+  });
+}
+
 const JOB_STATE_WORDS = [...TASK_STATES, "opened"] as const;
 export type JobStateFilter = typeof JOB_STATE_WORDS[number];
 
@@ -110,13 +124,12 @@ export const submitArgs = {
     help:
       "CPUs per task: an amount and a policy (compact, compact!, tight, tight!, scatter) or all",
     parse: parseCpuRequest,
-    defaultText: "1 compact",
   }),
   resource: optionList({
     help: "Another resource per task, NAME=REQUEST (e.g. gpus/nvidia=1, mem=2000)",
     parse: parseResourceRequest,
   }),
-  weight: option({ help: "Resource weight for the scheduler", parse: Number, defaultText: "1" }),
+  weight: option({ help: "Resource weight for the scheduler", parse: Number }),
   nodes: option({
     help: "Run each task on this many whole workers of one group (multi-node task)",
     parse: (raw) => nonNegativeInteger(raw),
@@ -153,7 +166,7 @@ export const submitArgs = {
     help: "Stream the outputs of all tasks into log files in this directory (`hq output-log`)",
     aliases: ["log"],
   }),
-  cwd: option({ help: "Working directory of the tasks", defaultText: "%{SUBMIT_DIR}" }),
+  cwd: option({ help: "Working directory of the tasks" }),
   env: optionList({ help: "Environment variable KEY=VALUE for the tasks", parse: parseEnv }),
   pin: option<"taskset" | "omp">({
     help: "Pin the task to its allocated CPUs",
@@ -241,14 +254,20 @@ export const jobCancelArgs = {
 
 export const jobForgetArgs = {
   ...jobSelector,
-  filter: optionList({ help: "Forget only jobs in these states", parse: parseTaskStates }),
+  filter: optionList({ help: "Forget only jobs in these states", parse: parseCompletedStates }),
 };
 
 export const taskListArgs = {
-  ...jobSelector,
+  selector: positional({
+    help: "Job ids: an id, a range, a list or `last`",
+    parse: parseJobIdsWithoutAll,
+    required: true,
+    valueName: "SELECTOR",
+  }),
   tasks: option({ help: "Only these task ids", parse: parseArray }),
   taskStatus: optionList({ help: "Only tasks in these states", parse: parseTaskStates }),
-  verbose: flag({ help: "Show full error messages", short: "v" }),
+  // HyperQueue's `-v` is a count without a long name: `-vv` works, `--verbose` does not.
+  verbose: countFlag({ help: "Show full error messages", short: "v" }),
 };
 export type TaskListArgs = ArgValues<typeof taskListArgs>;
 

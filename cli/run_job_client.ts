@@ -108,7 +108,8 @@ export async function runJobForget(
     const forgotten = response.results.filter((r) => r.outcome === "forgotten").length;
     const ignored = response.results.length - forgotten;
     log.info(
-      `${forgotten} jobs were forgotten${
+      // HyperQueue's words: "1 job were forgotten".
+      `${forgotten} ${forgotten === 1 ? "job" : "jobs"} were forgotten${
         ignored > 0 ? `, ${ignored} were ignored due to wrong state or invalid ID` : ""
       }`,
     );
@@ -136,6 +137,7 @@ export async function runJobOpen(
   maxFails: number | null,
   context: CliContext,
 ): Promise<void> {
+  if (/[\n\t]/.test(name)) throw new HqError("name cannot have a newline or a tab");
   await withClient(context, async (client) => {
     const response = expectResponse(
       await client.request({ type: "job-open", name, maxFails }),
@@ -158,7 +160,7 @@ export async function runTaskList(args: TaskListArgs, context: CliContext): Prom
         (states.length === 0 || states.includes(task.state))
       ),
     }));
-    context.output.taskList(selected, { verbose: args.verbose });
+    context.output.taskList(selected, { verbose: args.verbose > 0 });
   });
 }
 
@@ -190,15 +192,17 @@ export async function runJobTaskIds(
 
 /** Copies task output files to stdout, raw (spec §7.8). */
 export async function runJobCat(args: JobCatArgs, context: CliContext): Promise<void> {
-  if (context.globals.outputMode === "json") {
-    throw new HqError("JSON output mode doesn't support job output");
-  }
   await withClient(context, async (client) => {
     const response = await jobDetails(client, args.selector);
     for (const id of response.notFound) log.error(`Job ${id} was not found`);
     if (response.jobs.length === 0) {
       log.error("No jobs were found");
       return;
+    }
+    // As HyperQueue: the server is asked first, so unknown jobs are reported as in cli mode; only
+    // a job that exists meets the JSON printer, which cannot print outputs.
+    if (context.globals.outputMode === "json") {
+      throw new HqError("JSON output mode doesn't support job output");
     }
     const wanted = args.tasks ? new IdRanges(args.tasks) : null;
     const states = args.taskStatus.flat();

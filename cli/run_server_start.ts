@@ -1,15 +1,24 @@
+import { HqError } from "../common/errors.ts";
 import { logger } from "../common/log.ts";
 import { setBrokenPipePolicy } from "../common/output/mod.ts";
 import { resolvePath } from "../common/paths.ts";
 import { HQ_VERSION } from "../common/version.ts";
-import { HqServer } from "../server/mod.ts";
+// Not through server/mod.ts, which loads the whole server: the access file is written first.
+import { openServerAccess, refuseLiveServer } from "../server/server_access.ts";
 import type { CliContext } from "./context.ts";
+import { lazyImport } from "./lazy_import.ts";
 import type { ServerStartArgs } from "./server_commands.ts";
 
 const log = logger("server");
 
 /** `hq server start`: runs in the foreground until `hq server stop`, SIGINT or SIGTERM. */
 export async function runServerStart(args: ServerStartArgs, context: CliContext): Promise<number> {
+  if (args.schedulerTimeLimit !== undefined) {
+    throw new HqError(
+      "--scheduler-time-limit is not supported by this version of hq: its scheduler places " +
+        "tasks in one greedy pass, with no solver whose time could be limited",
+    );
+  }
   setBrokenPipePolicy("ignore");
   // A bug in one connection's handling must not take the whole server down.
   globalThis.addEventListener("unhandledrejection", (event) => {
@@ -19,7 +28,7 @@ export async function runServerStart(args: ServerStartArgs, context: CliContext)
   log.info(`HyperQueue ${HQ_VERSION}`);
   const cwd = Deno.cwd();
   const journalPath = args.journal === undefined ? undefined : resolvePath(cwd, args.journal);
-  const server = await HqServer.start({
+  const options = {
     serverDir: context.globals.serverDir,
     host: args.host,
     clientPort: args.clientPort,
@@ -31,7 +40,17 @@ export async function runServerStart(args: ServerStartArgs, context: CliContext)
     accessFile: args.accessFile === undefined ? undefined : resolvePath(cwd, args.accessFile),
     disableClientAuthentication: args.disableClientAuthenticationAndEncryption,
     disableWorkerAuthentication: args.disableWorkerAuthenticationAndEncryption,
-  });
+  };
+  // Tools issue their first command ~0.2 s after starting the server: publish the access file
+  // before loading the server (~25 ms of modules), unless a journal's restore must give the uid.
+  // Clients that connect meanwhile wait in the listen backlog.
+  let access;
+  if (journalPath === undefined) {
+    await refuseLiveServer(options.serverDir);
+    access = await openServerAccess(options);
+  }
+  const { HqServer } = await lazyImport<typeof import("../server/mod.ts")>("../server/mod.ts");
+  const server = await HqServer.start(options, access);
   context.output.serverInfo(server.info, server.serverDir);
   const onSignal = () => void server.stop();
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];

@@ -7,7 +7,6 @@ import { IdRanges } from "../common/id_ranges.ts";
 import type { SubmitDescription, TaskTemplate } from "../common/job_types.ts";
 import { logger } from "../common/log.ts";
 import { writeStdout } from "../common/output/mod.ts";
-import { toSortedJson } from "../common/output/json.ts";
 import { resolvePath } from "../common/paths.ts";
 import { hasPlaceholders, unknownPlaceholders } from "../common/placeholders.ts";
 import { parseCommandLine } from "./args.ts";
@@ -19,6 +18,7 @@ import { showProgress } from "./run_job_progress.ts";
 import type { IdSelector, TaskNotification } from "../common/protocol.ts";
 import { splitShellWords } from "../common/shell_words.ts";
 import { assembleTaskRequest } from "../common/resources/resource_request.ts";
+import { jsonArrayEntries } from "./json_entries.ts";
 
 const log = logger("client::submit");
 
@@ -43,9 +43,11 @@ export async function runSubmit(
   const args = directives
     ? mergeDirectives(cliArgs, given, directives.args, directives.given)
     : cliArgs;
-  const command = [...(directives?.shebang ?? []), ...cliArgs.commands];
+  // HyperQueue applies no shebang to a script read with --stdin.
+  const shebang = cliArgs.stdin ? [] : directives?.shebang ?? [];
+  const command = [...shebang, ...cliArgs.commands];
   if (args.job !== undefined) {
-    if (given.has("name")) {
+    if (args.name !== undefined) {
       throw new HqError("Parameter --name is not allowed when submitting to an open job.");
     }
     if (args.maxFails !== undefined) {
@@ -63,10 +65,11 @@ export async function runSubmit(
   warnAboutOutputs(template, ids.count, args);
   const submit: SubmitDescription = { template, ids: ids.ranges.slice(), entries };
 
-  const notify = args.onNotify === undefined ? null : notifyRunner(args.onNotify);
-  if (notify && !args.wait && !args.progress) {
-    throw new HqError("--on-notify can only be used together with --wait or --progress");
-  }
+  // As in HyperQueue, only `--wait` listens for notifications: without it (and with
+  // `--progress`) `--on-notify` is ignored.
+  const notify = args.onNotify === undefined || !args.wait || args.progress
+    ? null
+    : notifyRunner(args.onNotify);
 
   await withClient(context, async (client) => {
     client.onNotify = notify?.run ?? null;
@@ -112,7 +115,7 @@ function notifyRunner(command: string): {
           HQ_TASK_ID: String(taskId),
           HQ_WORKER_ID: String(workerId),
         },
-        stdin: "null",
+        stdin: "inherit",
       }).spawn().status;
       if (!status.success) {
         log.warn(`The --on-notify command failed with exit code ${status.code}`);
@@ -191,25 +194,22 @@ function buildTemplate(
 async function taskIdsAndEntries(
   args: SubmitArgs,
   submitDir: string,
-): Promise<{ ids: IdRanges; entries: string[] | null }> {
-  let entries: string[] | null = null;
+): Promise<{ ids: IdRanges; entries: Array<string | Uint8Array> | null }> {
+  let entries: Array<string | Uint8Array> | null = null;
   if (args.eachLine !== undefined) {
-    const bytes = await readFile(resolvePath(submitDir, args.eachLine));
-    const text = new TextDecoder().decode(bytes);
-    entries = text.split("\n");
-    if (entries.length > 0 && entries[entries.length - 1] === "") entries.pop();
+    entries = splitLines(await readFile(resolvePath(submitDir, args.eachLine)));
   } else if (args.fromJson !== undefined) {
     const path = resolvePath(submitDir, args.fromJson);
-    let json: unknown;
+    const text = new TextDecoder().decode(await readFile(path));
     try {
-      json = JSON.parse(new TextDecoder().decode(await readFile(path)));
+      JSON.parse(text);
     } catch (error) {
       throw new HqError(`${path}: ${error instanceof Error ? error.message : error}`);
     }
-    if (!Array.isArray(json)) {
+    entries = jsonArrayEntries(text);
+    if (entries === null) {
       throw new HqError(`${path}: The top element of the provided JSON file has to be an array`);
     }
-    entries = json.map((item) => compactSortedJson(item));
   }
   const array = args.array ? new IdRanges(args.array) : null;
   if (entries === null) return { ids: array ?? IdRanges.sequence(0, 1), entries: null };
@@ -222,8 +222,26 @@ async function taskIdsAndEntries(
   };
 }
 
-function compactSortedJson(value: unknown): string {
-  return JSON.stringify(JSON.parse(toSortedJson(value)));
+/**
+ * The lines of `--each-line`, without their `\n`; as HyperQueue, the bytes are kept: a line that
+ * is not UTF-8 stays bytes (anything else, `\r` included, is the line's own).
+ */
+function splitLines(bytes: Uint8Array): Array<string | Uint8Array> {
+  const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  const lines: Array<string | Uint8Array> = [];
+  let start = 0;
+  while (start < bytes.length) {
+    let end = bytes.indexOf(0x0a, start);
+    if (end < 0) end = bytes.length;
+    const line = bytes.subarray(start, end);
+    try {
+      lines.push(strict.decode(line));
+    } catch {
+      lines.push(line.slice());
+    }
+    start = end + 1;
+  }
+  return lines;
 }
 
 async function readFile(path: string): Promise<Uint8Array> {
@@ -247,9 +265,12 @@ function warnAboutOutputs(template: TaskTemplate, taskCount: number, args: Submi
     }
     for (const [name, path] of channels) {
       const explicit = args[name]?.path;
-      if (typeof explicit === "string" && path !== null && !path.includes("%{TASK_ID}")) {
+      if (
+        typeof explicit === "string" && path !== null &&
+        !pathAsTaskSeesIt(path, template.cwd).includes("%{TASK_ID}")
+      ) {
         log.warn(
-          `You have submitted an array job, but the \`${name}\` path does not contain the task ID placeholder.\nConsider adding \`%{TASK_ID}\` to the \`--${name}\` value.`,
+          `You have submitted an array job, but the \`${name}\` path does not contain the task ID placeholder.\nIndividual tasks might thus overwrite the file. Consider adding \`%{TASK_ID}\` to the \`--${name}\` value.`,
         );
       }
     }
@@ -268,6 +289,19 @@ function warnAboutOutputs(template: TaskTemplate, taskCount: number, args: Submi
       log.warn(`Found unknown placeholders \`${unknown.join(", ")}\` in ${context}`);
     }
   }
+}
+
+function resourceName(request: string): string {
+  return request.slice(0, request.indexOf("=")).trim();
+}
+
+/**
+ * An output path as HyperQueue checks it for `%{TASK_ID}`: relative to the raw `--cwd`, with
+ * `%{CWD}` standing for it, so `--cwd task-%{TASK_ID} --stdout out` is one file per task.
+ */
+function pathAsTaskSeesIt(path: string, cwd: string): string {
+  const expanded = path.replaceAll("%{CWD}", cwd);
+  return expanded.startsWith("/") ? expanded : `${cwd}/${expanded}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -357,7 +391,8 @@ export function scanDirectives(text: string): { words: string[]; shebang: string
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
     if (i === 0 && line.startsWith("#!")) {
-      shebang = line.slice(2).trim().split(/\s+/).filter((word) => word !== "");
+      const text = line.slice(2).trim();
+      shebang = splitShellWords(text) ?? text.split(/\s+/).filter((word) => word !== "");
       continue;
     }
     if (line.startsWith("#HQ ")) words.push(...splitWords(line.slice(4)));
@@ -394,7 +429,11 @@ function splitWords(text: string): string[] {
   return words;
 }
 
-/** Command line wins for single values; lists concatenate; the array source goes as a group. */
+/**
+ * Command line wins for single values; `--env` and `--resource` combine as HyperQueue does, the
+ * command line's first and the directive's after them, so the directive wins for the same key;
+ * the array source goes as a group.
+ */
 function mergeDirectives(
   cli: SubmitArgs,
   cliGiven: ReadonlySet<string>,
@@ -405,10 +444,13 @@ function mergeDirectives(
   const arrayFromCli = ARRAY_SOURCES.some((key) => cliGiven.has(key));
   for (const key of directiveGiven) {
     const value = (directive as Record<string, unknown>)[key];
-    if (key === "env" || key === "resource") {
+    if (key === "env") {
+      merged[key] = [...cli.env, ...directive.env];
+    } else if (key === "resource") {
+      const names = new Set(directive.resource.map(resourceName));
       merged[key] = [
-        ...(value as unknown[]),
-        ...((cli as Record<string, unknown>)[key] as unknown[]),
+        ...cli.resource.filter((request) => !names.has(resourceName(request))),
+        ...directive.resource,
       ];
     } else if (key === "taskDir") {
       merged[key] = cli.taskDir || directive.taskDir;

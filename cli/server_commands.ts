@@ -37,11 +37,12 @@ export const serverStartArgs = {
   disableWorkerAuthenticationAndEncryption: flag({
     help: "Accept workers without authentication or encryption (dangerous)",
   }),
+  // HyperQueue's bound on its solver's time per round. Ours places tasks in one greedy pass with
+  // no solver to bound, so the option is refused rather than silently ignored.
   schedulerTimeLimit: option({
-    help: "Upper bound on the duration of one scheduling round",
+    help: "Upper bound on the duration of one scheduling round (not supported)",
     parse: parseDurationArg,
-    default: 5_000,
-    defaultText: "5s",
+    hidden: true,
   }),
 };
 export type ServerStartArgs = ArgValues<typeof serverStartArgs>;

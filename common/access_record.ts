@@ -124,11 +124,14 @@ export function serializeAccessRecord(record: AccessRecord): string {
 }
 
 /** Creates the file exclusively (an existing file is an error) with mode 0400. */
+// Synchronous writes: a starting server writes its access file before it is ready (see
+// createInstanceDir).
+// deno-lint-ignore require-await
 export async function writeAccessRecord(path: string, record: AccessRecord): Promise<void> {
   try {
-    await Deno.writeTextFile(path, serializeAccessRecord(record), { createNew: true, mode: 0o400 });
+    Deno.writeTextFileSync(path, serializeAccessRecord(record), { createNew: true, mode: 0o400 });
     // The mode above passes through the umask; make sure nobody else can read the keys.
-    await Deno.chmod(path, 0o400);
+    Deno.chmodSync(path, 0o400);
   } catch (error) {
     if (error instanceof Deno.errors.AlreadyExists) {
       throw new ServerDirError(`Cannot write access file "${path}": the file already exists`);

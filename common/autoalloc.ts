@@ -2,7 +2,10 @@
  * Automatic allocation (journal-alloc spec §2): what a client sends to create a queue, and what
  * it is shown of queues and allocations. Shared by the CLI, the server and the journal.
  */
-import type { ResourceDescriptor, ResourceDescriptorItem } from "./resources/resource_descriptor.ts";
+import type {
+  ResourceDescriptor,
+  ResourceDescriptorItem,
+} from "./resources/resource_descriptor.ts";
 
 export type ManagerName = "pbs" | "slurm";
 

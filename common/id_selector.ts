@@ -11,11 +11,34 @@ export function parseIdSelector(text: string): IdSelector {
   if (trimmed === "last") return { type: "last" };
   const ranges: Array<[number, number, number]> = [];
   for (const item of trimmed.split(",")) ranges.push(parseRange(item.trim()));
+  // Ranges may interleave (`0-10:2,1-9:2`) as long as no id is in two of them.
   const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
-  for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i][0] <= sorted[i - 1][1]) throw new Error("Ranges overlap");
+  let open: Array<[number, number, number]> = [];
+  for (const range of sorted) {
+    open = open.filter((earlier) => earlier[1] >= range[0]);
+    if (open.some((earlier) => rangesShareAnId(earlier, range))) {
+      throw new Error("Ranges overlap");
+    }
+    open.push(range);
   }
   return { type: "ids", ranges };
+}
+
+/**
+ * Whether two stepped ranges have an id in common. Their common ids repeat with the period
+ * lcm(steps), so looking at the sparser range's first `denser step` ids in the shared interval
+ * is enough.
+ */
+function rangesShareAnId(a: [number, number, number], b: [number, number, number]): boolean {
+  const low = Math.max(a[0], b[0]);
+  const high = Math.min(a[1], b[1]);
+  if (low > high) return false;
+  const [sparse, dense] = a[2] >= b[2] ? [a, b] : [b, a];
+  let id = low + ((sparse[0] - low) % sparse[2] + sparse[2]) % sparse[2];
+  for (let n = 0; n < dense[2] && id <= high; n++, id += sparse[2]) {
+    if ((id - dense[0]) % dense[2] === 0) return true;
+  }
+  return false;
 }
 
 /** A plain id (no ranges), e.g. for `hq worker address`. */

@@ -17,12 +17,23 @@ Deno.test("parseIdSelector reads ids, ranges, steps, lists, all and last", () =>
 Deno.test("parseIdSelector rejects overlapping ranges, bad steps and garbage", () => {
   assert.throws(() => parseIdSelector("1-5,3"), /Ranges overlap/);
   assert.throws(() => parseIdSelector("1-5,5-7"), /Ranges overlap/);
+  assert.throws(() => parseIdSelector("0-10:2,4-12:4"), /Ranges overlap/);
+  assert.throws(() => parseIdSelector("1-9:2,0-10:2,7"), /Ranges overlap/);
   assert.throws(() => parseIdSelector("2-10:0"), /Invalid step/);
   assert.throws(() => parseIdSelector("2-10:9"), /Invalid step/);
   assert.throws(() => parseIdSelector("5-2"), /smaller than its start/);
   assert.throws(() => parseIdSelector("x"), /Invalid id or range/);
   assert.throws(() => parseIdSelector("-1"), /Invalid id or range/);
   assert.throws(() => parseIdSelector(""), /Invalid id or range/);
+});
+
+Deno.test("parseIdSelector accepts interleaved ranges that share no id", () => {
+  assert.deepEqual(parseIdSelector("0-10:2,1-9:2"), {
+    type: "ids",
+    ranges: [[0, 10, 2], [1, 9, 2]],
+  });
+  assert.equal(parseIdSelector("0-4000000000:2,1-3999999999:2").type, "ids");
+  assert.equal(parseIdSelector("0-30:6,3-33:10").type, "ids");
 });
 
 Deno.test("parseId accepts a plain id only", () => {

@@ -99,8 +99,11 @@ export function requestVariants(template: TaskTemplate): RequestVariant[] {
 export interface SubmitDescription {
   template: TaskTemplate;
   ids: IdRange[];
-  /** `HQ_ENTRY` of each task, by index into `ids` (`--each-line`, `--from-json`). */
-  entries: string[] | null;
+  /**
+   * `HQ_ENTRY` of each task, by index into `ids` (`--each-line`, `--from-json`); bytes for a line
+   * that is not UTF-8, passed to the task as it was in the file.
+   */
+  entries: Array<string | Uint8Array> | null;
   /**
    * Present on graph submits (job files, the API; resources spec §10): by index into `ids`, the
    * ids of the tasks of the same job each task waits for (empty for none). Absent for `hq submit`.

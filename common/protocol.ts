@@ -260,10 +260,39 @@ export interface TaskRefMessage {
   instanceId: number;
 }
 
+/** One GPU in a hardware overview: usages in percent. */
+export interface GpuUsage {
+  id: string;
+  processor_usage: number;
+  mem_usage: number;
+}
+
+/**
+ * A worker's hardware overview (`--overview-interval`), in HyperQueue's `HwSample` shape and key
+ * spelling, which `hq journal export` shows as is. Memory in bytes, timestamp in Unix seconds.
+ */
+export interface HwState {
+  cpu_usage: { cpu_per_core_percent_usage: number[] };
+  memory_usage: { total: number; free: number };
+  network_usage: {
+    rx_bytes: number;
+    tx_bytes: number;
+    rx_packets: number;
+    tx_packets: number;
+    rx_errors: number;
+    tx_errors: number;
+  };
+  nvidia_gpus: { gpus: GpuUsage[] } | null;
+  amd_gpus: { gpus: GpuUsage[] } | null;
+  timestamp: number;
+}
+
 export type WorkerMessage =
   /** First message after the handshake. */
   | { type: "register"; configuration: WorkerConfiguration }
   | { type: "heartbeat" }
+  /** A hardware overview, every `--overview-interval`. */
+  | { type: "overview"; hwState: HwState }
   /** The worker's own time limit expired; it exits right after. */
   | { type: "time-limit-reached" }
   | { type: "task-started"; task: TaskRefMessage }
@@ -282,7 +311,7 @@ export type WorkerMessage =
  */
 export interface AssignedTaskMessage extends TaskRefMessage {
   submitIndex: number;
-  entry: string | null;
+  entry: string | Uint8Array | null;
   /** A multi-node task's hostnames, root (the receiving worker) first (jobs spec §5.6). */
   nodes?: string[];
   /** The request variant to run with, when the task has several (resources spec §3.6). */
@@ -432,6 +461,9 @@ export function isWorkerMessage(value: unknown): value is WorkerMessage {
     case "heartbeat":
     case "time-limit-reached":
       return true;
+    case "overview":
+      return isRecord(value.hwState) && isRecord(value.hwState.cpu_usage) &&
+        isRecord(value.hwState.memory_usage) && isRecord(value.hwState.network_usage);
     case "task-started":
     case "task-finished":
       return isTaskRef(value.task);

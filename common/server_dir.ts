@@ -88,24 +88,27 @@ export function accessFilePath(root: string): string {
  * Creates the next numbered instance directory (`001`, `002`, …) with mode 0700. Two servers
  * starting at once in one root each get their own number.
  */
+// Synchronous file operations on purpose: these few calls run before a starting server is ready,
+// and each async one waits for a round trip through Deno's thread pool (bench/server_ready).
+// deno-lint-ignore require-await
 export async function createInstanceDir(root: string): Promise<string> {
   try {
-    await Deno.mkdir(root, { recursive: true, mode: 0o700 });
+    Deno.mkdirSync(root, { recursive: true, mode: 0o700 });
   } catch (error) {
     throw new ServerDirError(`Cannot create server directory "${root}"`, { cause: error });
   }
   checkServerDirTrust(root);
   let next: number;
   try {
-    next = (await highestInstanceNumber(root)) + 1;
+    next = highestInstanceNumber(root) + 1;
   } catch (error) {
     throw new ServerDirError(`Cannot read server directory "${root}"`, { cause: error });
   }
   for (let attempt = 0; attempt < 100; attempt++, next++) {
     const path = joinPath(root, String(next).padStart(3, "0"));
     try {
-      await Deno.mkdir(path, { mode: 0o700 });
-      await Deno.chmod(path, 0o700);
+      Deno.mkdirSync(path, { mode: 0o700 });
+      Deno.chmodSync(path, 0o700);
       return path;
     } catch (error) {
       if (error instanceof Deno.errors.AlreadyExists) continue;
@@ -115,9 +118,9 @@ export async function createInstanceDir(root: string): Promise<string> {
   throw new ServerDirError(`Cannot create a new instance directory in "${root}"`);
 }
 
-async function highestInstanceNumber(root: string): Promise<number> {
+function highestInstanceNumber(root: string): number {
   let highest = 0;
-  for await (const entry of Deno.readDir(root)) {
+  for (const entry of Deno.readDirSync(root)) {
     if (!entry.isDirectory || !/^\d+$/.test(entry.name)) continue;
     highest = Math.max(highest, Number(entry.name));
   }
@@ -125,16 +128,21 @@ async function highestInstanceNumber(root: string): Promise<number> {
 }
 
 /** Points `hq-current` at `instanceDir` (absolute), replacing any old or dangling link. */
+// deno-lint-ignore require-await
 export async function linkCurrent(root: string, instanceDir: string): Promise<void> {
   const link = joinPath(root, CURRENT_LINK_NAME);
   const temporary = `${link}.${Deno.pid}.tmp`;
   try {
-    await removeIfPresent(temporary);
-    await Deno.symlink(instanceDir, temporary);
+    removeIfPresent(temporary);
+    Deno.symlinkSync(instanceDir, temporary);
     // rename() replaces the old link atomically, so a client never sees no link at all.
-    await Deno.rename(temporary, link);
+    Deno.renameSync(temporary, link);
   } catch (error) {
-    await removeIfPresent(temporary).catch(() => {});
+    try {
+      removeIfPresent(temporary);
+    } catch {
+      // Reported below.
+    }
     throw new ServerDirError(`Cannot create symlink "${link}"`, { cause: error });
   }
 }
@@ -160,9 +168,9 @@ function checkAccessFileTrust(path: string): void {
   checkServerDirTrust(path, info);
 }
 
-async function removeIfPresent(path: string): Promise<void> {
+function removeIfPresent(path: string): void {
   try {
-    await Deno.remove(path);
+    Deno.removeSync(path);
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }

@@ -3,16 +3,9 @@
  * of client requests. Decisions live in the pure `SchedulerCore`; this shell feeds it events and
  * the time, and carries its commands out.
  */
-import {
-  ACCESS_FILE_NAME,
-  type AccessRecord,
-  generateSecretKey,
-  generateServerUid,
-  readAccessRecord,
-  writeAccessRecord,
-} from "../common/access_record.ts";
 import { describeError, HqError } from "../common/errors.ts";
 import { logger } from "../common/log.ts";
+import { ACCESS_FILE_NAME } from "../common/access_record.ts";
 import { dirname, joinPath } from "../common/paths.ts";
 import {
   type ClientMessage,
@@ -26,11 +19,11 @@ import {
   type TaskNotification,
   type WorkerMessage,
 } from "../common/protocol.ts";
-import { createInstanceDir, linkCurrent, unlinkCurrent } from "../common/server_dir.ts";
+import { unlinkCurrent } from "../common/server_dir.ts";
 import type { MessageConnection } from "../common/transport/mod.ts";
 import { HQ_VERSION } from "../common/version.ts";
 import { EndpointListener } from "./endpoint_listener.ts";
-import { findLiveServer } from "./live_server_check.ts";
+import { openServerAccess, refuseLiveServer, type ServerAccess } from "./server_access.ts";
 import { SchedulerCore, SERVER_PREFILL_CPU_SLOTS } from "./scheduler/scheduler_core.ts";
 import { JobService } from "./job_service.ts";
 import { validateClientRequest } from "./request_validation.ts";
@@ -39,6 +32,7 @@ import type { RestoredState } from "./journal_restore.ts";
 import { ServerJournal } from "./server_journal.ts";
 import { AutoallocService } from "./autoalloc/autoalloc_service.ts";
 import { synthesizeHistory } from "./synthesized_history.ts";
+import { takoDump } from "./tako_dump.ts";
 import type { JournalEvent } from "../common/journal/journal_events.ts";
 
 const log = logger("server::hq_server");
@@ -97,6 +91,8 @@ export class HqServer {
   readonly #autoalloc: AutoallocService;
   readonly #ticker: ReturnType<typeof setInterval>;
   readonly #journal: ServerJournal;
+  /** The highest worker id of the runs a journal restored (the id watermark of prune). */
+  #restoredLastWorkerId = 0;
   /** Ends the `journal stream` of each client that runs one. */
   readonly #streams = new Map<ClientConnection, () => void>();
   #stopping = false;
@@ -143,97 +139,60 @@ export class HqServer {
       );
       this.#jobService.continueJobIdsFrom(restored.nextJobId);
       this.#workers.continueWorkerIdsFrom(restored.nextWorkerId);
+      this.#restoredLastWorkerId = restored.lastWorkerId;
       this.#autoalloc.restore(
         restored.queues,
         restored.nextQueueId,
         (dir) => readdressInstance(serverDir, dir, instanceDir),
       );
     }
-    journal.record({ type: "server-start", serverUid: info.serverUid });
+    journal.record({ type: "server-start", serverUid: info.serverUid, ...this.#lastIds() });
     for (const jobId of completed) journal.record({ type: "job-completed", jobId });
     this.#ticker = setInterval(() => this.#workers.tick(), TICK_INTERVAL_MS);
     this.#autoalloc.start();
   }
 
-  /** Starts the server (spec §3.1 steps 1–5) and begins serving. */
-  static async start(options: ServerOptions): Promise<HqServer> {
-    const root = options.serverDir;
-    if (await findLiveServer(root)) {
-      throw new HqError(
-        `Server at ${root} is already online, please stop it first using \`hq server stop --server-dir ${root}\``,
-      );
-    }
-    const template = options.accessFile ? await loadTemplate(options.accessFile) : null;
-    const { journal, restored } = options.journalPath
-      ? await ServerJournal.open(options.journalPath, options.journalFlushPeriodMs ?? 30_000, {
-        truncateCorrupted: options.journalTruncateCorrupted,
-      })
-      : { journal: ServerJournal.inMemory(), restored: null };
+  /**
+   * Starts the server (spec §3.1 steps 1–5) and begins serving. With `access` (from
+   * `openServerAccess`, after `refuseLiveServer`) the ports are open and the access file is
+   * written already; a restored server's uid is in the access file, so a journal's server opens
+   * its access after the restore.
+   */
+  static async start(options: ServerOptions, access?: ServerAccess): Promise<HqServer> {
+    if (access === undefined) await refuseLiveServer(options.serverDir);
+    let journal: ServerJournal | null = null;
     try {
-      return await HqServer.#startWith(options, template, journal, restored);
+      const opened = options.journalPath
+        ? await ServerJournal.open(options.journalPath, options.journalFlushPeriodMs ?? 30_000, {
+          truncateCorrupted: options.journalTruncateCorrupted,
+        })
+        : { journal: ServerJournal.inMemory(), restored: null };
+      journal = opened.journal;
+      access ??= await openServerAccess(options, opened.restored?.serverUid ?? undefined);
+      return await HqServer.#startWith(options, access, opened.journal, opened.restored);
     } catch (error) {
-      await journal.close();
+      for (const listener of access ? [access.clientListener, access.workerListener] : []) {
+        try {
+          listener.close();
+        } catch {
+          // Closed already.
+        }
+      }
+      await journal?.close();
       throw error;
     }
   }
 
   static async #startWith(
     options: ServerOptions,
-    template: AccessRecord | null,
+    access: ServerAccess,
     journal: ServerJournal,
     restored: RestoredState | null,
   ): Promise<HqServer> {
     const root = options.serverDir;
-    const host = options.host ?? template?.client?.host ?? Deno.hostname();
-    const clientListener = listen(options.clientPort ?? template?.client?.port ?? 0);
-    let workerListener: Deno.TcpListener;
-    try {
-      workerListener = listen(options.workerPort ?? template?.worker?.port ?? 0);
-    } catch (error) {
-      clientListener.close();
-      throw error;
-    }
-    const clientKey = template
-      ? template.client!.secretKey
-      : options.disableClientAuthentication
-      ? null
-      : generateSecretKey();
-    const workerKey = template
-      ? template.worker!.secretKey
-      : options.disableWorkerAuthentication
-      ? null
-      : generateSecretKey();
-    if (clientKey === null) warnUnauthenticated("client", clientListener.addr.port);
-    if (workerKey === null) warnUnauthenticated("worker", workerListener.addr.port);
-
-    const record: AccessRecord = {
-      version: HQ_VERSION,
-      // A restored server keeps its uid (journal spec §1.4).
-      serverUid: template?.serverUid || restored?.serverUid || generateServerUid(),
-      client: {
-        host: options.host ?? template?.client?.host ?? host,
-        port: clientListener.addr.port,
-        secretKey: clientKey,
-      },
-      worker: {
-        host: options.host ?? template?.worker?.host ?? host,
-        port: workerListener.addr.port,
-        secretKey: workerKey,
-      },
-    };
-    let instanceDir: string;
-    try {
-      instanceDir = await createInstanceDir(root);
-      const accessPath = joinPath(instanceDir, ACCESS_FILE_NAME);
-      log.info(`Storing access file as '${accessPath}'`);
-      await writeAccessRecord(accessPath, record);
-      await linkCurrent(root, instanceDir);
-    } catch (error) {
-      clientListener.close();
-      workerListener.close();
-      throw error;
-    }
-
+    const { clientListener, workerListener, record, instanceDir } = access;
+    const clientKey = record.client!.secretKey;
+    const workerKey = record.worker!.secretKey;
     const info: ServerInfo = {
       serverUid: record.serverUid!,
       clientHost: record.client!.host,
@@ -291,7 +250,7 @@ export class HqServer {
     this.workerEndpoint.close();
     clearInterval(this.#ticker);
     await this.#autoalloc.stop();
-    // The last record; `journal stream` clients see it before their connection closes.
+    // The last record, in the file only; `journal stream` clients get what came before it.
     this.#journal.recordLast({ type: "server-stop" });
     await Promise.resolve();
     await Promise.allSettled([...this.#clients].map((c) => c.flush()));
@@ -449,12 +408,19 @@ export class HqServer {
     return { type: "ok" };
   }
 
+  /** The highest job and worker ids used so far, for `server-start` (restores never reuse them). */
+  #lastIds(): { lastJobId: number; lastWorkerId: number } {
+    return {
+      lastJobId: this.#jobService.lastJobId,
+      lastWorkerId: Math.max(this.#restoredLastWorkerId, this.#workers.lastWorkerId),
+    };
+  }
+
   /**
-   * What `hq journal prune` keeps of an event (journal spec §1.5): live jobs' events (open, or
-   * with waiting or running tasks), connected workers' events, cancels and aborts trimmed to live
-   * jobs' tasks, server events; null drops it. Also kept (ours): every `job-completed` and
-   * `worker-lost`, a few bytes each, so that a restore still sees the largest ids ever used and
-   * never hands them out again.
+   * What `hq journal prune` keeps of an event (journal spec §1.5), as HyperQueue does: live jobs'
+   * events (open, or with waiting or running tasks), connected workers' events, cancels and aborts
+   * trimmed to live jobs' tasks, server events; null drops it. The ids of what is dropped stay
+   * used: the kept `server-start`s carry the highest ids, where `export` does not show them.
    */
   #pruned(event: JournalEvent): JournalEvent | null {
     const liveJob = (jobId: number) => {
@@ -463,6 +429,7 @@ export class HqServer {
     };
     switch (event.type) {
       case "server-start":
+        return { ...event, ...this.#lastIds() };
       case "server-stop":
       case "autoalloc-queue-created":
       case "autoalloc-queue-removed":
@@ -471,10 +438,11 @@ export class HqServer {
       case "autoalloc-allocation-finished":
         return event;
       case "worker-connected":
+      case "worker-overview":
         return this.#core.isRunning(event.workerId) ? event : null;
       case "worker-lost":
+        return this.#core.isRunning(event.workerId) ? event : null;
       case "job-completed":
-        return event;
       case "job-open":
       case "job-created":
       case "job-close":
@@ -497,6 +465,8 @@ export class HqServer {
 
   async #debugDump(path: string): Promise<ServerResponse> {
     const dump = {
+      // Where HyperQueue's dump keeps the scheduler's state; the rest is ours.
+      tako: takoDump(this.#core),
       info: this.info,
       serverDir: this.serverDir,
       instanceDir: this.instanceDir,
@@ -515,22 +485,6 @@ export class HqServer {
       };
     }
   }
-}
-
-function listen(port: number): Deno.TcpListener {
-  try {
-    return Deno.listen({ hostname: "0.0.0.0", port });
-  } catch (error) {
-    throw new HqError("Cannot create HQ server socket", { cause: error });
-  }
-}
-
-async function loadTemplate(path: string): Promise<AccessRecord> {
-  const record = await readAccessRecord(path);
-  if (!record.client || !record.worker) {
-    throw new HqError(`Access file "${path}" must be a full record with both client and worker`);
-  }
-  return record;
 }
 
 /**
@@ -554,19 +508,4 @@ async function readdressInstance(
   await Deno.copyFile(joinPath(instanceDir, ACCESS_FILE_NAME), temporary);
   await Deno.rename(temporary, target);
   log.info(`Access file of ${oldInstanceDir} now points at this server`);
-}
-
-function warnUnauthenticated(role: "client" | "worker", port: number): void {
-  const line = "#".repeat(72);
-  log.warn(
-    [
-      line,
-      `# ${role.toUpperCase()} AUTHENTICATION AND ENCRYPTION IS DISABLED on port ${port}.`,
-      `# Anyone who can reach this port can ${
-        role === "client" ? "submit and cancel jobs and stop the server" : "join as a worker"
-      },`,
-      "# and all traffic on it travels in plain text.",
-      line,
-    ].join("\n"),
-  );
 }

@@ -46,6 +46,11 @@ export class JobService {
     workers.onChange = () => this.#wakeWaiters();
   }
 
+  /** The highest job id handed out, restored ones included; 0 if none. */
+  get lastJobId(): number {
+    return this.#nextJobId - 1;
+  }
+
   /** Job ids continue after those a journal restored (dropped jobs' ids included). */
   continueJobIdsFrom(nextJobId: number): void {
     this.#nextJobId = Math.max(this.#nextJobId, nextJobId);

@@ -15,6 +15,8 @@ export interface RestoredState {
   /** Max job id ever seen + 1 (ids are never reused, not even those of dropped jobs). */
   nextJobId: number;
   nextWorkerId: number;
+  /** The highest worker id journaled (0 if none). */
+  lastWorkerId: number;
   jobs: JobRestoredEvent[];
   /** Max queue id ever created + 1 (removed queues count). */
   nextQueueId: number;
@@ -95,6 +97,8 @@ export class JournalRestorer {
     switch (event.type) {
       case "server-start":
         this.#serverUid = event.serverUid;
+        this.#maxJobId = Math.max(this.#maxJobId, event.lastJobId ?? 0);
+        this.#maxWorkerId = Math.max(this.#maxWorkerId, event.lastWorkerId ?? 0);
         // The previous run ended (crashed or stopped): its tasks wait again, no crash counted.
         this.#stopAllRunning();
         break;
@@ -264,7 +268,9 @@ export class JournalRestorer {
     return {
       serverUid: this.#serverUid,
       nextJobId: this.#maxJobId + 1,
-      nextWorkerId: this.#maxWorkerId + 1,
+      // HyperQueue's quirk: after a restore the first new worker id skips one.
+      nextWorkerId: this.#maxWorkerId > 0 ? this.#maxWorkerId + 2 : 1,
+      lastWorkerId: this.#maxWorkerId,
       jobs,
       nextQueueId: this.#maxQueueId + 1,
       queues: [...this.#queues.values()].sort((a, b) => a.queueId - b.queueId),

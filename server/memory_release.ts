@@ -6,8 +6,12 @@
  * looked idle to it; Deno does not expose `gc()` without a flag, so it is enabled at run time
  * (the flag only adds the function).
  */
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
+
+// Loaded when first needed: node:v8 and node:vm take 10–25 ms to load, a third of the server's
+// start (bench/server_ready), which every server would pay for a collection few ever need. The
+// specifiers are computed so that Deno does not load them with the module graph.
+const NODE_V8 = "node:v8";
+const NODE_VM = "node:vm";
 
 /** Below this many forgotten tasks a collection is not worth its pause. */
 const MIN_FORGOTTEN_TASKS = 50_000;
@@ -25,14 +29,16 @@ export function noteForgottenTasks(tasks: number): void {
   timer = setTimeout(() => {
     timer = undefined;
     pending = 0;
-    fullCollection();
+    void fullCollection();
   }, DELAY_MS);
   Deno.unrefTimer(timer);
 }
 
-function fullCollection(): void {
+async function fullCollection(): Promise<void> {
   try {
     if (collect === null) {
+      const { setFlagsFromString } = await import(NODE_V8) as typeof import("node:v8");
+      const { runInNewContext } = await import(NODE_VM) as typeof import("node:vm");
       setFlagsFromString("--expose-gc");
       const gc = runInNewContext("gc");
       // Without it (another runtime build) memory is simply given back later, by V8's own means.

@@ -4,3 +4,5 @@
  */
 export { HqServer } from "./hq_server.ts";
 export type { ServerOptions } from "./hq_server.ts";
+export { openServerAccess, refuseLiveServer } from "./server_access.ts";
+export type { ServerAccess, ServerAccessOptions } from "./server_access.ts";

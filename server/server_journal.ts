@@ -156,9 +156,15 @@ export class ServerJournal {
     }
   }
 
-  /** Records the run's last event (`server-stop`): whatever happens later is not recorded. */
+  /**
+   * Records the run's last event (`server-stop`), in the file only: as in HyperQueue, a
+   * `journal stream` ends without it. Whatever happens later is not recorded.
+   */
   recordLast(event: JournalEvent): void {
-    this.record(event);
+    if (!this.#closed && this.writer !== null && this.writer.failure === undefined) {
+      this.writer.append(encodeJournalRecordView(Date.now(), event));
+      this.#records++;
+    }
     this.#closed = true;
   }
 

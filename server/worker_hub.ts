@@ -59,6 +59,7 @@ export class WorkerHub {
   /** Called when a task of a worker sends a notification (`hq task notify`). */
   onNotify: (notification: TaskNotification) => void = () => {};
   #nextWorkerId = 1;
+  #lastWorkerId = 0;
   /** Workers whose going offline was logged (a connection may close after the disconnect). */
   readonly #reportedOffline = new Set<WorkerId>();
   readonly #now: () => number;
@@ -67,6 +68,11 @@ export class WorkerHub {
   constructor(readonly core: SchedulerCore, private readonly options: WorkerHubOptions) {
     this.#now = options.now ?? Date.now;
     this.#journal = options.journal ?? ServerJournal.inMemory();
+  }
+
+  /** The highest worker id handed out by this run, 0 if none. */
+  get lastWorkerId(): number {
+    return this.#lastWorkerId;
   }
 
   /** Worker ids continue after those of the runs a journal restored. */
@@ -92,6 +98,14 @@ export class WorkerHub {
               throw new FrameError("The worker registered twice");
             case "heartbeat":
               this.handle({ type: "worker-heartbeat", workerId });
+              break;
+            case "overview":
+              // Informational only (the dashboard's charts, `journal export`): not for the core.
+              this.#journal.record({
+                type: "worker-overview",
+                workerId,
+                hwState: message.hwState,
+              }, this.#now());
               break;
             case "time-limit-reached":
               this.handle({ type: "worker-time-limit-reached", workerId });
@@ -201,6 +215,7 @@ export class WorkerHub {
       throw new FrameError(`Invalid worker resources: ${describeError(error)}`);
     }
     const workerId = this.#nextWorkerId++;
+    this.#lastWorkerId = workerId;
     const configuration: WorkerConfiguration = {
       ...requested,
       idleTimeoutMs: requested.idleTimeoutMs ?? this.options.defaultIdleTimeoutMs,

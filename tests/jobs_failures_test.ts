@@ -114,11 +114,11 @@ Deno.test("a failed task's error is recorded with the spec's text: exit code, si
   assert.equal(errors.get(ignoredErrorFile), undefined);
   assert.equal(
     errors.get(missing)!.split("\n")[0],
-    `Cannot execute "${program} arg": No such file or directory`,
+    `Cannot execute "${program} arg": No such file or directory (os error 2)`,
   );
   assert.equal(
     errors.get(missingPath)!.split("\n")[0],
-    'Cannot execute "/nonexistent/hq-program": No such file or directory',
+    'Cannot execute "/nonexistent/hq-program": No such file or directory (os error 2)',
   );
 
   const list = await hqOkAt(server, ["--output-mode", "quiet", "job", "list", "--all"]);

@@ -64,7 +64,8 @@ Deno.test("a server restarted on its journal keeps unfinished jobs, drops comple
   const next = await submitJob(server, ["true"], { cwd: dir.path });
   assert.equal(next, 4, "job ids continue");
   server.startWorker(["--cpus", "2"]);
-  await server.waitForWorkerState(2, "RUNNING");
+  // HyperQueue's quirk: the first worker after a restore is the highest journaled id + 2.
+  await server.waitForWorkerState(3, "RUNNING");
   await waitForJob(server, 2);
 });
 
@@ -114,7 +115,10 @@ Deno.test("journal replay and export print the spec's event lines; stream follow
   await server.hqOk(["server", "stop"]);
   const status = await stream.status();
   assert.equal(status.code, 0, stream.stderr());
-  assert.equal(types(stream.stdout()).at(-1), "server-stop");
+  // As in HyperQueue, the stream ends without the `server-stop` that the file has.
+  const streamed = types(stream.stdout());
+  assert.ok(!streamed.includes("server-stop"), streamed.join(", "));
+  assert.equal(types((await hq(["journal", "export", journal])).stdout).at(-1), "server-stop");
 });
 
 Deno.test("journal replay without a journal tells the history from memory; flush and prune are no-ops", async () => {
@@ -157,12 +161,19 @@ Deno.test("journal prune keeps live jobs and connected workers, and the pruned j
     const kept = lines(await server.hqOk(["journal", "replay"]));
     assert.deepEqual(
       kept.filter((line) => line.event.job === done).map((line) => line.event.type),
-      ["job-completed"],
-      "of the completed job only its completion, which keeps its id from being reused",
+      [],
+      "nothing of the completed job, as in HyperQueue",
     );
     assert.ok(
-      !kept.some((line) => line.event.type === "worker-connected"),
+      !kept.some((line) => String(line.event.type).startsWith("worker-")),
       "the offline worker's events are gone",
+    );
+    // The ids stay used all the same, without `export` showing where that is kept.
+    const exported = await hq(["journal", "export", journal]);
+    assert.deepEqual(
+      lines(exported.stdout).filter((line) => line.event.type === "server-start")
+        .map((line) => Object.keys(line.event).sort()),
+      [["server_uid", "type"]],
     );
     assert.ok(kept.some((line) => line.event.type === "job-open" && line.event.job_id === 1));
     await server.hqOk(["server", "stop"]);
@@ -173,7 +184,7 @@ Deno.test("journal prune keeps live jobs and connected workers, and the pruned j
   assert.deepEqual(jobs.map((job: { id: number }) => job.id), [1]);
   assert.equal(await submitJob(server, ["true"], { cwd: dir.path }), 3, "not job 2 again");
   server.startWorker(["--cpus", "1"]);
-  await server.waitForWorkerState(2, "RUNNING"); // Not worker 1 again.
+  await server.waitForWorkerState(3, "RUNNING"); // Not worker 1 again; HyperQueue's + 2.
 });
 
 Deno.test("a journal corrupted in the middle stops hq server start with the byte offset; a torn tail is cut with a warning", async () => {
@@ -327,6 +338,8 @@ Deno.test("journal stream started while tasks run misses and repeats nothing: it
   assert.equal(exported.code, 0, exported.stderr);
   const streamed = stream.stdout().trimEnd().split("\n");
   const filed = exported.stdout.trimEnd().split("\n");
+  // The file's last line is `server-stop`, which a stream never shows (HyperQueue's behaviour).
+  assert.match(filed.pop()!, /"type":"server-stop"/);
   assert.equal(streamed.length, filed.length);
   assert.ok(streamed.every((line, i) => line === filed[i]), "the same lines in the same order");
 });

@@ -10,6 +10,7 @@ import { LongTimeout, timerPeriodMs } from "../common/long_timeout.ts";
 import {
   isServerToWorkerMessage,
   type ServerToWorkerMessage,
+  type WorkerConfiguration,
   type WorkerMessage,
   type WorkerView,
 } from "../common/protocol.ts";
@@ -18,6 +19,7 @@ import { connectSession, type MessageConnection } from "../common/transport/mod.
 import { hqExecutable } from "./hq_executable.ts";
 import { NotifyListener } from "./notify_listener.ts";
 import { OrphanGuard } from "./orphan_guard.ts";
+import { HwSampler } from "./hw_overview.ts";
 import { TaskRunner } from "./task_runner.ts";
 import { prepareConfiguration, type WorkerOptions } from "./worker_configuration.ts";
 
@@ -105,6 +107,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<number> 
         timerPeriodMs(registered.configuration.heartbeatIntervalMs),
       );
       cleanups.push(() => clearInterval(heartbeatTimer));
+      const { overviewIntervalMs } = registered.configuration;
+      if (overviewIntervalMs) {
+        cleanups.push(sendOverviews(registered.configuration, overviewIntervalMs, link));
+      }
       const { timeLimitMs, retractCheckIntervalMs } = registered.configuration;
       if (timeLimitMs !== null) {
         const endMs = Date.now() + timeLimitMs;
@@ -153,6 +159,32 @@ export async function startWorker(options: StartWorkerOptions): Promise<number> 
       }
     }
   }
+}
+
+/**
+ * Sends a hardware overview every `intervalMs` (GPUs only of the families the worker has, as
+ * HyperQueue does); returns the function that stops it.
+ */
+function sendOverviews(
+  configuration: WorkerConfiguration,
+  intervalMs: number,
+  link: ServerLink,
+): () => void {
+  const names = new Set(configuration.resources.resources.map((item) => item.name));
+  const sampler = new HwSampler({ nvidia: names.has("gpus/nvidia"), amd: names.has("gpus/amd") });
+  let sampling = false;
+  const timer = setInterval(async () => {
+    if (sampling) return; // A slow nvidia-smi: skip a beat rather than pile up.
+    sampling = true;
+    try {
+      link.send({ type: "overview", hwState: await sampler.sample() });
+    } catch (error) {
+      log.debug(`Cannot send a hardware overview: ${describeError(error)}`);
+    } finally {
+      sampling = false;
+    }
+  }, intervalMs);
+  return () => clearInterval(timer);
 }
 
 async function finish(ending: Ending, link: ServerLink): Promise<number> {

@@ -63,6 +63,8 @@ export interface SpawnOptions {
   argv: ReadonlyArray<string | Uint8Array>;
   /** The task's complete environment: nothing is inherited implicitly. */
   env: Readonly<Record<string, string>>;
+  /** More variables whose values are byte strings, passed as they are (no NUL). */
+  byteEnv?: Readonly<Record<string, Uint8Array>>;
   /** Working directory of the task; it must exist. */
   cwd: string;
   /**
@@ -407,7 +409,14 @@ class PosixSpawnLauncher implements Launcher {
       argvAddresses.length = 0;
       for (const arg of argv) argvAddresses.push(arena.cString(arg));
       slot.argvTable = arena.pointerTable(argvAddresses);
-      slot.envTable = arena.cStringTable(envBlock, envCount);
+      slot.envTable = options.byteEnv
+        ? arena.pointerTable([
+          ...Object.entries(env).map(([key, value]) => arena.cString(`${key}=${value}`)),
+          ...Object.entries(options.byteEnv).map(([key, value]) =>
+            arena.cString(concatBytes(`${key}=`, value))
+          ),
+        ])
+        : arena.cStringTable(envBlock, envCount);
       slot.program = program === argv[0] ? argvAddresses[0] : arena.cString(program);
       stdinAddress = arena.cString(options.stdin ?? DEV_NULL);
       stdoutAddress = arena.cString(isPipe(options.stdout) ? DEV_NULL : options.stdout ?? DEV_NULL);
@@ -874,6 +883,13 @@ function concatBytes(prefix: string, suffix: Uint8Array): Uint8Array {
   return bytes;
 }
 
+function decodeValues(values: Readonly<Record<string, Uint8Array>>): Record<string, string> {
+  const decoder = new TextDecoder();
+  return Object.fromEntries(
+    Object.entries(values).map(([key, value]) => [key, decoder.decode(value)]),
+  );
+}
+
 function argvText(argv: ReadonlyArray<string | Uint8Array>): string {
   const decoder = new TextDecoder();
   return argv.map((arg) => typeof arg === "string" ? arg : decoder.decode(arg)).join(" ");
@@ -916,7 +932,8 @@ class DenoCommandLauncher implements Launcher {
     try {
       child = new Deno.Command(program, {
         args,
-        env: options.env,
+        // Deno.Command takes strings only: byte values are decoded (lossy for non-UTF-8).
+        env: options.byteEnv ? { ...options.env, ...decodeValues(options.byteEnv) } : options.env,
         clearEnv: true,
         cwd: options.cwd,
         stdin: stdin ? "piped" : "null",

@@ -29,6 +29,9 @@ import {
 } from "./task_process.ts";
 
 const log = logger("worker::task_runner");
+// Linux's errno values, which HyperQueue's hints are chosen by.
+const ENOENT = 2;
+const EACCES = 13;
 
 /** How long a streamed task's pipes may stay open after it exited (held by what it left behind). */
 const PIPE_DRAIN_MS = 1_000;
@@ -313,7 +316,9 @@ export class TaskRunner {
     env.HQ_TASK_ID = String(task.taskId);
     env.HQ_INSTANCE_ID = String(task.instanceId);
     env.HQ_SUBMIT_DIR = template.submitDir;
-    if (task.entry !== null) env.HQ_ENTRY = task.entry;
+    // A line of `--each-line` that is not UTF-8 comes as bytes, and reaches the task unchanged.
+    const byteEnv = task.entry instanceof Uint8Array ? { HQ_ENTRY: task.entry } : undefined;
+    if (typeof task.entry === "string") env.HQ_ENTRY = task.entry;
     if (this.options.hqPath) env.HQ = this.options.hqPath;
     if (this.options.notify) env.HQ_ACCESS_KEY = this.options.notify.accessKey(entry.ref);
     Object.assign(env, allocationEnv(request, allocation, template.env));
@@ -328,8 +333,9 @@ export class TaskRunner {
       env.HQ_PIN = template.pin;
       if (template.pin === "taskset") argv = ["taskset", "-c", cpus.join(","), ...argv];
       else {
-        env.OMP_PROC_BIND ??= "close";
-        env.OMP_PLACES ??= `{${cpus.join(",")}}`;
+        // The worker's own OMP_* would pin to the wrong CPUs; only the user's `--env` wins.
+        if (!("OMP_PROC_BIND" in template.env)) env.OMP_PROC_BIND = "close";
+        if (!("OMP_PLACES" in template.env)) env.OMP_PLACES = `{${cpus.join(",")}}`;
       }
     }
 
@@ -387,6 +393,7 @@ export class TaskRunner {
       const process = spawnTask({
         argv,
         env,
+        byteEnv,
         cwd: paths.cwd,
         stdin,
         stdout: (streamed?.stdout && sink(0)) || paths.stdout,
@@ -548,25 +555,49 @@ async function readErrorFile(taskDir: string): Promise<string | null> {
   }
 }
 
-/** `Cannot execute "<argv>": <OS error>` plus a hint where one helps (spec §5.1). */
+/**
+ * HyperQueue's words for a program that could not be executed: `Cannot execute "<argv>": <OS
+ * error> (os error <errno>)` (the argv as Rust's `{:?}` prints a string), then its hint lines.
+ */
 function spawnErrorText(error: unknown, argv: string[], cwd: string): string {
   if (!(error instanceof SpawnError) || error.stage !== "exec") return describeError(error);
-  let text = `Cannot execute "${argv.join(" ")}": ${error.osError}`;
+  // A NUL byte is Rust's own `InvalidInput`, which has no errno to show.
+  const osError = error.osError.startsWith("nul byte")
+    ? error.osError
+    : `${error.osError} (os error ${error.errno})`;
+  let text = `Cannot execute ${rustDebugString(argv.join(" "))}: ${osError}`;
   const program = argv[0];
-  if (error.osError.includes("No such file")) {
-    text += `\nThe program "${program}" was not found.`;
+  if (error.errno === ENOENT) {
+    text += `\nThe program that you have tried to execute (\`${program}\`) was not found.`;
     if (!program.includes("/")) {
+      const path = joinPath(cwd, program);
       try {
-        if (Deno.statSync(joinPath(cwd, program)).isFile) {
-          text += ` A file of that name is in the working directory: did you mean "./${program}"?`;
+        if (Deno.statSync(path).isFile) {
+          text += `\nThe file \`${path}\` exists, maybe you have meant \`./${program}\` instead?`;
         }
       } catch {
         // No such file in the working directory either.
       }
     }
-  } else if (error.osError.includes("Permission denied") && program.endsWith(".sh")) {
-    text +=
-      `\nThe script "${program}" is not executable: run \`chmod +x ${program}\`, or submit it through a shell (\`bash ${program}\`).`;
+  } else if (error.errno === EACCES) {
+    text += `\nThe script that you have tried to execute (\`${program}\`) is not executable.` +
+      "\nTry making it executable or add a shebang line to it.";
   }
   return text;
+}
+
+/** A string quoted and escaped as Rust's `{:?}` prints it. */
+function rustDebugString(value: string): string {
+  let quoted = '"';
+  for (const char of value) {
+    const code = char.codePointAt(0)!;
+    if (char === '"' || char === "\\") quoted += "\\" + char;
+    else if (char === "\n") quoted += "\\n";
+    else if (char === "\r") quoted += "\\r";
+    else if (char === "\t") quoted += "\\t";
+    else if (char === "\0") quoted += "\\0";
+    else if (code < 0x20 || code === 0x7f) quoted += `\\u{${code.toString(16)}}`;
+    else quoted += char;
+  }
+  return quoted + '"';
 }

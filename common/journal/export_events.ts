@@ -50,6 +50,9 @@ function exportEvent(event: JournalEvent): ExportedJournalEvent["event"] {
       };
     case "worker-lost":
       return { type: "worker-lost", id: event.workerId, reason: LOST_REASONS[event.reason] };
+    case "worker-overview":
+      // HyperQueue's kebab-case key, and its `{state: …}` wrapper.
+      return { type: "worker-overview", id: event.workerId, "hw-state": { state: event.hwState } };
     case "job-open":
       return { type: "job-open", job_id: event.jobId, name: event.name, max_fails: event.maxFails };
     case "job-created":

@@ -7,7 +7,7 @@
  */
 import type { QueueParams } from "../autoalloc.ts";
 import type { SubmitDescription } from "../job_types.ts";
-import type { WorkerConfiguration, WorkerLostReason } from "../protocol.ts";
+import type { HwState, WorkerConfiguration, WorkerLostReason } from "../protocol.ts";
 import { decodeMsgpack, encodeMsgpack } from "../msgpack.ts";
 
 export const JOURNAL_VERSION = 1;
@@ -17,11 +17,23 @@ export type JournalTaskRef = [jobId: number, taskId: number];
 
 export type JournalEvent =
   /** The server started (also after a restore); the uid it runs with. */
-  | { type: "server-start"; serverUid: string }
+  | {
+    type: "server-start";
+    serverUid: string;
+    /**
+     * The highest job and worker ids used so far, so that a restore never hands them out again,
+     * even after `journal prune` dropped every event that named them. Not exported. Optional:
+     * journals written before these fields restore from their other events.
+     */
+    lastJobId?: number;
+    lastWorkerId?: number;
+  }
   /** The server shut down; the last record of its run. */
   | { type: "server-stop" }
   | { type: "worker-connected"; workerId: number; configuration: WorkerConfiguration }
   | { type: "worker-lost"; workerId: number; reason: WorkerLostReason }
+  /** A hardware overview of a worker started with `--overview-interval`. */
+  | { type: "worker-overview"; workerId: number; hwState: HwState }
   /** `hq job open`. */
   | { type: "job-open"; jobId: number; name: string; maxFails: number | null }
   /**

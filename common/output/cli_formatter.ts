@@ -150,7 +150,7 @@ export class CliFormatter implements Formatter {
           ...(withJobId ? [String(job.id)] : []),
           String(task.id),
           stateCell(task.state),
-          task.workerId === null ? "" : job.workerHostnames[task.workerId] ?? "",
+          workerCell(job, task),
           makespanOf(task),
           error === "" ? "" : { text: error, color: "red" },
         ]);
@@ -203,7 +203,7 @@ export class CliFormatter implements Formatter {
           "Environment",
           Object.entries(template?.env ?? {}).map(([key, value]) => `${key}=${value}`).join("\n"),
         ],
-        ["Worker", task.workerId === null ? "" : job.workerHostnames[task.workerId] ?? ""],
+        ["Worker", workerCell(job, task)],
         ["Start", task.startedMs === null ? "" : formatLocalDateTime(task.startedMs)],
         ["End", task.finishedMs === null ? "" : formatLocalDateTime(task.finishedMs)],
         ["Makespan", makespanOf(task)],
@@ -415,12 +415,21 @@ function taskIdsText(job: JobDetailView): string {
   return formatIdList(job.tasks.map((task) => task.id));
 }
 
+/** The hostname of the task's worker; one line per node for a multi-node task. */
+function workerCell(job: JobDetailView, task: TaskView): string {
+  const ids = task.nodeIds ?? (task.workerId === null ? [] : [task.workerId]);
+  return ids.map((id) => job.workerHostnames[id] ?? "").join("\n");
+}
+
+/** HyperQueue's `Workers` row: `w1,w2`, or `w1,w2, … (N total)`, every node counted. */
 function workersText(job: JobDetailView): string {
-  const ids = [...new Set(job.tasks.map((task) => task.workerId).filter((id) => id !== null))]
-    .sort((a, b) => a! - b!) as number[];
-  const names = ids.map((id) => job.workerHostnames[id] ?? "N/A");
-  if (names.length <= 2) return names.join(", ");
-  return `${names.slice(0, 2).join(", ")}, … (${names.length} total)`;
+  const ids = new Set<number>();
+  for (const task of job.tasks) {
+    for (const id of task.nodeIds ?? (task.workerId === null ? [] : [task.workerId])) ids.add(id);
+  }
+  const names = [...ids].sort((a, b) => a - b).map((id) => job.workerHostnames[id] ?? "N/A");
+  if (names.length <= 2) return names.join(",");
+  return `${names.slice(0, 2).join(",")}, … (${names.length} total)`;
 }
 
 function wrap80(text: string): string {

@@ -1,5 +1,5 @@
 /** How `hq task explain` reads in cli and JSON output (resources spec §7, jobs spec §8.3). */
-import { formatDuration } from "../duration.ts";
+import { formatMakespan } from "./job_words.ts";
 import { IdRanges } from "../id_ranges.ts";
 import { formatAmount } from "../resources/amount.ts";
 import {
@@ -111,8 +111,8 @@ function itemTexts(item: ExplanationItem): [string, string, string] {
     case "time":
       return [
         "time",
-        item.remainingTimeMs === null ? "unknown" : formatDuration(item.remainingTimeMs),
-        formatDuration(item.minTimeMs),
+        item.remainingTimeMs === null ? "unknown" : formatMakespan(item.remainingTimeMs),
+        formatMakespan(item.minTimeMs),
       ];
     case "worker-group":
       return ["nodes", `group size ${item.groupSize}`, String(item.nNodes)];

@@ -182,7 +182,7 @@ export function taskJson(job: JobDetailView, task: TaskView): unknown {
     if (task.nodeIds) out.workers = task.nodeIds;
     else out.worker = task.workerId;
   }
-  if (task.finishedMs !== null) out.finished_at = formatJsonTimestamp(task.finishedMs);
+  if (task.finishedMs !== null && hasRun) out.finished_at = formatJsonTimestamp(task.finishedMs);
   if (task.error !== null) out.error = task.error;
   return out;
 }

@@ -77,11 +77,45 @@ export function parseRequestText(text: string): ParsedRequest {
 
 /** Parses the submit `--resource` value `NAME=RQ`, e.g. `gpus/nvidia=2 compact!`. */
 export function parseResourceRequestArg(text: string): ResourceRequestEntry {
+  text = memoryInMebibytes(text);
   return withReport(text, (scanner) => {
     const name = scanner.resourceNameAndEquals();
     const { amount, policy } = parseRequestToEnd(scanner);
     return { name, amount, policy };
   });
+}
+
+/** Bytes in one unit of `mem=<amount><unit>`. */
+const MEMORY_UNITS: Record<string, bigint> = {
+  KiB: 1n << 10n,
+  MiB: 1n << 20n,
+  GiB: 1n << 30n,
+  TiB: 1n << 40n,
+  KB: 1000n,
+  MB: 1000n ** 2n,
+  GB: 1000n ** 3n,
+  TB: 1000n ** 4n,
+};
+const MEMORY_WITH_UNIT =
+  /^(\s*mem\s*=\s*)([0-9]+(?:_[0-9]+)*)(?:\.([0-9]+))?\s*(KiB|MiB|GiB|TiB|KB|MB|GB|TB)\b/;
+
+/**
+ * `mem=100MiB` (also KiB, GiB, TiB, KB, MB, GB, TB) as `mem=100`: the `mem` resource counts MiB.
+ * Beyond HyperQueue, which refuses units, because R's batchtools passes them. An amount that is
+ * not a whole number of 1/10000 MiB is rounded up, so a task never gets less than it asked for.
+ */
+function memoryInMebibytes(text: string): string {
+  const match = MEMORY_WITH_UNIT.exec(text);
+  if (match === null) return text;
+  const [whole, fraction = "", unit] = [match[2].replaceAll("_", ""), match[3], match[4]];
+  const scale = 10n ** BigInt(fraction.length);
+  const bytesTimesScale = BigInt(whole + fraction) * MEMORY_UNITS[unit];
+  // In 1/10000 MiB, rounded up.
+  const denominator = scale << 20n;
+  const units = (bytesTimesScale * 10_000n + denominator - 1n) / denominator;
+  const amount = `${units / 10_000n}.${String(units % 10_000n).padStart(4, "0")}`
+    .replace(/\.?0+$/, "");
+  return match[1] + amount + text.slice(match[0].length);
 }
 
 /**

@@ -89,7 +89,7 @@ export interface RestoredTask {
 export interface AssignedTask extends TaskRef {
   /** Index of the submit (within its job) whose template the task runs. */
   submitIndex: number;
-  entry: string | null;
+  entry: string | Uint8Array | null;
   /** A multi-node task's hostnames, root (the receiving worker) first. */
   nodes?: string[];
   /** The request variant to run with, when the task has several (resources spec §3.6). */

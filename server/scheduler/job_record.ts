@@ -111,7 +111,7 @@ export class SubmitRecord {
       workerId: started ? table.workerId(index) : null,
       nodeIds: started ? table.nodeIds(index) : null,
       startedMs: started ? table.startedMs(index) : null,
-      finishedMs: slot === Slot.Finished || slot === Slot.Failed ? table.finishedMs(index) : null,
+      finishedMs: started ? table.finishedMs(index) : null,
       error: slot === Slot.Failed ? table.error(index) : null,
     };
   }
@@ -121,7 +121,6 @@ export class SubmitRecord {
     const table = this.table;
     const slot = table.state(index);
     const started = slot !== Slot.Waiting && slot !== Slot.Assigned;
-    const ended = slot === Slot.Finished || slot === Slot.Failed;
     columns.add(
       this.ids.idAt(index),
       SLOT_STATES[slot],
@@ -129,7 +128,7 @@ export class SubmitRecord {
       started ? table.workerId(index) : null,
       started ? table.nodeIds(index) : null,
       started ? table.startedMs(index) : null,
-      ended ? table.finishedMs(index) : null,
+      started ? table.finishedMs(index) : null,
       slot === Slot.Failed ? table.error(index) : null,
     );
   }

@@ -540,6 +540,8 @@ export class SchedulerCore {
           const worker = this.#workers.get(workerId);
           if (worker && slot === Slot.Running) worker.runningTasks--;
           this.#release(worker, job.id, submit.ids.idAt(index));
+          // A started task ends at the cancel: its makespan stops growing there.
+          if (table.startedMs(index) !== null) table.setFinishedMs(index, this.#nowMs);
           this.#setSlot(submit, index, target);
           stopped?.push([job.id, submit.ids.idAt(index)]);
         } else if (slot === Slot.Waiting) {

@@ -28,7 +28,16 @@ export function fillPlaceholders(
   text: string,
   values: Partial<Record<PlaceholderName, string>>,
 ): string {
-  return text.replace(PATTERN, (whole, name: string) => values[name as PlaceholderName] ?? whole);
+  // Only own values of the six names: `values[name]` alone would find `constructor`, `toString`
+  // and the rest of Object.prototype, so `%{constructor}` became "function Object() { … }".
+  return text.replace(PATTERN, (whole, name: string) => {
+    if (!Object.hasOwn(values, name) || !isPlaceholderName(name)) return whole;
+    return values[name] ?? whole;
+  });
+}
+
+function isPlaceholderName(name: string): name is PlaceholderName {
+  return (PLACEHOLDER_NAMES as readonly string[]).includes(name);
 }
 
 export function hasPlaceholders(text: string): boolean {

@@ -531,11 +531,30 @@ async function removeIf(condition: boolean, path: string | null): Promise<void> 
   );
 }
 
+const NOT_A_FILE = "Task created an error file, but it is not a regular file";
+/** How long opening `hq-error` may take before it is given up on. */
+const ERROR_FILE_OPEN_MS = 2_000;
+
 /** The first 2048 bytes of `<task dir>/hq-error`, when the task left one (spec §5.4). */
 async function readErrorFile(taskDir: string): Promise<string | null> {
+  const path = joinPath(taskDir, ERROR_FILE_NAME);
   let file: Deno.FsFile;
   try {
-    file = await Deno.open(joinPath(taskDir, ERROR_FILE_NAME));
+    // Only a regular file, not followed through a link: opening a FIFO (or a link to one) blocks
+    // until a writer comes, which hung the worker's handling of the task's end for good.
+    if (!(await Deno.lstat(path)).isFile) return NOT_A_FILE;
+    const opening = Deno.open(path);
+    let timer: number | undefined;
+    const opened = await Promise.race([
+      opening,
+      new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), ERROR_FILE_OPEN_MS)),
+    ]).finally(() => clearTimeout(timer));
+    if (opened === null) {
+      // Swapped for a FIFO after the check: give up on it (the open closes once it returns).
+      opening.then((late) => late.close(), () => {});
+      return NOT_A_FILE;
+    }
+    file = opened;
   } catch {
     return null;
   }

@@ -544,7 +544,7 @@ async function readErrorFile(taskDir: string): Promise<string | null> {
     // until a writer comes, which hung the worker's handling of the task's end for good.
     if (!(await Deno.lstat(path)).isFile) return NOT_A_FILE;
     const opening = Deno.open(path);
-    let timer: number | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const opened = await Promise.race([
       opening,
       new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), ERROR_FILE_OPEN_MS)),

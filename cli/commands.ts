@@ -6,6 +6,7 @@ import { type ArgValues, defineCommand, flag, option } from "./args.ts";
 import type { CliContext } from "./context.ts";
 import { jobCommand, submitTopCommand, taskCommand } from "./job_commands.ts";
 import { journalCommand } from "./journal_commands.ts";
+import { dashboardCommand, docCommand, generateCompletionCommand } from "./misc_commands.ts";
 import { outputLogCommand } from "./output_log_commands.ts";
 import { serverCommand } from "./server_commands.ts";
 import { workerCommand } from "./worker_commands.ts";
@@ -50,5 +51,8 @@ export const rootCommand = defineCommand<typeof globalArgs, CliContext>({
     allocCommand,
     journalCommand,
     outputLogCommand,
+    dashboardCommand,
+    docCommand,
+    generateCompletionCommand,
   ],
 });

@@ -12,6 +12,9 @@ import {
   type JournalEvent,
 } from "../common/journal/journal_events.ts";
 import {
+  JOURNAL_FORMAT_VERSION,
+  JOURNAL_HEADER_BYTES,
+  JOURNAL_MAGIC,
   JournalCorruptedError,
   JournalReader,
   JournalWriter,
@@ -35,6 +38,18 @@ export interface JournalOpenOptions {
    * refusing to start (`--journal-truncate-corrupted`). @default {false}
    */
   truncateCorrupted?: boolean;
+}
+
+/**
+ * Whether `bytes`, a whole file, is shorter than a journal header and holds nothing but a start
+ * of one (or zeros, where the file system extended the file before the data reached the disk).
+ */
+function isUnfinishedHeader(bytes: Uint8Array): boolean {
+  if (bytes.length >= JOURNAL_HEADER_BYTES) return false;
+  const header = new Uint8Array(JOURNAL_HEADER_BYTES);
+  header.set(JOURNAL_MAGIC);
+  new DataView(header.buffer).setUint32(JOURNAL_MAGIC.length, JOURNAL_FORMAT_VERSION, true);
+  return bytes.every((byte) => byte === 0) || bytes.every((byte, i) => byte === header[i]);
 }
 
 export type JournalListener = (records: Array<[number, JournalEvent]>) => void;
@@ -74,10 +89,19 @@ export class ServerJournal {
   ): Promise<{ journal: ServerJournal; restored: RestoredState | null }> {
     let restored: RestoredState | null = null;
     let validEnd: number | undefined;
-    const bytes = await readJournalBytes(path).catch((error) => {
+    let bytes = await readJournalBytes(path).catch((error) => {
       if (error instanceof HqError && error.cause instanceof Deno.errors.NotFound) return null;
       throw error;
     });
+    if (bytes !== null && isUnfinishedHeader(bytes)) {
+      // A crash between creating the file and syncing its header: nothing was ever recorded.
+      log.warn(
+        `Journal "${path}" holds only ${bytes.length} bytes of its header (a start that crashed ` +
+          "while creating it); starting it anew",
+      );
+      await Deno.truncate(path, 0);
+      bytes = null;
+    }
     if (bytes !== null) {
       const started = performance.now();
       ({ restored, validEnd } = restore(bytes, path, options.truncateCorrupted ?? false));

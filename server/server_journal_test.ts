@@ -65,3 +65,26 @@ Deno.test("ServerJournal.prune that fails leaves the old file written to; prunes
   assert.deepEqual(await jobIdsIn(path), [1, 3, 5]);
   assert.equal((await Deno.stat(path)).mode! & 0o777, mode);
 });
+
+// Issue 15, item 9: a start that crashed between creating the journal and syncing its header
+// left an empty (or partial-header) file, which every later start refused as "empty".
+Deno.test("ServerJournal.open starts anew on a journal that holds only part of its header", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/journal`;
+  {
+    const { journal } = await ServerJournal.open(path, 3_600_000);
+    await journal.close();
+  }
+  const header = await Deno.readFile(path);
+  for (const partial of [new Uint8Array(0), header.subarray(0, 5), new Uint8Array(7)]) {
+    await Deno.writeFile(path, partial);
+    const { journal, restored } = await ServerJournal.open(path, 3_600_000);
+    assert.equal(restored, null);
+    journal.record(open(1));
+    await journal.close();
+    assert.deepEqual(await jobIdsIn(path), [1]);
+  }
+  // Anything else short is still refused: it is not ours to throw away.
+  await Deno.writeFile(path, new TextEncoder().encode("HQJRXL"));
+  await assert.rejects(ServerJournal.open(path, 3_600_000), /not an hq journal/);
+});

@@ -11,6 +11,7 @@ import { HqClient } from "../client/mod.ts";
 import { type BenchRow, formatTable } from "./_bench_row.ts";
 import { startLiveServer } from "./_live_server.ts";
 import { mean, percentile } from "./_stats.ts";
+import { cpuSeconds } from "./_zero_workers.ts";
 
 export interface TransportRoundtripOptions {
   /** Interleaved rounds per mode. @default {20} */
@@ -36,6 +37,10 @@ export async function benchTransportRoundtrip(
   const encrypted = await HqClient.connect({ serverDir: encryptedServer.serverDir });
   const plain = await HqClient.connect({ serverDir: plainServer.serverDir });
   const latencyUs = { encrypted: [] as number[], plain: [] as number[] };
+  // CPU seconds of both processes (the client's own, this process, and its server) per mode: on a
+  // shared machine CPU time moves far less with outside load than wall time does.
+  const cpuSec = { encrypted: 0, plain: 0 };
+  const serverPid = { encrypted: encryptedServer.pid, plain: plainServer.pid };
   try {
     for (let i = 0; i < warmupRequests; i += 100) {
       await requestLatencies(encrypted, 100);
@@ -48,7 +53,9 @@ export async function benchTransportRoundtrip(
         : ["plain", "encrypted"] as const;
       for (const mode of order) {
         const client = mode === "encrypted" ? encrypted : plain;
+        const cpuBefore = cpuSeconds(Deno.pid) + cpuSeconds(serverPid[mode]);
         latencyUs[mode].push(...await requestLatencies(client, requestsPerRound));
+        cpuSec[mode] += cpuSeconds(Deno.pid) + cpuSeconds(serverPid[mode]) - cpuBefore;
       }
     }
   } finally {
@@ -88,6 +95,12 @@ export async function benchTransportRoundtrip(
       "µs",
       percentile(latencyUs.encrypted, 99),
       percentile(latencyUs.plain, 99),
+    ),
+    row(
+      "server-info-cpu",
+      "µs/request",
+      cpuSec.encrypted / latencyUs.encrypted.length * 1e6,
+      cpuSec.plain / latencyUs.plain.length * 1e6,
     ),
     row("connect-mean", "ms", mean(steady(connectMs.encrypted)), mean(steady(connectMs.plain))),
   ];

@@ -75,7 +75,7 @@ export class MessageConnection<In, Out> {
       const cipher = this.session.receiveCipher;
       // Decoded binary values are views into the bytes decoded, and an unencrypted frame is a
       // view into the reader's buffer, which the next frame overwrites: decode a copy.
-      const plaintext = cipher ? await cipher.open(frame) : frame.slice();
+      const plaintext = cipher ? cipher.openSync(frame) ?? await cipher.open(frame) : frame.slice();
       let batch: unknown;
       try {
         batch = decodeMsgpack(plaintext);
@@ -112,7 +112,8 @@ export class MessageConnection<In, Out> {
             : pending.slice(i, i + MAX_BATCH_MESSAGES);
           const encoded = encodeMsgpack(batch);
           const cipher = this.session.sendCipher;
-          await writeFrame(this.stream, cipher ? await cipher.seal(encoded) : encoded);
+          const sealed = cipher ? cipher.sealSync(encoded) ?? await cipher.seal(encoded) : encoded;
+          await writeFrame(this.stream, sealed);
         }
       }
     } catch (error) {

@@ -7,7 +7,13 @@ export type { ConnectSessionOptions, SessionOptions } from "./session.ts";
 export { MAX_FRAME_BYTES, MessageConnection } from "./message_connection.ts";
 export { FrameError, FrameReader, writeFrame } from "./frames.ts";
 export type { ByteStream } from "./frames.ts";
-export { FrameAuthenticationError, FrameCipher } from "./frame_cipher.ts";
+export {
+  FrameAuthenticationError,
+  FrameCipher,
+  loadSyncCipher,
+  SYNC_CIPHER_AFTER_FRAMES,
+  SYNC_CIPHER_MAX_BYTES,
+} from "./frame_cipher.ts";
 export {
   HandshakeAbandonedError,
   HandshakeRejectedError,

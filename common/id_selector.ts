@@ -11,17 +11,28 @@ export function parseIdSelector(text: string): IdSelector {
   if (trimmed === "last") return { type: "last" };
   const ranges: Array<[number, number, number]> = [];
   for (const item of trimmed.split(",")) ranges.push(parseRange(item.trim()));
-  // Ranges may interleave (`0-10:2,1-9:2`) as long as no id is in two of them.
+  if (rangesOverlap(ranges)) throw new Error("Ranges overlap");
+  return { type: "ids", ranges };
+}
+
+/** Ranges that interleave with more than this many others at once are refused as overlapping. */
+const MAX_INTERLEAVED = 1_000;
+
+/**
+ * Whether some id is in two of the inclusive `[start, end, step]` ranges. Ranges may interleave
+ * (`0-10:2,1-9:2`) as long as no id is in two of them; more than `MAX_INTERLEAVED` ranges open at
+ * once count as overlapping (so a hostile list costs no quadratic time).
+ */
+export function rangesOverlap(ranges: ReadonlyArray<readonly [number, number, number]>): boolean {
   const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
-  let open: Array<[number, number, number]> = [];
+  let open: Array<readonly [number, number, number]> = [];
   for (const range of sorted) {
     open = open.filter((earlier) => earlier[1] >= range[0]);
-    if (open.some((earlier) => rangesShareAnId(earlier, range))) {
-      throw new Error("Ranges overlap");
-    }
+    if (open.length >= MAX_INTERLEAVED) return true;
+    if (open.some((earlier) => rangesShareAnId(earlier, range))) return true;
     open.push(range);
   }
-  return { type: "ids", ranges };
+  return false;
 }
 
 /**
@@ -29,7 +40,10 @@ export function parseIdSelector(text: string): IdSelector {
  * lcm(steps), so looking at the sparser range's first `denser step` ids in the shared interval
  * is enough.
  */
-function rangesShareAnId(a: [number, number, number], b: [number, number, number]): boolean {
+function rangesShareAnId(
+  a: readonly [number, number, number],
+  b: readonly [number, number, number],
+): boolean {
   const low = Math.max(a[0], b[0]);
   const high = Math.min(a[1], b[1]);
   if (low > high) return false;

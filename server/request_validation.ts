@@ -6,6 +6,7 @@
  * clear error back and changes nothing.
  */
 import { HqError } from "../common/errors.ts";
+import { rangesOverlap } from "../common/id_selector.ts";
 import type { IdRange } from "../common/id_ranges.ts";
 import { TASK_STATES } from "../common/job_types.ts";
 import { isRecord } from "../common/protocol.ts";
@@ -219,8 +220,8 @@ function checkSubmitDescription(submit: Record<string, unknown>, count: number):
   check(
     entries === null ||
       (Array.isArray(entries) && entries.length === count &&
-        entries.every((entry) => typeof entry === "string")),
-    `"entries" must be null or one string per task`,
+        entries.every((entry) => typeof entry === "string" || entry instanceof Uint8Array)),
+    `"entries" must be null or one string (or bytes) per task`,
   );
   checkTemplate(submit.template as Record<string, unknown>);
 }
@@ -325,11 +326,8 @@ function checkRanges(value: unknown, what: string): number {
     }
     count += Math.floor((end - start) / step) + 1;
   }
-  const sorted = [...(value as IdRange[])].sort((a, b) => a[0] - b[0]);
-  for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i][0] <= sorted[i - 1][1]) {
-      throw new InvalidRequestError(`Ranges overlap in "${what}"`);
-    }
+  if (rangesOverlap(value as IdRange[])) {
+    throw new InvalidRequestError(`Ranges overlap in "${what}"`);
   }
   return count;
 }

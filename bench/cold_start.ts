@@ -7,6 +7,9 @@
  * processes spreads over all of them; figures are medians. Timed with `Deno.Command` rather than
  * hyperfine, which runs each command's runs in one block and so cannot interleave.
  *
+ * The `bundle-*` rows run the same commands through the bundled entry (`deno task bundle`, built
+ * into a temporary directory at the start).
+ *
  * Each round also runs `server info` under bench/_startup/server_info_timeline.ts, which
  * timestamps each step in-process: the breakdown rows, in ms, with their share of that probe's
  * median wall time.
@@ -44,6 +47,13 @@ const TIMELINE_PREFIX = "TIMELINE ";
 export async function benchColdStart(options: ColdStartOptions = {}): Promise<BenchRow[]> {
   const rounds = options.rounds ?? 25;
   await using server = await startLiveServer();
+  // The bundled entry (`deno task bundle`), built fresh into a temporary directory for this run.
+  const bundleDir = await Deno.makeTempDir({ prefix: "hq-bench-bundle-" });
+  await using _removeBundle = {
+    [Symbol.asyncDispose]: () => Deno.remove(bundleDir, { recursive: true }),
+  };
+  await buildBundle(bundleDir);
+  const bundle = `${bundleDir}/hq.js`;
   const floor: Probe = { key: "empty-file", args: [`${STARTUP}empty.ts`], target: "" };
   const timelineProbe: Probe = {
     key: "server-info-timeline",
@@ -61,6 +71,17 @@ export async function benchColdStart(options: ColdStartOptions = {}): Promise<Be
     {
       key: "hq-worker-list",
       args: [`${ROOT}main.ts`, "worker", "list", "--server-dir", server.serverDir],
+      target: "<= 2x",
+    },
+    { key: "bundle-version", args: [bundle, "--version"], target: "<= 2x" },
+    {
+      key: "bundle-server-info",
+      args: [bundle, "server", "info", "--server-dir", server.serverDir],
+      target: "<= 2x",
+    },
+    {
+      key: "bundle-worker-list",
+      args: [bundle, "worker", "list", "--server-dir", server.serverDir],
       target: "<= 2x",
     },
     { key: "import-common-msgpack", args: [`${STARTUP}common_msgpack.ts`], target: "" },
@@ -98,6 +119,18 @@ export async function benchColdStart(options: ColdStartOptions = {}): Promise<Be
       };
     });
   return [...rows, ...breakdownRows(timelines, median(wallMs.get(timelineProbe)!))];
+}
+
+async function buildBundle(outDir: string): Promise<void> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--platform", "deno", "--code-splitting", "--outdir", outDir, "cli/hq.ts"],
+    cwd: ROOT,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!output.success) {
+    throw new Error(`deno bundle failed: ${new TextDecoder().decode(output.stderr)}`);
+  }
 }
 
 interface Run {

@@ -8,8 +8,8 @@
  *
  *   deno run -A bench/graph_throughput.ts
  */
-import { HqClient } from "../mod.ts";
-import type { JobDefinition, TaskDefinition } from "../mod.ts";
+import { HqClient } from "../client/mod.ts";
+import type { JobDefinition, TaskDefinition } from "../client/mod.ts";
 import { type BenchRow, formatTable } from "./_bench_row.ts";
 import { startLiveServer } from "./_live_server.ts";
 import {

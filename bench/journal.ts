@@ -20,7 +20,7 @@
  * `--profile DIR` runs every server under `deno run --cpu-prof --cpu-prof-dir=DIR/<run>`;
  * `deno run -A bench/cpu_profile_top.ts DIR/<run>` summarises a profile.
  */
-import { HqClient } from "../mod.ts";
+import { HqClient } from "../client/mod.ts";
 import type { TaskCounts } from "../common/job_types.ts";
 import { type BenchRow, formatNumber, formatTable } from "./_bench_row.ts";
 import { type LiveServer, startLiveServer } from "./_live_server.ts";

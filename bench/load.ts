@@ -15,7 +15,7 @@
  *   deno run -A bench/load.ts [--quick] [--clients C] [--jobs J] [--processes P]
  *                             [--list-every N] [--no-journal] [--profile DIR]
  */
-import { HqClient } from "../mod.ts";
+import { HqClient } from "../client/mod.ts";
 import { type BenchRow, formatTable } from "./_bench_row.ts";
 import { startLiveServer } from "./_live_server.ts";
 import { mean, percentile } from "./_stats.ts";

@@ -13,7 +13,7 @@
  *
  *   deno run -A bench/zero_worker.ts [--quick]
  */
-import { HqClient } from "../mod.ts";
+import { HqClient } from "../client/mod.ts";
 import type { IdSelector } from "../common/protocol.ts";
 import { type BenchRow, formatTable } from "./_bench_row.ts";
 import { startLiveServer } from "./_live_server.ts";

@@ -6,6 +6,7 @@ export class HqError extends Error {
   /** Process exit code when this error ends the program. */
   readonly exitCode: number = 1;
 
+  /** An error with `message`; `options.cause` keeps the error that led to it. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;

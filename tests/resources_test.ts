@@ -4,7 +4,7 @@
  * shows them, and the submit-side errors.
  */
 import assert from "node:assert/strict";
-import { HqClient } from "../mod.ts";
+import { HqClient } from "../client/mod.ts";
 import { testTaskTemplate } from "../server/scheduler/_test_fixtures.ts";
 import { hqAt, hqOkAt, submitJob, taskObjects, tempDir, TestServer } from "./harness.ts";
 

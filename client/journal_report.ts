@@ -1,7 +1,8 @@
 /**
  * `hq journal report` (spec §1.7): folds the exported journal events of §1.6 into worker,
- * allocation and task statistics and renders them as one self-contained HTML page with Plotly
- * charts.
+ * allocation and task statistics and renders them as one self-contained HTML page: uPlot (from
+ * npm, inlined; client/assets/uplot.ts) draws the time series, inline SVG the bars and boxes, so
+ * the page needs no network.
  *
  * The function is pure: the caller reads and parses the journal and writes the page. It must stay
  * fast on journals of millions of task events, so everything is aggregated while reading: step
@@ -12,6 +13,7 @@ import { HqError } from "../common/errors.ts";
 import { AMOUNT_FRACTIONS, formatAmount } from "../common/resources/mod.ts";
 import { formatCliDate } from "../common/timestamp.ts";
 import { seededRandom } from "../common/seeded_random.ts";
+import { UPLOT_CSS, UPLOT_JS } from "./assets/uplot.ts";
 
 /**
  * One line of `hq journal export` (spec §1.6), already parsed. Only the keys the report reads are
@@ -31,9 +33,6 @@ export interface JournalReportOptions {
   /** Events after this offset are not read. @default {Infinity} (no filter) */
   endOffsetMs?: number;
 }
-
-/** Where the page loads Plotly from; the report has no other external dependency. */
-export const PLOTLY_CDN_URL = "https://cdn.plot.ly/plotly-2.35.2.min.js";
 
 /**
  * Step traces are thinned to this many time buckets: within one bucket only the last value is
@@ -812,10 +811,13 @@ ${legendRows}
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>HQ Journal Report</title>
-<script src="${PLOTLY_CDN_URL}" charset="utf-8"></script>
 <style>
+${UPLOT_CSS}
 ${PAGE_CSS}
 </style>
+<script>
+${inlineScript(UPLOT_JS)}
+</script>
 </head>
 <body>
 <header><h1>HQ Journal Report</h1></header>
@@ -848,6 +850,11 @@ ${RENDER_SCRIPT}
 </body>
 </html>
 `;
+}
+
+/** Script text that cannot end its `<script>` element early. */
+export function inlineScript(code: string): string {
+  return code.replace(/<\/(script)/gi, "<\\/$1").replace(/<!--/g, "<\\!--");
 }
 
 function describeTimeFilter(
@@ -908,7 +915,16 @@ main { padding: 24px 32px; max-width: 1600px; margin: 0 auto; }
   padding: 16px 20px; margin-bottom: 24px;
 }
 .panel h2 { margin: 0 0 8px; font-size: 17px; font-weight: 600; }
-.chart { width: 100%; height: 420px; }
+.chart { width: 100%; min-height: 420px; }
+.chart.empty { min-height: 0; color: var(--muted); }
+.svg-chart { display: block; font: 12px system-ui, sans-serif; }
+.svg-chart .grid { stroke: var(--border); }
+.svg-chart .tick { fill: var(--muted); }
+.svg-chart .axis-label, .svg-chart .category { fill: var(--text); }
+.svg-legend { display: flex; gap: 16px; justify-content: center; font-size: 13px; }
+.svg-legend i {
+  display: inline-block; width: 12px; height: 12px; margin-right: 6px; vertical-align: -1px;
+}
 .note { color: var(--muted); font-size: 13px; }
 table.legend { border-collapse: collapse; }
 table.legend th, table.legend td {
@@ -916,61 +932,189 @@ table.legend th, table.legend td {
 }
 table.legend tbody th { font-family: ui-monospace, monospace; }`;
 
-// Runs in the browser. Kept as plain ES2017 without imports; reads the data element above.
+// Runs in the browser. Kept as plain ES2017 without imports; reads the data element above and
+// draws with the global `uPlot` of the inlined library.
 const RENDER_SCRIPT = `(function () {
   "use strict";
   var data = JSON.parse(document.getElementById("report-data").textContent);
-  if (typeof Plotly === "undefined") {
-    document.querySelectorAll(".chart").forEach(function (el) {
-      el.textContent = "The charts need Plotly from ${PLOTLY_CDN_URL}, which could not be loaded.";
-      el.style.height = "auto";
-    });
-    return;
-  }
-  var config = { responsive: true, displaylogo: false };
-  var base = {
-    margin: { t: 16, r: 70, b: 48, l: 64 },
-    legend: { orientation: "h", y: -0.18 },
-    paper_bgcolor: "rgba(0,0,0,0)",
-    plot_bgcolor: "rgba(0,0,0,0)",
-    font: { family: "system-ui, sans-serif", size: 12 }
-  };
-  function layout(extra) { return Object.assign({}, base, extra); }
   var finishedColor = "#16a34a", failedColor = "#dc2626";
+  var palette = ["#2563eb", "#f59e0b", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#ea580c"];
+  var SVG = "http://www.w3.org/2000/svg";
 
-  var workerTraces = data.workers.map(function (s) {
-    return {
-      type: "scatter", mode: "lines", line: { shape: "hv", width: 2 }, name: s.name,
-      x: s.x.map(function (offset) { return data.windowStartMs + offset; }), y: s.y,
-      yaxis: s.axis === "fraction" ? "y2" : "y"
+  function message(el, text) {
+    el.textContent = text;
+    el.classList.add("empty");
+  }
+
+  // Global worker statistics: step traces on one time axis (uPlot wants one shared x array, so
+  // every trace holds its last value at the other traces' times).
+  (function () {
+    var el = document.getElementById("chart-workers");
+    if (typeof uPlot === "undefined") return message(el, "The chart library did not load.");
+    if (data.workers.length === 0) return message(el, "No worker data in the reported time range.");
+    var xs = {};
+    data.workers.forEach(function (s) { s.x.forEach(function (x) { xs[x] = true; }); });
+    var times = Object.keys(xs).map(Number).sort(function (a, b) { return a - b; });
+    var columns = [times.map(function (x) { return data.windowStartMs + x; })];
+    data.workers.forEach(function (s) {
+      var out = new Array(times.length), j = 0, last = null;
+      for (var i = 0; i < times.length; i++) {
+        while (j < s.x.length && s.x[j] <= times[i]) { last = s.y[j]; j++; }
+        out[i] = last;
+      }
+      columns.push(out);
+    });
+    var stepped = uPlot.paths.stepped({ align: 1 });
+    var series = [{ label: "Time (UTC)" }].concat(data.workers.map(function (s, i) {
+      return {
+        label: s.name, stroke: palette[i % palette.length], width: 2, paths: stepped,
+        scale: s.axis === "fraction" ? "fraction" : "workers",
+        value: s.axis === "fraction"
+          ? function (u, v) { return v == null ? "-" : (v * 100).toFixed(1) + "%"; }
+          : undefined
+      };
+    }));
+    var opts = {
+      width: el.clientWidth || 800, height: 380, ms: 1,
+      tzDate: function (ts) { return uPlot.tzDate(new Date(ts), "Etc/UTC"); },
+      scales: { x: { time: true }, workers: { range: function (u, min, max) { return [0, Math.max(1, max * 1.05)]; } }, fraction: { range: [0, 1.05] } },
+      axes: [
+        { label: "Time (UTC)" },
+        { scale: "workers", label: "Workers" },
+        { scale: "fraction", side: 1, label: "Allocated fraction", grid: { show: false },
+          values: function (u, vals) { return vals.map(function (v) { return Math.round(v * 100) + "%"; }); } }
+      ],
+      series: series
     };
-  });
-  Plotly.newPlot("chart-workers", workerTraces, layout({
-    xaxis: { type: "date", title: { text: "Time (UTC)" } },
-    yaxis: { title: { text: "Workers" }, rangemode: "tozero" },
-    yaxis2: {
-      title: { text: "Allocated fraction" }, overlaying: "y", side: "right",
-      range: [0, 1.05], tickformat: ".0%", showgrid: false
+    var plot = new uPlot(opts, columns, el);
+    window.addEventListener("resize", function () {
+      plot.setSize({ width: el.clientWidth || 800, height: 380 });
+    });
+  })();
+
+  function svg(tag, attrs, parent) {
+    var node = document.createElementNS(SVG, tag);
+    Object.keys(attrs).forEach(function (key) { node.setAttribute(key, attrs[key]); });
+    if (parent) parent.appendChild(node);
+    return node;
+  }
+  function text(parent, x, y, content, attrs) {
+    var node = svg("text", Object.assign({ x: x, y: y }, attrs || {}), parent);
+    node.textContent = content;
+    return node;
+  }
+  function niceMax(max) {
+    if (max <= 0) return 1;
+    var step = Math.pow(10, Math.floor(Math.log10(max)));
+    var candidates = [1, 2, 2.5, 5, 10];
+    for (var i = 0; i < candidates.length; i++) {
+      if (candidates[i] * step >= max) return candidates[i] * step;
     }
-  }), config);
+    return 10 * step;
+  }
+  // A frame with a y axis of 5 ticks from 0 to max; returns helpers to place things in it.
+  function frame(el, groups, max, yLabel, format) {
+    var width = Math.max(el.clientWidth || 800, 320), height = 380;
+    var left = 64, right = 16, top = 12, bottom = 48;
+    var root = svg("svg", { width: width, height: height, viewBox: "0 0 " + width + " " + height,
+      role: "img", "class": "svg-chart" }, el);
+    var plotH = height - top - bottom, plotW = width - left - right;
+    for (var t = 0; t <= 5; t++) {
+      var v = max * t / 5, y = top + plotH - plotH * t / 5;
+      svg("line", { x1: left, x2: width - right, y1: y, y2: y, "class": "grid" }, root);
+      text(root, left - 6, y + 4, format(v), { "text-anchor": "end", "class": "tick" });
+    }
+    text(root, 14, top + plotH / 2, yLabel,
+      { transform: "rotate(-90 14 " + (top + plotH / 2) + ")", "text-anchor": "middle", "class": "axis-label" });
+    var slot = plotW / Math.max(groups, 1);
+    return {
+      root: root, slot: slot,
+      x: function (i) { return left + slot * i; },
+      y: function (v) { return top + plotH - plotH * Math.min(v, max) / max; },
+      base: top + plotH
+    };
+  }
+  function formatCount(v) { return Math.round(v) === v ? String(v) : v.toFixed(1); }
 
-  function pluck(key) { return data.classes.map(function (c) { return c[key]; }); }
-  var labels = pluck("label");
-  Plotly.newPlot("chart-task-counts", [
-    { type: "bar", name: "Finished", x: labels, y: pluck("finished"),
-      marker: { color: finishedColor } },
-    { type: "bar", name: "Failed", x: labels, y: pluck("failed"), marker: { color: failedColor } }
-  ], layout({ barmode: "group", yaxis: { title: { text: "Tasks" }, rangemode: "tozero" } }),
-    config);
+  // Task counts: Finished and Failed bars side by side per request class.
+  (function () {
+    var el = document.getElementById("chart-task-counts");
+    if (data.classes.length === 0) return message(el, "No task finished or failed.");
+    var max = niceMax(Math.max.apply(null, data.classes.map(function (c) {
+      return Math.max(c.finished, c.failed);
+    })));
+    var f = frame(el, data.classes.length, max, "Tasks", formatCount);
+    data.classes.forEach(function (c, i) {
+      var barW = Math.min(f.slot * 0.35, 80), mid = f.x(i) + f.slot / 2;
+      [[c.finished, finishedColor, -1, "Finished"], [c.failed, failedColor, 0, "Failed"]].forEach(function (b) {
+        var x = mid + b[2] * barW, y = f.y(b[0]);
+        var rect = svg("rect", { x: x, y: y, width: barW, height: f.base - y, fill: b[1],
+          "class": "bar", "data-class": c.label, "data-kind": b[3], "data-value": b[0] }, f.root);
+        svg("title", {}, rect).textContent = b[3] + " " + c.label + ": " + b[0];
+        text(f.root, x + barW / 2, y - 4, String(b[0]), { "text-anchor": "middle", "class": "tick" });
+      });
+      text(f.root, mid, f.base + 18, c.label, { "text-anchor": "middle", "class": "category" });
+    });
+    legend(el, [["Finished", finishedColor], ["Failed", failedColor]]);
+  })();
 
-  var boxes = [];
-  data.classes.forEach(function (c) {
-    boxes.push({ type: "box", name: "Finished " + c.label, y: c.finishedDurations,
-      marker: { color: finishedColor } });
-    boxes.push({ type: "box", name: "Failed " + c.label, y: c.failedDurations,
-      marker: { color: failedColor } });
-  });
-  Plotly.newPlot("chart-task-durations", boxes,
-    layout({ showlegend: false, yaxis: { title: { text: "Duration [s]" }, rangemode: "tozero" } }),
-    config);
+  function legend(el, items) {
+    var box = document.createElement("div");
+    box.className = "svg-legend";
+    items.forEach(function (item) {
+      var span = document.createElement("span");
+      var swatch = document.createElement("i");
+      swatch.style.background = item[1];
+      span.appendChild(swatch);
+      span.appendChild(document.createTextNode(item[0]));
+      box.appendChild(span);
+    });
+    el.appendChild(box);
+  }
+
+  function quantile(sorted, q) {
+    var pos = (sorted.length - 1) * q, lo = Math.floor(pos), hi = Math.ceil(pos);
+    return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+  }
+
+  // Task durations: a box per class and outcome (quartiles, median, whiskers at 1.5 IQR).
+  (function () {
+    var el = document.getElementById("chart-task-durations");
+    var boxes = [];
+    data.classes.forEach(function (c) {
+      boxes.push(["Finished " + c.label, c.finishedDurations, finishedColor]);
+      boxes.push(["Failed " + c.label, c.failedDurations, failedColor]);
+    });
+    boxes = boxes.filter(function (b) { return b[1].length > 0; });
+    if (boxes.length === 0) return message(el, "No task finished or failed.");
+    var stats = boxes.map(function (b) {
+      var sorted = b[1].slice().sort(function (x, y) { return x - y; });
+      var q1 = quantile(sorted, 0.25), q3 = quantile(sorted, 0.75), iqr = q3 - q1;
+      var lo = sorted[0], hi = sorted[sorted.length - 1];
+      for (var i = 0; i < sorted.length; i++) if (sorted[i] >= q1 - 1.5 * iqr) { lo = sorted[i]; break; }
+      for (var k = sorted.length - 1; k >= 0; k--) if (sorted[k] <= q3 + 1.5 * iqr) { hi = sorted[k]; break; }
+      return { name: b[0], color: b[2], q1: q1, median: quantile(sorted, 0.5), q3: q3, lo: lo, hi: hi,
+        max: sorted[sorted.length - 1], n: sorted.length };
+    });
+    var max = niceMax(Math.max.apply(null, stats.map(function (s) { return s.hi; })));
+    var f = frame(el, stats.length, max, "Duration [s]", function (v) { return String(+v.toPrecision(3)); });
+    stats.forEach(function (s, i) {
+      var w = Math.min(f.slot * 0.5, 90), mid = f.x(i) + f.slot / 2, x = mid - w / 2;
+      var g = svg("g", { "class": "box", "data-name": s.name }, f.root);
+      svg("title", {}, g).textContent = s.name + " (" + s.n + "): median " + s.median.toFixed(3) +
+        " s, quartiles " + s.q1.toFixed(3) + "–" + s.q3.toFixed(3) + " s";
+      svg("line", { x1: mid, x2: mid, y1: f.y(s.lo), y2: f.y(s.hi), stroke: s.color }, g);
+      svg("line", { x1: mid - w / 4, x2: mid + w / 4, y1: f.y(s.lo), y2: f.y(s.lo), stroke: s.color }, g);
+      svg("line", { x1: mid - w / 4, x2: mid + w / 4, y1: f.y(s.hi), y2: f.y(s.hi), stroke: s.color }, g);
+      svg("rect", { x: x, y: f.y(s.q3), width: w, height: Math.max(1, f.y(s.q1) - f.y(s.q3)),
+        fill: s.color, "fill-opacity": 0.25, stroke: s.color }, g);
+      svg("line", { x1: x, x2: x + w, y1: f.y(s.median), y2: f.y(s.median), stroke: s.color,
+        "stroke-width": 2 }, g);
+      text(f.root, mid, f.base + 18, s.name, { "text-anchor": "middle", "class": "category" });
+    });
+    var note = document.createElement("p");
+    note.className = "note";
+    note.textContent = "Boxes: quartiles and median; whiskers: the furthest durations within 1.5 IQR.";
+    el.appendChild(note);
+  })();
 })();`;

@@ -139,7 +139,10 @@ Deno.test("renderJournalReport shows the cards, charts and request classes of a 
   const html = renderJournalReport(smallJournal(), {});
   assert(html.startsWith("<!DOCTYPE html>"));
   assert(html.includes("<title>HQ Journal Report</title>"));
-  assert(html.includes("https://cdn.plot.ly/plotly-"));
+  // Self-contained: uPlot is inlined, nothing is loaded from the network.
+  assert(html.includes("uPlot"));
+  assert(!/\b(src|href)=["']?https?:/i.test(html));
+  assert(!html.includes("cdn."));
   assert(html.includes("Server started"));
   assert(html.includes("2025-03-01 10:00:00 UTC"));
   assert(!html.includes("Time filtering"));
@@ -148,7 +151,7 @@ Deno.test("renderJournalReport shows the cards, charts and request classes of a 
   }
   assert(html.includes("<tr><th>T1</th><td>cpus: 2</td></tr>"));
   assert(html.includes(`"Finished "`) && html.includes(`"Failed "`));
-  assert(html.includes(`name: "Finished"`) && html.includes(`name: "Failed"`));
+  assert(html.includes(`["Finished", finishedColor]`) && html.includes(`["Failed", failedColor]`));
 
   const data = pageData(html);
   assert.deepEqual(

@@ -316,7 +316,9 @@ export class HqServer {
     const modifying = MODIFYING_REQUESTS.has(request.type);
     try {
       validateClientRequest(request);
-      // What cannot be journaled is not done (journal spec §1.3).
+      // What cannot be journaled is not done (journal spec §1.3); a failed journal is tried
+      // again first, as the disk may have room again.
+      if (modifying && this.#journal.failure !== null) await this.#journal.recover();
       const failure = modifying ? this.#journal.failure : null;
       if (failure) throw failure;
       response = await this.#handleRequest(request, connection);

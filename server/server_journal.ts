@@ -52,6 +52,14 @@ function isUnfinishedHeader(bytes: Uint8Array): boolean {
   return bytes.every((byte) => byte === 0) || bytes.every((byte, i) => byte === header[i]);
 }
 
+/** Events of modifying requests: refused when their flush failed, so never written later. */
+const REQUEST_EVENTS = new Set(["job-open", "job-created", "job-cancel", "job-close"]);
+
+function keepAfterFailure(payload: Uint8Array): boolean {
+  const record = decodeJournalRecord(payload);
+  return record !== null && !REQUEST_EVENTS.has(record.event.type);
+}
+
 export type JournalListener = (records: Array<[number, JournalEvent]>) => void;
 
 export class ServerJournal {
@@ -68,6 +76,8 @@ export class ServerJournal {
   #sincePrune: Uint8Array[] | null = null;
   /** While a prune swaps files: flushes wait for it, then sync the file that stays. */
   #swapping: Promise<void> | null = null;
+  /** A recovery of the failed writer in progress. */
+  #recovering: Promise<boolean> | null = null;
   /** Whether a record that could not be appended was logged already. */
   #appendFailureLogged = false;
 
@@ -118,7 +128,8 @@ export class ServerJournal {
     const journal = new ServerJournal(path, writer);
     journal.#records = restored?.events ?? 0;
     journal.#timer = setInterval(() => {
-      journal.flush().catch(() => {}); // Logged by flush.
+      if (journal.failure !== null) journal.recover();
+      else journal.flush().catch(() => {}); // Logged by flush.
     }, timerPeriodMs(flushPeriodMs));
     return { journal, restored };
   }
@@ -148,7 +159,9 @@ export class ServerJournal {
     if (this.#closed) return false;
     let appended = true;
     if (this.writer !== null) {
-      appended = this.writer.failure === undefined && this.#append(timeMs, event);
+      // Appended even to a failed writer, which keeps it for its recovery; but a modifying
+      // request that sees false is refused (and its record left out of the recovery).
+      appended = this.#append(timeMs, event) && this.writer.failure === undefined;
     }
     this.recordLive(event, timeMs);
     return appended;
@@ -168,6 +181,24 @@ export class ServerJournal {
       }
       return false;
     }
+  }
+
+  /**
+   * Tries to make a failed journal writable again (the disk has room again): the records kept
+   * since the failure are written, except those of modifying requests, which were refused. Never
+   * throws; resolves with whether the journal is writable now.
+   */
+  async recover(): Promise<boolean> {
+    const writer = this.writer;
+    if (writer === null || writer.failure === undefined) return true;
+    // A prune in progress fails on its own; the writer it leaves in place is recovered later.
+    if (this.#sincePrune !== null || this.#swapping !== null) return false;
+    this.#recovering ??= writer.recover(keepAfterFailure).then((left) => {
+      this.#records -= left;
+      log.info(`Journal "${this.path}" is writable again (${left} records left out)`);
+      return true;
+    }, () => false).finally(() => this.#recovering = null);
+    return await this.#recovering;
   }
 
   /** Hands an event to live listeners only (job idle, task notifications: never in the file). */

@@ -360,10 +360,16 @@ const INITIAL_BUFFER_BYTES = 64 * 1024;
 // A burst between two flushes can grow the buffer a lot; do not keep such a buffer around.
 const MAX_IDLE_BUFFER_BYTES = 16 * 1024 * 1024;
 
+/** Records kept in memory while the writer has failed, waiting for `recover`. */
+const MAX_RETAINED_BYTES = 64 * 1024 * 1024;
+
 /**
  * Appends records to a journal file. `append` only copies into a memory buffer; `flush` writes the
- * buffer and syncs it to disk. After a failed write or sync the writer stays failed: every later
- * `flush` rejects with the same `JournalWriteError`, so the server can refuse modifying requests.
+ * buffer and syncs it to disk. After a failed write or sync the writer is failed: every later
+ * `flush` rejects with the same `JournalWriteError`, so the server can refuse modifying requests,
+ * until `recover` succeeds (the disk has room again). Meanwhile the records that could not be
+ * written and those appended since stay in memory (up to 64 MiB), and `recover` writes them after
+ * the last synced byte.
  */
 export class JournalWriter {
   #path: string;
@@ -373,7 +379,13 @@ export class JournalWriter {
   // The buffer the last flush wrote, reused by the next one.
   #spare: Uint8Array | undefined;
   #fileSize: number;
+  /** Bytes known to be on disk: what a recovery truncates back to. */
+  #syncedSize: number;
   #failure: JournalWriteError | undefined;
+  /** The bytes a failed flush could not write (whole records), kept for `recover`. */
+  #retained: Uint8Array | undefined;
+  /** Records dropped since the failure, beyond what is kept in memory. */
+  #dropped = 0;
   #closing: Promise<void> | undefined;
   // The most recent flush, queued or running; each flush starts after the one before it.
   #lastFlush: Promise<void> = Promise.resolve();
@@ -384,6 +396,7 @@ export class JournalWriter {
     this.#file = file;
     this.#path = path;
     this.#fileSize = fileSize;
+    this.#syncedSize = fileSize;
   }
 
   /**
@@ -426,7 +439,13 @@ export class JournalWriter {
     if (length === 0 || length > MAX_RECORD_BYTES) {
       throw new RangeError(`Journal record of ${length} bytes is outside 1..${MAX_RECORD_BYTES}`);
     }
-    if (this.#failure !== undefined) return;
+    if (
+      this.#failure !== undefined &&
+      (this.#retained?.length ?? 0) + this.#length + length > MAX_RETAINED_BYTES
+    ) {
+      this.#dropped++;
+      return;
+    }
     const start = this.#length;
     const end = start + RECORD_HEADER_BYTES + length;
     if (end > this.#buffer.length) this.#grow(end);
@@ -525,15 +544,73 @@ export class JournalWriter {
       }
       // fsync, not just write: on NFS a written buffer can still be lost when the node dies.
       await this.#file.syncData();
+      this.#syncedSize = this.#fileSize;
     } catch (error) {
       this.#failure = new JournalWriteError(
         `Cannot write journal "${this.path}": ${describeError(error)}`,
         { cause: error },
       );
-      this.#length = 0;
+      this.#retained = buffer.slice(0, length);
       throw this.#failure;
     }
     if (buffer.length <= MAX_IDLE_BUFFER_BYTES) this.#spare = buffer;
+  }
+
+  /**
+   * After a failure: cuts the file back to its last synced byte, writes the records kept since
+   * (those `keep` accepts) and syncs. Resolves with the number of records left out (`keep`
+   * refused, or dropped beyond the memory bound); rejects, staying failed, when the file still
+   * cannot be written. Runs in turn with flushes.
+   */
+  recover(keep: (payload: Uint8Array) => boolean): Promise<number> {
+    const run = async () => {
+      if (this.#failure === undefined) return 0;
+      const kept: Uint8Array[] = [];
+      let left = this.#dropped;
+      for (const bytes of [this.#retained, this.#buffer.subarray(0, this.#length)]) {
+        if (bytes === undefined) continue;
+        for (let at = 0; at < bytes.length;) {
+          const end = at + RECORD_HEADER_BYTES + readU32(bytes, at);
+          if (keep(bytes.subarray(at + RECORD_HEADER_BYTES, end))) {
+            kept.push(bytes.subarray(at, end));
+          } else left++;
+          at = end;
+        }
+      }
+      const total = kept.reduce((sum, record) => sum + record.length, 0);
+      const out = new Uint8Array(total);
+      let offset = 0;
+      for (const record of kept) {
+        out.set(record, offset);
+        offset += record.length;
+      }
+      try {
+        await this.#file.truncate(this.#syncedSize);
+        await this.#file.seek(this.#syncedSize, Deno.SeekMode.Start);
+        await writeAll(this.#file, out);
+        await this.#file.syncData();
+      } catch (error) {
+        this.#failure = new JournalWriteError(
+          `Cannot write journal "${this.path}": ${describeError(error)}`,
+          { cause: error },
+        );
+        throw this.#failure;
+      }
+      this.#fileSize = this.#syncedSize = this.#syncedSize + total;
+      this.#failure = undefined;
+      this.#retained = undefined;
+      this.#dropped = 0;
+      this.#length = 0;
+      if (this.#buffer.length > MAX_IDLE_BUFFER_BYTES) {
+        this.#buffer = new Uint8Array(INITIAL_BUFFER_BYTES);
+      }
+      return left;
+    };
+    const recovery = this.#lastFlush.then(run, run);
+    this.#lastFlush = recovery.then(() => {}, () => {});
+    // A flush asked for from now on comes after the recovery.
+    this.#queuedFlush = undefined;
+    return recovery;
   }
 
   #grow(needed: number): void {

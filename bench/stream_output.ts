@@ -5,7 +5,8 @@
  * per task (`--stdout <dir>/%{TASK_ID}.out`); stderr `none` in both. Same server, worker and run;
  * the two modes alternate over the rounds. Also counts the files each mode left.
  *
- *   deno run -A bench/stream_output.ts [--tasks 10000] [--rounds 1]
+ *   deno run -A bench/stream_output.ts [--tasks 10000] [--rounds 1] [--only stream|files]
+ *     [--output-dir DIR] [--cpu-prof-dir DIR]   (profiles of the worker and the server, see bench/cpu_profile_top.ts)
  */
 import { HqClient } from "../client/mod.ts";
 import type { TaskTemplate } from "../common/job_types.ts";
@@ -21,15 +22,41 @@ export interface StreamOutputOptions {
   tasks?: number;
   /** Rounds; each runs both modes once, in alternating order. @default {1} */
   rounds?: number;
+  /** Profile the worker and the server (`--cpu-prof`) into this directory. */
+  cpuProfDir?: string;
+  /** Run only this mode (for a profile of one). */
+  only?: "stream" | "files";
+  /**
+   * Where the stream directories and the per-task files go (a file system whose file creation
+   * costs more than the local /tmp, say). @default {a temporary directory}
+   */
+  outputDir?: string;
 }
 
 export async function benchStreamOutput(options: StreamOutputOptions = {}): Promise<BenchRow[]> {
   const tasks = options.tasks ?? 10_000;
   const rounds = options.rounds ?? 1;
   const dir = await Deno.makeTempDir({ prefix: "hq-bench-stream-" });
-  await using server = await startLiveServer();
+  const out = options.outputDir
+    ? await Deno.makeTempDir({ dir: options.outputDir, prefix: "hq-bench-stream-" })
+    : dir;
+  const denoFlags = options.cpuProfDir
+    ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`]
+    : [];
+  await using server = await startLiveServer({ denoFlags });
   const worker = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN_TS, "worker", "start", "--cpus", "2", "--work-dir", `${dir}/work`]
+    args: [
+      "run",
+      "-A",
+      ...denoFlags,
+      MAIN_TS,
+      "worker",
+      "start",
+      "--cpus",
+      "2",
+      "--work-dir",
+      `${dir}/work`,
+    ]
       .concat(["--server-dir", server.serverDir]),
     stdout: "null",
     stderr: "null",
@@ -44,14 +71,15 @@ export async function benchStreamOutput(options: StreamOutputOptions = {}): Prom
     const modes = {
       stream: (round: number): TaskTemplate => ({
         ...base,
-        stream: { dir: `${dir}/stream-${round}`, stdout: true, stderr: false },
+        stream: { dir: `${out}/stream-${round}`, stdout: true, stderr: false },
       }),
       files: (round: number): TaskTemplate => ({
         ...base,
-        stdout: `${dir}/files-${round}/%{TASK_ID}.out`,
+        stdout: `${out}/files-${round}/%{TASK_ID}.out`,
       }),
     };
     const seconds: Record<keyof typeof modes, number[]> = { stream: [], files: [] };
+    const workerCpu: Record<keyof typeof modes, number[]> = { stream: [], files: [] };
     const fileCounts: Record<keyof typeof modes, number> = { stream: 0, files: 0 };
     // One small job first: the worker's first spawn and stream file are not part of a figure.
     await runJob(client, modes.stream(-1), 20);
@@ -60,9 +88,12 @@ export async function benchStreamOutput(options: StreamOutputOptions = {}): Prom
         ? (["files", "stream"] as const)
         : (["stream", "files"] as const);
       for (const mode of order) {
+        if (options.only && mode !== options.only) continue;
+        const cpuBefore = await cpuSeconds(worker.pid);
         seconds[mode].push(await runJob(client, modes[mode](round), tasks));
+        workerCpu[mode].push(await cpuSeconds(worker.pid) - cpuBefore);
         fileCounts[mode] = await countFiles(
-          `${dir}/${mode === "stream" ? "stream" : "files"}-${round}`,
+          `${out}/${mode === "stream" ? "stream" : "files"}-${round}`,
         );
       }
     }
@@ -79,6 +110,15 @@ export async function benchStreamOutput(options: StreamOutputOptions = {}): Prom
         target: ">= 1.5x",
       },
       {
+        name: `stream_output/worker-cpu-per-task`,
+        figure: median(workerCpu.stream) / tasks * 1e6,
+        unit: "µs",
+        reference: median(workerCpu.files) / tasks * 1e6,
+        referenceLabel: "one file per task",
+        ratio: median(workerCpu.stream) / median(workerCpu.files),
+        target: "",
+      },
+      {
         name: `stream_output/${tasks}-tasks-files-created`,
         figure: fileCounts.stream,
         unit: "files",
@@ -93,6 +133,7 @@ export async function benchStreamOutput(options: StreamOutputOptions = {}): Prom
     worker.kill("SIGTERM");
     await worker.status;
     await Deno.remove(dir, { recursive: true }).catch(() => {});
+    if (out !== dir) await Deno.remove(out, { recursive: true }).catch(() => {});
   }
 }
 
@@ -116,6 +157,14 @@ async function runJob(client: HqClient, template: TaskTemplate, tasks: number): 
   return (performance.now() - started) / 1000;
 }
 
+/** The process's own CPU time (user + system, not its children's), in seconds. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // utime and stime are fields 14 and 15 of stat(5), here 11 and 12 (after pid, comm, state).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 async function countFiles(dir: string): Promise<number> {
   let count = 0;
   for await (const _ of Deno.readDir(dir)) count++;
@@ -127,7 +176,16 @@ if (import.meta.main) {
     const at = Deno.args.indexOf(name);
     return at >= 0 ? Number(Deno.args[at + 1]) : undefined;
   };
-  console.log(
-    formatTable(await benchStreamOutput({ tasks: flag("--tasks"), rounds: flag("--rounds") })),
-  );
+  const text = (name: string) => {
+    const at = Deno.args.indexOf(name);
+    return at >= 0 ? Deno.args[at + 1] : undefined;
+  };
+  const rows = await benchStreamOutput({
+    tasks: flag("--tasks"),
+    rounds: flag("--rounds"),
+    cpuProfDir: text("--cpu-prof-dir"),
+    only: text("--only") as "stream" | "files" | undefined,
+    outputDir: text("--output-dir"),
+  });
+  console.log(formatTable(rows));
 }

@@ -12,6 +12,8 @@ export const O_DIRECTORY = 0o200000;
 export const O_PATH = 0o10000000;
 export const O_NOCTTY = 0o400;
 export const O_CLOEXEC = 0o2000000;
+export const O_NONBLOCK = 0o4000;
+export const F_SETFL = 4;
 
 export const POSIX_SPAWN_SETPGROUP = 0x02;
 export const POSIX_SPAWN_SETSIGDEF = 0x04;
@@ -34,6 +36,8 @@ export const EPOLLIN = 0x001;
 export const EPOLL_EVENT_BYTES = 12;
 
 export const ENOENT = 2;
+export const EINTR = 4;
+export const EAGAIN = 11;
 export const EINVAL = 22;
 
 /** glibc x86_64 sizes, rounded up: posix_spawnattr_t 336, file actions 80, sigset_t 128. */
@@ -84,6 +88,10 @@ const SYMBOLS = {
   // Pipes of streamed tasks (spec §10.1), read by worker/pipe_reader.ts.
   pipe2: { parameters: ["buffer", "i32"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  // fcntl(2) is variadic; on x86_64 an int argument is passed like a fixed third argument.
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  // errno of the calling thread (the synchronous calls all run on the JS thread).
+  __errno_location: { parameters: [], result: "pointer" },
   posix_spawn_file_actions_adddup2: { parameters: ["buffer", "i32", "i32"], result: "i32" },
   epoll_create1: { parameters: ["i32"], result: "i32" },
   epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },

@@ -67,6 +67,8 @@ export class StreamFile {
   /** The write in progress; the next batch waits for it. */
   #writing: Promise<void> = Promise.resolve();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Asynchronous batch writes queued or running. */
+  #inFlight = 0;
   #error: StreamError | null = null;
   #closed = false;
 
@@ -114,6 +116,17 @@ export class StreamFile {
   /** Ends the instance's output and resolves once all of it is written; throws `StreamError`. */
   end(task: TaskRefMessage): Promise<void> {
     this.#record({ kind: RECORD_CHUNK, channel: 0, ...refOf(task), timeMs: Date.now() }, null);
+    // Usually no write is in flight: the batch is written at once, a synchronous append of a few
+    // KiB that costs less than a trip through Deno's thread pool.
+    if (this.#inFlight === 0 && !this.#error && !this.#closed && this.#pendingBytes > 0) {
+      const batch = this.#takeBatch();
+      try {
+        let written = 0;
+        while (written < batch.length) written += this.file.writeSync(batch.subarray(written));
+      } catch (error) {
+        this.#broken(error);
+      }
+    }
     return this.flush();
   }
 
@@ -147,30 +160,47 @@ export class StreamFile {
     this.#pending.push(bytes);
     this.#pendingBytes += bytes.length;
     if (this.#pendingBytes >= BATCH_BYTES) this.#writeBatch();
-    else this.#timer ??= setTimeout(() => this.#writeBatch(), FLUSH_INTERVAL_MS);
+    // Not cleared by the batches written meanwhile (a task's end, say): one timer per interval
+    // however many tasks start and end in it.
+    else {
+      this.#timer ??= setTimeout(() => {
+        this.#timer = undefined;
+        this.#writeBatch();
+      }, FLUSH_INTERVAL_MS);
+    }
   }
 
   /** Takes everything buffered into one write, after the one in progress. */
   #writeBatch(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
     if (this.#pendingBytes === 0 || this.#closed) return;
-    const batch = concat(this.#pending, this.#pendingBytes);
-    this.#pending = [];
-    this.#pendingBytes = 0;
+    const batch = this.#takeBatch();
+    this.#inFlight++;
     this.#writing = this.#writing.then(async () => {
-      if (this.#error) return;
       try {
+        if (this.#error) return;
         let written = 0;
         while (written < batch.length) written += await this.file.write(batch.subarray(written));
       } catch (error) {
-        this.#error = new StreamError(`Cannot write ${this.path}: ${describeError(error)}`);
-        this.onBroken();
-        try {
-          this.file.close();
-        } catch { /* ignore */ }
+        this.#broken(error);
+      } finally {
+        this.#inFlight--;
       }
     });
+  }
+
+  #takeBatch(): Uint8Array {
+    const batch = concat(this.#pending, this.#pendingBytes);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    return batch;
+  }
+
+  #broken(error: unknown): void {
+    this.#error = new StreamError(`Cannot write ${this.path}: ${describeError(error)}`);
+    this.onBroken();
+    try {
+      this.file.close();
+    } catch { /* ignore */ }
   }
 }
 

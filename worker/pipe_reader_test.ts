@@ -96,3 +96,54 @@ Deno.test("spawnTask with a pipe that cannot be started resolves drained", async
   await assert.rejects(task.started);
   await task.drained;
 });
+
+Deno.test("spawnTask reads what a task's background process writes after the task exited", async () => {
+  const stdout = collector();
+  const task = spawnTask({
+    argv: ["sh", "-c", "echo before; (sleep 0.2; echo late) &"],
+    env: ENV,
+    cwd: "/",
+    stdout,
+    stderr: null,
+  });
+  await task.exited;
+  // Read when the task was reaped; the pipe stays open for its background process.
+  assert.equal(new TextDecoder().decode(stdout.bytes()), "before\n");
+  assert.equal(task.pipesOpen, true);
+  await task.drained;
+  assert.equal(task.pipesOpen, false);
+  assert.equal(new TextDecoder().decode(stdout.bytes()), "before\nlate\n");
+});
+
+Deno.test("spawnTask reads a task that writes over a longer time, and one that exits at once", async () => {
+  const slow = collector();
+  const slowTask = spawnTask({
+    argv: [
+      "sh",
+      "-c",
+      "for i in 1 2 3 4 5; do echo $i; sleep 0.03; done; head -c 200000 /dev/zero",
+    ],
+    env: ENV,
+    cwd: "/",
+    stdout: slow,
+    stderr: null,
+  });
+  const quick = collector();
+  const quickTask = spawnTask({
+    argv: ["echo", "quick"],
+    env: ENV,
+    cwd: "/",
+    stdout: quick,
+    stderr: null,
+  });
+  await quickTask.exited;
+  // Read to its end when reaped: no waiting for the pipe reader.
+  assert.equal(quickTask.pipesOpen, false);
+  assert.equal(new TextDecoder().decode(quick.bytes()), "quick\n");
+  await slowTask.exited;
+  await slowTask.drained;
+  const bytes = slow.bytes();
+  assert.equal(new TextDecoder().decode(bytes.subarray(0, 10)), "1\n2\n3\n4\n5\n");
+  assert.equal(bytes.length, 10 + 200_000);
+  assert.ok(bytes.subarray(10).every((byte) => byte === 0));
+});

@@ -111,6 +111,8 @@ export interface TaskProcess {
    * or closed it) and got all its data; at once without pipes or when the start failed.
    */
   readonly drained: Promise<void>;
+  /** Whether a `PipeSink` channel has not reached its end yet (`drained` still pending). */
+  readonly pipesOpen: boolean;
   /** Stops reading the pipes (data not read yet is dropped); `drained` then resolves. */
   abandonPipes(): void;
   /**
@@ -649,6 +651,10 @@ class FfiTaskProcess implements TaskProcess {
     return this.#pid;
   }
 
+  get pipesOpen(): boolean {
+    return this.#openPipes.size > 0;
+  }
+
   attachPipes(reader: PipeReader, pipes: PipeEnds[]): void {
     this.#pipeReader = reader;
     for (const { read, sink } of pipes) {
@@ -716,6 +722,9 @@ class FfiTaskProcess implements TaskProcess {
 
   reaped(exit: ProcessExit | Error): void {
     this.#state = "ended";
+    // What the task printed is in its pipes: read now, no wake-up of the pipe reader needed. A
+    // pipe that what the task left behind still holds open stays watched.
+    for (const fd of [...this.#openPipes]) this.#pipeReader?.drain(fd);
     if (exit instanceof Error) this.#fail(exit);
     else this.#settle(exit);
   }
@@ -727,6 +736,7 @@ class FailedTaskProcess implements TaskProcess {
   readonly started: Promise<void>;
   readonly exited: Promise<ProcessExit>;
   readonly drained = Promise.resolve();
+  readonly pipesOpen = false;
 
   constructor(error: Error) {
     this.started = Promise.reject(error);
@@ -982,6 +992,7 @@ class CommandTaskProcess implements TaskProcess {
   readonly exited: Promise<ProcessExit>;
   readonly drained: Promise<void>;
   readonly abandonPipes: () => void;
+  pipesOpen = true;
   #live = true;
   #stopped: Promise<ProcessExit> | undefined;
 
@@ -991,7 +1002,9 @@ class CommandTaskProcess implements TaskProcess {
     pipes: { drained: Promise<void>; abandon: () => void },
   ) {
     this.pid = child.pid;
-    this.drained = pipes.drained;
+    this.drained = pipes.drained.then(() => {
+      this.pipesOpen = false;
+    });
     this.abandonPipes = pipes.abandon;
     this.exited = (async () => {
       const status = await child.status;

@@ -510,6 +510,8 @@ export function shortHostname(host: string): string {
  * hold them open, so after `PIPE_DRAIN_MS` they are closed and the rest is dropped.
  */
 async function drainPipes(process: TaskProcess): Promise<void> {
+  // Usually read to their end when the task was reaped: no timer then.
+  if (!process.pipesOpen) return;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<void>((resolve) => timer = setTimeout(resolve, PIPE_DRAIN_MS));
   const drained = await Promise.race([process.drained.then(() => true), late.then(() => false)]);

@@ -45,7 +45,9 @@ export interface JournalOpenOptions {
  * of one (or zeros, where the file system extended the file before the data reached the disk).
  */
 function isUnfinishedHeader(bytes: Uint8Array): boolean {
-  if (bytes.length >= JOURNAL_HEADER_BYTES) return false;
+  // An empty file stays the spec's error (§1.4); a new journal is created whole (header first,
+  // then renamed into place), so our own crash never leaves one.
+  if (bytes.length === 0 || bytes.length >= JOURNAL_HEADER_BYTES) return false;
   const header = new Uint8Array(JOURNAL_HEADER_BYTES);
   header.set(JOURNAL_MAGIC);
   new DataView(header.buffer).setUint32(JOURNAL_MAGIC.length, JOURNAL_FORMAT_VERSION, true);

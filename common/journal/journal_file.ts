@@ -406,10 +406,11 @@ export class JournalWriter {
    * opened or written and `InvalidJournalError` when it is not a journal.
    */
   static async open(path: string, options: JournalWriterOptions = {}): Promise<JournalWriter> {
+    await createWithHeader(path);
     let file: Deno.FsFile;
     try {
       // 0600: the journal holds every command line, environment and `--stdin` of every submit.
-      file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
+      file = await Deno.open(path, { read: true, write: true, mode: 0o600 });
     } catch (error) {
       throw new JournalWriteError(`Cannot open journal "${path}": ${describeError(error)}`, {
         cause: error,
@@ -623,6 +624,43 @@ export class JournalWriter {
 }
 
 /** Writes a header into a new file or checks and truncates an existing one; returns its size. */
+/**
+ * A journal that does not exist yet is written whole beside it (header, sync) and renamed into
+ * place, so a crash while creating it leaves no empty or half-written journal behind.
+ */
+async function createWithHeader(path: string): Promise<void> {
+  try {
+    await Deno.lstat(path);
+    return;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  const temporary = `${path}.new`;
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(temporary, { write: true, create: true, truncate: true, mode: 0o600 });
+  } catch (error) {
+    throw new JournalWriteError(`Cannot open journal "${path}": ${describeError(error)}`, {
+      cause: error,
+    });
+  }
+  try {
+    try {
+      await writeAll(file, journalHeader());
+      await file.syncData();
+    } finally {
+      file.close();
+    }
+    await Deno.rename(temporary, path);
+    await syncDirectory(dirname(path));
+  } catch (error) {
+    await Deno.remove(temporary).catch(() => {});
+    throw new JournalWriteError(`Cannot write journal "${path}": ${describeError(error)}`, {
+      cause: error,
+    });
+  }
+}
+
 async function prepareFile(
   file: Deno.FsFile,
   path: string,

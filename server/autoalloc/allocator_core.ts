@@ -644,12 +644,18 @@ export class AllocatorCore {
     let single = demand.singleNode;
     let queued = 0;
     for (const allocation of queue.allocations.values()) {
-      if (allocation.state !== "queued") continue;
-      queued++;
-      let capacity = allocation.targetWorkerCount;
-      if (count > 0 && perAlloc <= capacity) {
+      if (allocation.state === "finished") continue;
+      // Ours beyond §2.10: a running allocation whose workers have not all connected yet still
+      // brings the missing ones (a multi-node allocation's nodes start one after another), so
+      // its task is not submitted for twice.
+      const missing = allocation.targetWorkerCount - allocation.connected.size -
+        allocation.disconnected;
+      if (allocation.state === "queued") queued++;
+      else if (missing <= 0) continue;
+      let capacity = allocation.state === "queued" ? allocation.targetWorkerCount : missing;
+      if (count > 0 && perAlloc <= allocation.targetWorkerCount) {
         count--;
-        capacity -= perAlloc;
+        capacity = Math.max(0, capacity - perAlloc);
       }
       single = Math.max(0, single - capacity);
     }

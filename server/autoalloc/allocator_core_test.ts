@@ -260,3 +260,18 @@ Deno.test("passes are due when asked for, or after the maximal delay, and only w
   core.pause(1);
   assertEquals(core.passDue(2_000), false);
 });
+
+Deno.test("a running multi-node allocation whose workers are still connecting covers its task", () => {
+  const core = new AllocatorCore();
+  core.addQueue(params({ maxWorkersPerAlloc: 2, backlog: 1 }));
+  const multi = cpuTasks(1, 1, { nodes: 2, label: "nodes=2" });
+  assertEquals(core.plan(0, [multi], []), [{ queueId: 1, workerCounts: [2] }]);
+  core.submitted(1, { allocationId: "9", workerCount: 2, workdir: "/d" }, 0);
+  core.workerConnected(1, "9", cpus(1), 10);
+  // Running, one of two workers in: the task still waits, but no second allocation.
+  assertEquals(core.plan(20, [multi], []), []);
+  core.workerConnected(2, "9", cpus(1), 30);
+  core.workerLost(1, "idle-timeout", 100_000, 100_030);
+  core.workerLost(2, "idle-timeout", 100_000, 100_030);
+  assertEquals(core.plan(200_000, [multi], []), [{ queueId: 1, workerCounts: [2] }]);
+});

@@ -1,7 +1,7 @@
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { joinPath } from "../../common/paths.ts";
 import { PBS_STAND_IN_DIR } from "../../tests/_batch.ts";
-import { tempDir } from "../../tests/harness.ts";
+import { tempDir, waitUntil } from "../../tests/harness.ts";
 import type { AllocationManager, ManagerPollResult } from "./allocation_manager.ts";
 import { dryRun, DryRunError } from "./dry_run.ts";
 import { ManagerCommandError, runManagerCommand } from "./manager_command.ts";
@@ -142,8 +142,12 @@ Deno.test({
       tempParent: temp.path,
     });
     try {
-      const status = (await manager.poll([id], "/")).get(id);
-      ok(status?.kind === "finished" && status.failed, JSON.stringify(status));
+      // A job that started before scancel reached it takes a moment to be CANCELLED.
+      const status = await waitUntil(async () => {
+        const polled = (await manager.poll([id], "/")).get(id);
+        return polled?.kind === "finished" && polled;
+      }, { timeoutMs: 20_000, intervalMs: 200, what: `job ${id} to end` });
+      ok(status.failed, JSON.stringify(status));
       deepEqual(await entries(temp.path), []);
     } finally {
       await manager.cancel(id, "/").catch(() => {});

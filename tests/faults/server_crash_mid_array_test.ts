@@ -23,7 +23,10 @@ Deno.test("a 5,000-task array survives a SIGKILLed server: journaled completions
   const journalPath = `${work.path}/journal.bin`;
   const output = `${work.path}/out.txt`;
   const marker = `HQ_FAULT_CRASH_TEST=${crypto.randomUUID()}`;
-  const script = `echo $HQ_TASK_ID:$HQ_INSTANCE_ID >> '${output}'`;
+  // Every 200th task lingers a second after writing its line, so that some tasks are surely
+  // running (journaled as started, not finished) when the server is killed.
+  const script =
+    `echo $HQ_TASK_ID:$HQ_INSTANCE_ID >> '${output}'; [ $((HQ_TASK_ID % 200)) -ne 0 ] || sleep 1`;
   // Only our explicit flush writes task events, so the journal on disk at the crash is exactly
   // the one read below.
   const serverOptions = {

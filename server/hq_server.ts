@@ -298,6 +298,7 @@ export class HqServer {
       connection.close();
       this.#clients.delete(connection);
       this.#streams.get(connection)?.();
+      this.#jobService.dropWaiters(connection);
       for (const [jobId, subscribers] of this.#notifySubscribers) {
         subscribers.delete(connection);
         if (subscribers.size === 0) this.#notifySubscribers.delete(jobId);
@@ -381,7 +382,7 @@ export class HqServer {
       case "alloc-remove":
         return await this.#autoalloc.handle(request);
       default:
-        return await this.#jobService.handle(request);
+        return await this.#jobService.handle(request, connection);
     }
   }
 
@@ -473,6 +474,7 @@ export class HqServer {
       serverDir: this.serverDir,
       instanceDir: this.instanceDir,
       connectedClients: this.#clients.size,
+      pendingWaits: this.#jobService.pendingWaits,
       connectedWorkers: this.#workers.connectedCount,
       workers: this.#workers.list("all"),
       memory: Deno.memoryUsage(),

@@ -31,12 +31,15 @@ interface Waiter {
   withoutClose: boolean;
   /** `jobIds` before this index are completed for good (closed jobs never reopen). */
   settled: number;
+  /** The client connection that waits; its waiters are dropped when it goes away. */
+  owner: object | null;
   resolve: (response: ServerResponse) => void;
 }
 
 export class JobService {
   #nextJobId = 1;
-  #waiters: Waiter[] = [];
+  #waiters = new Set<Waiter>();
+  #waitersByOwner = new Map<object, Set<Waiter>>();
 
   constructor(
     private readonly workers: WorkerHub,
@@ -60,8 +63,19 @@ export class JobService {
     return this.workers.core.jobs;
   }
 
-  /** Answers a job request; `job-wait` resolves only once the jobs are done. */
-  handle(request: ClientRequest): ServerResponse | Promise<ServerResponse> {
+  /** `job wait`s not yet answered. */
+  get pendingWaits(): number {
+    return this.#waiters.size;
+  }
+
+  /**
+   * Answers a job request; `job-wait` resolves only once the jobs are done, or when `owner` (the
+   * client connection) is passed to `dropWaiters`.
+   */
+  handle(
+    request: ClientRequest,
+    owner: object | null = null,
+  ): ServerResponse | Promise<ServerResponse> {
     switch (request.type) {
       case "submit":
         return this.#submit(request);
@@ -119,7 +133,7 @@ export class JobService {
       case "job-forget":
         return { type: "job-actions", results: this.#forget(request.selector, request.states) };
       case "job-wait":
-        return this.#wait(request.selector, request.withoutClose);
+        return this.#wait(request.selector, request.withoutClose, owner);
       case "task-explain":
         return this.#explain(request.job, request.taskId);
       default:
@@ -356,20 +370,47 @@ export class JobService {
     });
   }
 
-  #wait(selector: IdSelector, withoutClose: boolean): ServerResponse | Promise<ServerResponse> {
+  #wait(
+    selector: IdSelector,
+    withoutClose: boolean,
+    owner: object | null,
+  ): ServerResponse | Promise<ServerResponse> {
     const jobIds = this.#select(selector).filter((id) => this.#jobs.has(id));
-    const waiter = { jobIds, withoutClose, settled: 0 } as Omit<Waiter, "resolve">;
+    const waiter = { jobIds, withoutClose, settled: 0, owner } as Omit<Waiter, "resolve">;
     if (this.#isDone(waiter)) return { type: "ok" };
-    return new Promise((resolve) => this.#waiters.push({ ...waiter, resolve }));
+    return new Promise((resolve) => {
+      const added = { ...waiter, resolve };
+      this.#waiters.add(added);
+      if (owner === null) return;
+      const owned = this.#waitersByOwner.get(owner);
+      if (owned) owned.add(added);
+      else this.#waitersByOwner.set(owner, new Set([added]));
+    });
+  }
+
+  /** Forgets the waits of a client that went away (nobody reads their answers any more). */
+  dropWaiters(owner: object): void {
+    const owned = this.#waitersByOwner.get(owner);
+    if (!owned) return;
+    this.#waitersByOwner.delete(owner);
+    for (const waiter of owned) {
+      this.#waiters.delete(waiter);
+      waiter.resolve({ type: "error", message: "The client went away" });
+    }
   }
 
   #wakeWaiters(): void {
-    if (this.#waiters.length === 0) return;
-    this.#waiters = this.#waiters.filter((waiter) => {
-      if (!this.#isDone(waiter)) return true;
+    if (this.#waiters.size === 0) return;
+    for (const waiter of this.#waiters) {
+      if (!this.#isDone(waiter)) continue;
+      this.#waiters.delete(waiter);
+      if (waiter.owner !== null) {
+        const owned = this.#waitersByOwner.get(waiter.owner);
+        owned?.delete(waiter);
+        if (owned?.size === 0) this.#waitersByOwner.delete(waiter.owner);
+      }
       waiter.resolve({ type: "ok" });
-      return false;
-    });
+    }
   }
 
   /**

@@ -77,3 +77,49 @@ Deno.test("hq task notify outside a task is one clear error; --on-notify without
   assert.equal(noWait.code, 0, noWait.stderr);
   assert.equal(noWait.stderr, "");
 });
+
+Deno.test("a task cannot send hq task notify as another task of its worker", async () => {
+  await using cwd = await tempDir();
+  await using server = await TestServer.start();
+  await using _worker = server.startWorker(["--cpus", "2"]);
+  await server.waitForWorkerState(1, "RUNNING");
+  const dir = cwd.path;
+  const notes = `${dir}/notes`;
+  await Deno.writeTextFile(
+    `${dir}/on-notify.sh`,
+    `#!/bin/sh\necho "$HQ_TASK_ID $1" >> '${notes}'\n`,
+    { mode: 0o755 },
+  );
+  // Task 1 waits for task 2 to run, then forges task 2's key from its own (same socket, same
+  // instance, its own secret) and sends a message as task 2; task 2 waits until that is done.
+  const script = `
+    wait_for() { for _ in $(seq 200); do [ -e "$1" ] && return 0; sleep 0.05; done; return 1; }
+    if [ "$HQ_TASK_ID" = 2 ]; then touch '${dir}/two-runs'; wait_for '${dir}/one-done'; exit 0; fi
+    wait_for '${dir}/two-runs' || exit 7
+    forged="\${HQ_ACCESS_KEY%:*}:$HQ_JOB_ID.2.$HQ_INSTANCE_ID.\${HQ_ACCESS_KEY##*.}"
+    HQ_ACCESS_KEY="$forged" "$HQ" task notify spoofed 2> '${dir}/forged.stderr'
+    echo $? > '${dir}/forged.code'
+    "$HQ" task notify genuine
+    touch '${dir}/one-done'
+  `;
+  const submitted = await hqAt(server, [
+    "submit",
+    "--array",
+    "1-2",
+    "--wait",
+    "--on-notify",
+    `${dir}/on-notify.sh`,
+    "--",
+    "bash",
+    "-c",
+    script,
+  ], { cwd: dir });
+  assert.equal(submitted.code, 0, submitted.stderr);
+  assert.deepEqual((await taskObjects(server, 1)).map((t) => t.state), ["finished", "finished"]);
+  assert.equal((await Deno.readTextFile(`${dir}/forged.code`)).trim(), "1");
+  assert.match(
+    await Deno.readTextFile(`${dir}/forged.stderr`),
+    /The task is not running on this worker/,
+  );
+  assert.deepEqual((await Deno.readTextFile(notes)).trim().split("\n"), ["1 genuine"]);
+});

@@ -1,8 +1,8 @@
 /**
  * The worker's end of `hq task notify` (jobs spec §8.4): a Unix socket in the worker's work
  * directory. Each task gets `HQ_ACCESS_KEY=<socket path>:<token>`, the token naming its job, task
- * and instance plus a per-worker secret, so a task can only speak for itself and only while its
- * instance runs. A caller writes `<token>\n<message>`, closes its write side and reads one line
+ * and instance plus a secret of that instance alone, so a task can only speak for itself (not for
+ * another task of the worker) and only while its instance runs. A caller writes `<token>\n<message>`, closes its write side and reads one line
  * back: `ok`, or `error <text>`.
  */
 import { describeError } from "../common/errors.ts";
@@ -16,20 +16,35 @@ const log = logger("worker::notify");
 const MAX_SOCKET_PATH = 107;
 const TOKEN_LIMIT = 128;
 
-/** Says whether the task named by a token runs now, and passes its message on if so. */
-export type NotifyHandler = (task: TaskRefMessage, message: Uint8Array) => boolean;
+/**
+ * Says whether the task named by a token runs now with that secret (see `sameSecret`), and passes
+ * its message on if so.
+ */
+export type NotifyHandler = (task: TaskRefMessage, secret: string, message: Uint8Array) => boolean;
+
+/** A fresh secret for one task instance, carried by its `HQ_ACCESS_KEY`. */
+export function newTaskSecret(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/** Compares a presented secret with a task's in time independent of where they differ. */
+export function sameSecret(presented: string, expected: string): boolean {
+  if (presented.length !== expected.length) return false;
+  let difference = 0;
+  for (let i = 0; i < expected.length; i++) {
+    difference |= presented.charCodeAt(i) ^ expected.charCodeAt(i);
+  }
+  return difference === 0;
+}
 
 export class NotifyListener {
-  readonly #secret: string;
-
   private constructor(
     readonly socketPath: string,
     private readonly listener: Deno.Listener,
     private readonly cleanupDir: string | null,
     private readonly handler: NotifyHandler,
   ) {
-    const bytes = crypto.getRandomValues(new Uint8Array(16));
-    this.#secret = Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
     this.#serve();
   }
 
@@ -53,9 +68,9 @@ export class NotifyListener {
     }
   }
 
-  /** The `HQ_ACCESS_KEY` of one task instance. */
-  accessKey(task: TaskRefMessage): string {
-    return `${this.socketPath}:${task.jobId}.${task.taskId}.${task.instanceId}.${this.#secret}`;
+  /** The `HQ_ACCESS_KEY` of one task instance, with its secret from `newTaskSecret`. */
+  accessKey(task: TaskRefMessage, secret: string): string {
+    return `${this.socketPath}:${task.jobId}.${task.taskId}.${task.instanceId}.${secret}`;
   }
 
   close(): void {
@@ -99,20 +114,20 @@ export class NotifyListener {
       await reply("error Malformed notification");
       return;
     }
-    const task = this.#taskOf(new TextDecoder().decode(buffer.subarray(0, newline)));
+    const token = tokenOf(new TextDecoder().decode(buffer.subarray(0, newline)));
     const message = buffer.slice(newline + 1, length);
-    if (task === null || !this.handler(task, message)) {
+    if (token === null || !this.handler(token.task, token.secret, message)) {
       await reply("error The task is not running on this worker");
       return;
     }
     await reply("ok");
   }
+}
 
-  #taskOf(token: string): TaskRefMessage | null {
-    const parts = token.split(".");
-    if (parts.length !== 4 || parts[3] !== this.#secret) return null;
-    const [jobId, taskId, instanceId] = parts.slice(0, 3).map(Number);
-    if (![jobId, taskId, instanceId].every(Number.isSafeInteger)) return null;
-    return { jobId, taskId, instanceId };
-  }
+function tokenOf(token: string): { task: TaskRefMessage; secret: string } | null {
+  const parts = token.split(".");
+  if (parts.length !== 4) return null;
+  const [jobId, taskId, instanceId] = parts.slice(0, 3).map(Number);
+  if (![jobId, taskId, instanceId].every(Number.isSafeInteger)) return null;
+  return { task: { jobId, taskId, instanceId }, secret: parts[3] };
 }

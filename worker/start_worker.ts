@@ -82,7 +82,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<number> 
     let runner: TaskRunner | null = null;
     const notify = NotifyListener.start(
       workDir,
-      (task, message) => runner?.notify(task, message) ?? false,
+      (task, secret, message) => runner?.notify(task, secret, message) ?? false,
     );
     if (notify) cleanups.push(() => notify.close());
     const streams = new OutputStreams({

@@ -17,7 +17,7 @@ import { resolveForTask } from "../common/placeholders.ts";
 import type { AssignedTaskMessage, TaskRefMessage, WorkerMessage } from "../common/protocol.ts";
 import type { ResourceDescriptor } from "../common/resources/resource_descriptor.ts";
 import { allocationEnv, type ResourceAllocation, ResourceAllocator } from "./resource_allocator.ts";
-import type { NotifyListener } from "./notify_listener.ts";
+import { newTaskSecret, type NotifyListener, sameSecret } from "./notify_listener.ts";
 import type { OrphanGuard } from "./orphan_guard.ts";
 import type { OutputStreams, StreamFile } from "./output_streams.ts";
 import {
@@ -44,6 +44,8 @@ interface RunningTask {
   /** Set when the server canceled the task: its end is not reported. */
   canceled: boolean;
   timedOut: boolean;
+  /** The secret of its `HQ_ACCESS_KEY`, once started with one. */
+  notifySecret?: string;
 }
 
 interface QueuedTask {
@@ -243,10 +245,14 @@ export class TaskRunner {
     if (retracted.length > 0) this.options.send({ type: "tasks-retracted", tasks: retracted });
   }
 
-  /** Passes on a running task's notification; false if that instance is not running here. */
-  notify(task: TaskRefMessage, message: Uint8Array): boolean {
+  /**
+   * Passes on a running task's notification; false if that instance is not running here or the
+   * secret is not its own (another task of this worker speaking for it).
+   */
+  notify(task: TaskRefMessage, secret: string, message: Uint8Array): boolean {
     const entry = this.#running.get(`${task.jobId}:${task.taskId}`);
     if (!entry || entry.ref.instanceId !== task.instanceId || entry.process === null) return false;
+    if (entry.notifySecret === undefined || !sameSecret(secret, entry.notifySecret)) return false;
     this.options.send({ type: "task-notify", task: entry.ref, message });
     return true;
   }
@@ -320,7 +326,10 @@ export class TaskRunner {
     const byteEnv = task.entry instanceof Uint8Array ? { HQ_ENTRY: task.entry } : undefined;
     if (typeof task.entry === "string") env.HQ_ENTRY = task.entry;
     if (this.options.hqPath) env.HQ = this.options.hqPath;
-    if (this.options.notify) env.HQ_ACCESS_KEY = this.options.notify.accessKey(entry.ref);
+    if (this.options.notify) {
+      entry.notifySecret = newTaskSecret();
+      env.HQ_ACCESS_KEY = this.options.notify.accessKey(entry.ref, entry.notifySecret);
+    }
     Object.assign(env, allocationEnv(request, allocation, template.env));
     if (task.variant !== undefined) env.HQ_RESOURCE_VARIANT = String(task.variant);
     const cpus = allocation.entries.find((allocated) => allocated.name === "cpus")?.labels ?? [];

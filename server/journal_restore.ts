@@ -7,7 +7,8 @@
 import type { QueueParams } from "../common/autoalloc.ts";
 import type { JournalEvent } from "../common/journal/journal_events.ts";
 import type { ResourceDescriptor } from "../common/resources/resource_descriptor.ts";
-import type { CoreEvent, RestoredTask } from "./scheduler/core_events.ts";
+import type { CoreEvent } from "./scheduler/core_events.ts";
+import type { RestoredTaskColumns } from "./scheduler/restored_tasks.ts";
 
 export interface RestoredState {
   /** From the last `server-start`; null for a journal without one. */
@@ -26,18 +27,6 @@ export interface RestoredState {
   events: number;
   /** How long reading and replaying the file took (set by the caller). */
   replayMs: number;
-}
-
-interface TaskState {
-  taskId: number;
-  state: RestoredTask["state"] | "running";
-  /** The instance of the last start, or -1 if it never started. */
-  lastInstance: number;
-  crashes: number;
-  workerId: number | null;
-  startedMs: number | null;
-  finishedMs: number | null;
-  error: string | null;
 }
 
 /** A queue as the journal left it (journal spec §1.4): recreated active, without allocations. */
@@ -60,11 +49,123 @@ export interface RestoredAllocation {
 
 type JobRestoredEvent = Extract<CoreEvent, { type: "job-restored" }>;
 
-/** A job as the records so far left it: what `job-restored` carries, tasks by id. */
+/** A job as the records so far left it: what `job-restored` carries, tasks in columns. */
 type JobState = Omit<JobRestoredEvent, "type" | "tasks" | "canceledSubmits"> & {
-  tasks: Map<number, TaskState>;
+  tasks: TouchedTasks;
   canceledSubmits: number;
 };
+
+/** Task states in `TouchedTasks`: `RESTORED_TASK_STATES`' indexes, and running. */
+const WAITING = 0;
+const FINISHED = 1;
+const FAILED = 2;
+const CANCELED = 3;
+const ABORTED = 4;
+const RUNNING = 5;
+
+/** Task ids below this are always found through the dense index, not a map. */
+const DENSE_IDS = 1 << 16;
+
+/**
+ * The tasks of one job that the records touched, in columns by position (first touch first),
+ * found by id through a dense index (ids of arrays are mostly 0..n) or, for far ids, a map:
+ * ~40 bytes a task instead of two objects and a map entry.
+ */
+class TouchedTasks {
+  count = 0;
+  taskIds = new Uint32Array(0);
+  states = new Uint8Array(0);
+  /** The instance of the last start, or -1 if it never started. */
+  lastInstance = new Int32Array(0);
+  crashes = new Uint32Array(0);
+  /** 0 for none. */
+  workerIds = new Uint32Array(0);
+  /** NaN for none. */
+  startedMs = new Float64Array(0);
+  finishedMs = new Float64Array(0);
+  readonly errors = new Map<number, string>();
+  /** Positions of the tasks running now. */
+  readonly running = new Set<number>();
+  /** Position + 1 by task id (0: not touched), for ids below its length. */
+  #dense = new Int32Array(0);
+  #sparse: Map<number, number> | null = null;
+
+  /** The task's position, added (waiting, never started) if new. */
+  at(taskId: number): number {
+    const dense = this.#dense;
+    if (taskId < dense.length && dense[taskId] !== 0) return dense[taskId] - 1;
+    const found = this.#sparse?.get(taskId);
+    if (found !== undefined) return found;
+    const at = this.count++;
+    if (at === this.taskIds.length) this.#grow();
+    this.taskIds[at] = taskId;
+    this.lastInstance[at] = -1;
+    this.startedMs[at] = NaN;
+    this.finishedMs[at] = NaN;
+    if (taskId < Math.max(DENSE_IDS, 4 * this.count)) {
+      if (taskId >= dense.length) {
+        const grown = new Int32Array(Math.max(DENSE_IDS, 2 * dense.length, taskId + 1));
+        grown.set(dense);
+        this.#dense = grown;
+      }
+      this.#dense[taskId] = at + 1;
+    } else {
+      (this.#sparse ??= new Map()).set(taskId, at);
+    }
+    return at;
+  }
+
+  #grow(): void {
+    const capacity = Math.max(16, 2 * this.taskIds.length);
+    const grown = <T extends Uint8Array | Uint32Array | Int32Array | Float64Array>(
+      column: T,
+    ): T => {
+      const out = new (column.constructor as new (n: number) => T)(capacity);
+      out.set(column);
+      return out;
+    };
+    this.taskIds = grown(this.taskIds);
+    this.states = grown(this.states);
+    this.lastInstance = grown(this.lastInstance);
+    this.crashes = grown(this.crashes);
+    this.workerIds = grown(this.workerIds);
+    this.startedMs = grown(this.startedMs);
+    this.finishedMs = grown(this.finishedMs);
+  }
+
+  /** Columns as `job-restored` carries them; running tasks wait again. Consumes this. */
+  columns(): RestoredTaskColumns {
+    const count = this.count;
+    const instanceIds = new Uint32Array(this.lastInstance.buffer, 0, count);
+    for (let at = 0; at < count; at++) {
+      let state = this.states[at];
+      if (state === RUNNING) state = this.states[at] = WAITING;
+      const last = this.lastInstance[at];
+      if (state === WAITING) {
+        // A task that started and waits again runs as the next instance.
+        instanceIds[at] = last + 1;
+        this.workerIds[at] = 0;
+        this.startedMs[at] = NaN;
+        this.finishedMs[at] = NaN;
+      } else {
+        instanceIds[at] = Math.max(0, last);
+      }
+    }
+    this.#dense = new Int32Array(0);
+    this.#sparse = null;
+    return {
+      count,
+      taskIds: this.taskIds.subarray(0, count),
+      states: this.states.subarray(0, count),
+      instanceIds,
+      crashes: this.crashes.subarray(0, count),
+      workerIds: this.workerIds.subarray(0, count),
+      startedMs: this.startedMs.subarray(0, count),
+      finishedMs: this.finishedMs.subarray(0, count),
+      errors: this.errors,
+    };
+  }
+}
 
 const CRASH_REASONS = new Set(["connection-lost", "heartbeat-lost"]);
 
@@ -79,10 +180,11 @@ export class JournalRestorer {
   readonly #allocationQueues = new Map<string, number>();
   readonly #jobs = new Map<number, JobState>();
   /**
-   * Tasks running now, whatever their worker: a worker's loss scans them (few: about as many as
-   * the cluster has CPUs), cheaper than a set per worker churning with every task.
+   * Jobs with tasks running now, whatever their worker: a worker's loss scans their running
+   * tasks (few: about as many as the cluster has CPUs), cheaper than a set per worker churning
+   * with every task.
    */
-  #running = new Set<TaskState>();
+  #runningJobs = new Set<JobState>();
 
   /**
    * @param completedJobs jobs the journal shows completed (found in a first, cheap pass): they
@@ -152,11 +254,14 @@ export class JournalRestorer {
       }
       case "worker-lost": {
         this.#maxWorkerId = Math.max(this.#maxWorkerId, event.workerId);
-        for (const task of this.#running) {
-          if (task.workerId !== event.workerId) continue;
-          this.#running.delete(task);
-          if (CRASH_REASONS.has(event.reason)) task.crashes++;
-          task.state = "waiting";
+        for (const job of this.#runningJobs) {
+          const tasks = job.tasks;
+          for (const at of tasks.running) {
+            if (tasks.workerIds[at] !== event.workerId) continue;
+            this.#unlink(job, at);
+            if (CRASH_REASONS.has(event.reason)) tasks.crashes[at]++;
+            tasks.states[at] = WAITING;
+          }
         }
         break;
       }
@@ -189,50 +294,55 @@ export class JournalRestorer {
         if (!job) break;
         job.cancelReason = event.reason;
         job.canceledSubmits = job.submits.length;
-        for (const task of job.tasks.values()) {
-          if (task.state !== "waiting" && task.state !== "running") continue;
-          this.#unlink(task);
-          task.state = "canceled";
-          task.startedMs = null;
-          task.finishedMs = null;
+        const tasks = job.tasks;
+        for (let at = 0; at < tasks.count; at++) {
+          if (tasks.states[at] !== WAITING && tasks.states[at] !== RUNNING) continue;
+          this.#unlink(job, at);
+          this.#end(tasks, at, CANCELED);
         }
         break;
       }
-      case "job-completed":
+      case "job-completed": {
         this.#maxJobId = Math.max(this.#maxJobId, event.jobId);
+        const job = this.#jobs.get(event.jobId);
+        if (job) this.#runningJobs.delete(job);
         this.#jobs.delete(event.jobId);
         break;
+      }
       case "task-started": {
-        const task = this.#task(event.jobId, event.taskId);
-        if (!task) break;
-        this.#unlink(task);
-        task.state = "running";
-        task.lastInstance = event.instanceId;
-        task.workerId = event.workerIds[0];
-        task.startedMs = timeMs;
-        task.finishedMs = null;
-        this.#running.add(task);
+        const job = this.#jobs.get(event.jobId);
+        if (!job) break;
+        const tasks = job.tasks;
+        const at = tasks.at(event.taskId);
+        tasks.states[at] = RUNNING;
+        tasks.lastInstance[at] = event.instanceId;
+        tasks.workerIds[at] = event.workerIds[0];
+        tasks.startedMs[at] = timeMs;
+        tasks.finishedMs[at] = NaN;
+        tasks.running.add(at);
+        this.#runningJobs.add(job);
         break;
       }
       case "task-finished":
       case "task-failed": {
-        const task = this.#task(event.jobId, event.taskId);
-        if (!task) break;
-        this.#unlink(task);
-        task.state = event.type === "task-finished" ? "finished" : "failed";
-        task.finishedMs = timeMs;
-        if (event.type === "task-failed") task.error = event.error;
+        const job = this.#jobs.get(event.jobId);
+        if (!job) break;
+        const tasks = job.tasks;
+        const at = tasks.at(event.taskId);
+        this.#unlink(job, at);
+        tasks.states[at] = event.type === "task-finished" ? FINISHED : FAILED;
+        tasks.finishedMs[at] = timeMs;
+        if (event.type === "task-failed") tasks.errors.set(at, event.error);
         break;
       }
       case "tasks-canceled":
       case "tasks-aborted":
         for (const [jobId, taskId] of event.tasks) {
-          const task = this.#task(jobId, taskId);
-          if (!task) continue;
-          this.#unlink(task);
-          task.state = event.type === "tasks-canceled" ? "canceled" : "aborted";
-          task.startedMs = null;
-          task.finishedMs = null;
+          const job = this.#jobs.get(jobId);
+          if (!job) continue;
+          const at = job.tasks.at(taskId);
+          this.#unlink(job, at);
+          this.#end(job.tasks, at, event.type === "tasks-canceled" ? CANCELED : ABORTED);
         }
         break;
     }
@@ -250,20 +360,7 @@ export class JournalRestorer {
       submittedMs: job.submittedMs,
       submits: job.submits,
       canceledSubmits: job.canceledSubmits,
-      tasks: [...job.tasks.values()].map((task): RestoredTask => {
-        const ended = task.state !== "waiting";
-        return {
-          taskId: task.taskId,
-          state: task.state === "running" ? "waiting" : task.state,
-          // A task that started and waits again runs as the next instance.
-          instanceId: ended ? Math.max(0, task.lastInstance) : task.lastInstance + 1,
-          crashes: task.crashes,
-          workerId: ended ? task.workerId : null,
-          startedMs: ended ? task.startedMs : null,
-          finishedMs: ended ? task.finishedMs : null,
-          error: task.error,
-        };
-      }),
+      tasks: job.tasks.columns(),
     }));
     return {
       serverUid: this.#serverUid,
@@ -288,38 +385,31 @@ export class JournalRestorer {
       cancelReason: null,
       submittedMs: timeMs,
       submits: [],
-      tasks: new Map(),
+      tasks: new TouchedTasks(),
       canceledSubmits: 0,
     };
   }
 
-  #task(jobId: number, taskId: number): TaskState | null {
-    const job = this.#jobs.get(jobId);
-    if (!job) return null;
-    let task = job.tasks.get(taskId);
-    if (!task) {
-      task = {
-        taskId,
-        state: "waiting",
-        lastInstance: -1,
-        crashes: 0,
-        workerId: null,
-        startedMs: null,
-        finishedMs: null,
-        error: null,
-      };
-      job.tasks.set(taskId, task);
-    }
-    return task;
+  /** Ends a task without it having run (canceled, aborted). */
+  #end(tasks: TouchedTasks, at: number, state: number): void {
+    tasks.states[at] = state;
+    tasks.startedMs[at] = NaN;
+    tasks.finishedMs[at] = NaN;
   }
 
   /** Forgets that a task runs. */
-  #unlink(task: TaskState): void {
-    if (task.state === "running") this.#running.delete(task);
+  #unlink(job: JobState, at: number): void {
+    const tasks = job.tasks;
+    if (tasks.states[at] !== RUNNING) return;
+    tasks.running.delete(at);
+    if (tasks.running.size === 0) this.#runningJobs.delete(job);
   }
 
   #stopAllRunning(): void {
-    for (const task of this.#running) task.state = "waiting";
-    this.#running = new Set();
+    for (const job of this.#runningJobs) {
+      for (const at of job.tasks.running) job.tasks.states[at] = WAITING;
+      job.tasks.running.clear();
+    }
+    this.#runningJobs = new Set();
   }
 }

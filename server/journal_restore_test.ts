@@ -3,6 +3,7 @@ import type { SubmitDescription } from "../common/job_types.ts";
 import type { JournalEvent } from "../common/journal/journal_events.ts";
 import { JournalRestorer } from "./journal_restore.ts";
 import { SchedulerCore } from "./scheduler/scheduler_core.ts";
+import { restoredTaskList } from "./scheduler/restored_tasks.ts";
 import { testTaskTemplate, testWorkerConfiguration } from "./scheduler/_test_fixtures.ts";
 
 function submit(ids: Array<[number, number, number]>): SubmitDescription {
@@ -53,7 +54,7 @@ Deno.test("JournalRestorer continues ids, keeps the last server uid and drops co
   assert.equal(state.nextWorkerId, 5, "HyperQueue's quirk: the highest worker id + 2");
   assert.deepEqual(state.jobs.map((job) => job.jobId), [7]);
   assert.equal(state.jobs[0].submittedMs, 1_003);
-  assert.deepEqual(state.jobs[0].tasks, []);
+  assert.deepEqual(restoredTaskList(state.jobs[0].tasks), []);
 });
 
 Deno.test("JournalRestorer: ended tasks keep their state, running ones wait as the next instance, crashes count only lost connections", () => {
@@ -72,7 +73,7 @@ Deno.test("JournalRestorer: ended tasks keep their state, running ones wait as t
     started(1, 2, 1, 3),
     // The server crashes here: task 2 (instance 1) was running.
   ]);
-  const tasks = new Map(state.jobs[0].tasks.map((task) => [task.taskId, task]));
+  const tasks = new Map(restoredTaskList(state.jobs[0].tasks).map((task) => [task.taskId, task]));
   assert.equal(tasks.get(0)!.state, "finished");
   assert.equal(tasks.get(0)!.startedMs, 1_002);
   assert.equal(tasks.get(0)!.finishedMs, 1_003);
@@ -113,7 +114,7 @@ Deno.test("JournalRestorer: open jobs stay open until closed, attached submits j
   ]);
   assert.equal(closed.isOpen, false);
   assert.equal(canceled.cancelReason, "enough");
-  assert.deepEqual(canceled.tasks.map((task) => [task.taskId, task.state]), [
+  assert.deepEqual(restoredTaskList(canceled.tasks).map((task) => [task.taskId, task.state]), [
     [0, "canceled"],
     [1, "canceled"],
   ]);

@@ -4,6 +4,9 @@
  */
 import type { SubmitDescription } from "../../common/job_types.ts";
 import type { WorkerConfiguration } from "../../common/protocol.ts";
+import type { RestoredTaskColumns } from "./restored_tasks.ts";
+
+export type { RestoredTask, RestoredTaskColumns } from "./restored_tasks.ts";
 
 export type WorkerId = number;
 export type JobId = number;
@@ -59,8 +62,8 @@ export type CoreEvent =
     cancelReason: string | null;
     submittedMs: number;
     submits: SubmitDescription[];
-    /** Tasks that are not plainly waiting with instance 0 (any order). */
-    tasks: RestoredTask[];
+    /** Tasks that are not plainly waiting with instance 0 (any order), in columns. */
+    tasks: RestoredTaskColumns;
     /**
      * The job was cancelled when it had this many submits: their tasks not in `tasks` are
      * cancelled, not waiting (a cancel is journaled as one `job-cancel`, whatever the task count).
@@ -68,19 +71,6 @@ export type CoreEvent =
      */
     canceledSubmits?: number;
   };
-
-/** A task's state as the journal left it. */
-export interface RestoredTask {
-  taskId: number;
-  /** "waiting" also for tasks that were running when the server stopped. */
-  state: "waiting" | "finished" | "failed" | "canceled" | "aborted";
-  instanceId: number;
-  crashes: number;
-  workerId: number | null;
-  startedMs: number | null;
-  finishedMs: number | null;
-  error: string | null;
-}
 
 /**
  * A task handed to a worker: where its template is, its entry and how many CPUs it needs. The

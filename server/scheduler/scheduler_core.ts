@@ -11,7 +11,6 @@ import type {
   CoreCommand,
   CoreEvent,
   JobId,
-  RestoredTask,
   TaskRef,
   WorkerId,
 } from "./core_events.ts";
@@ -34,17 +33,22 @@ export const STOP_GRACE_MS = 60_000;
 const MIN_CHECK_INTERVAL_MS = 500;
 const MAX_CHECK_INTERVAL_MS = 5 * 60_000;
 
-interface RestoredEntry {
-  task: RestoredTask;
-  at: { submit: SubmitRecord; index: number } | null;
-}
+/** The slot of each of `RESTORED_TASK_STATES` (restored_tasks.ts). */
+const RESTORED_SLOTS: readonly Slot[] = [
+  Slot.Waiting,
+  Slot.Finished,
+  Slot.Failed,
+  Slot.Canceled,
+  Slot.Aborted,
+];
 
-const RESTORED_SLOTS: Record<Exclude<RestoredTask["state"], "waiting">, Slot> = {
-  finished: Slot.Finished,
-  failed: Slot.Failed,
-  canceled: Slot.Canceled,
-  aborted: Slot.Aborted,
-};
+/** A restored job's tasks located in its submits, in the order the core applies them. */
+interface RestoredOrder {
+  /** Positions in the event's columns of the tasks the job has, by submit, then index. */
+  positions: Uint32Array;
+  submitOf: Uint32Array;
+  indexOf: Uint32Array;
+}
 
 /** A task placed on a worker: where it lives (its resources are its submit's needs). */
 interface Placement {
@@ -644,43 +648,78 @@ export class SchedulerCore {
     job.cancelReason = event.cancelReason;
     this.#jobs.set(job.id, job);
     for (const description of event.submits) this.#addSubmit(job, description);
-    const order = (a: RestoredEntry, b: RestoredEntry) =>
-      a.at!.submit.index - b.at!.submit.index || a.at!.index - b.at!.index;
-    const located = event.tasks.map((task) => ({ task, at: job.findTask(task.taskId) }))
-      .filter((entry) => entry.at !== null);
-    // Usually in order already (tasks run roughly in id order); sorting 1M entries costs ~1 s.
-    if (located.some((entry, i) => i > 0 && order(located[i - 1], entry) > 0)) located.sort(order);
-    const graphSeen = new Set<number>();
-    for (const { task, at } of located) {
-      const { submit, index } = at!;
+    const tasks = event.tasks;
+    const order = this.#locateRestored(job, event);
+    const { positions, submitOf, indexOf } = order;
+    // The job's task number last applied: a duplicate comes right after it (positions are sorted).
+    let previous = -1;
+    for (const at of positions) {
+      const submit = job.submits[submitOf[at]];
+      const index = indexOf[at];
       const table = submit.table;
       if (submit.description.deps) {
         // Graph submits have every task placed already (`#addGraphEdges`).
-        if (graphSeen.has(submit.base + index)) continue;
-        graphSeen.add(submit.base + index);
+        if (submit.base + index === previous) continue; // A duplicate.
+        previous = submit.base + index;
       } else {
         if (index < submit.cursor) continue; // A duplicate.
         for (let gap = submit.cursor; gap < index; gap++) submit.requeued.push(gap);
         submit.cursor = index + 1;
       }
-      if (task.instanceId !== 0) table.setInstanceId(index, task.instanceId);
-      for (let crash = 0; crash < task.crashes; crash++) table.addCrash(index);
-      if (task.state === "waiting") {
+      if (tasks.instanceIds[at] !== 0) table.setInstanceId(index, tasks.instanceIds[at]);
+      for (let crash = 0; crash < tasks.crashes[at]; crash++) table.addCrash(index);
+      const slot = RESTORED_SLOTS[tasks.states[at]];
+      if (slot === Slot.Waiting) {
         if (!submit.description.deps) submit.requeued.push(index);
         continue;
       }
-      this.#setSlot(submit, index, RESTORED_SLOTS[task.state]);
-      table.setWorkerId(index, task.workerId);
-      table.setStartedMs(index, task.startedMs);
-      table.setFinishedMs(index, task.finishedMs);
-      if (task.error !== null) table.setError(index, task.error);
+      this.#setSlot(submit, index, slot);
+      table.setWorkerId(index, tasks.workerIds[at] === 0 ? null : tasks.workerIds[at]);
+      const startedMs = tasks.startedMs[at];
+      const finishedMs = tasks.finishedMs[at];
+      table.setStartedMs(index, Number.isNaN(startedMs) ? null : startedMs);
+      table.setFinishedMs(index, Number.isNaN(finishedMs) ? null : finishedMs);
+      const error = tasks.errors.get(at);
+      if (error !== undefined) table.setError(index, error);
     }
     for (const submit of job.submits.slice(0, event.canceledSubmits ?? 0)) {
       this.#cancelUntouched(submit);
     }
-    if (job.graph) this.#restoreReadiness(job, located);
+    if (job.graph) this.#restoreReadiness(job, event, order);
     this.#queue.prune(true);
     this.#checkCompleted(job, false);
+  }
+
+  /**
+   * Finds each restored task's submit and index (dropping ids the job lacks) and orders them by
+   * submit, then index: usually in order already (tasks run roughly in id order), so the sort of
+   * a million positions is rarely paid.
+   */
+  #locateRestored(
+    job: JobRecord,
+    event: Extract<CoreEvent, { type: "job-restored" }>,
+  ): RestoredOrder {
+    const { count, taskIds } = event.tasks;
+    const submitOf = new Uint32Array(count);
+    const indexOf = new Uint32Array(count);
+    let positions = new Uint32Array(count);
+    let found = 0;
+    let sorted = true;
+    for (let at = 0; at < count; at++) {
+      const located = job.findTask(taskIds[at]);
+      if (!located) continue;
+      submitOf[at] = located.submit.index;
+      indexOf[at] = located.index;
+      if (found > 0 && sorted) {
+        const previous = positions[found - 1];
+        sorted = submitOf[previous] < submitOf[at] ||
+          (submitOf[previous] === submitOf[at] && indexOf[previous] <= indexOf[at]);
+      }
+      positions[found++] = at;
+    }
+    positions = positions.subarray(0, found);
+    if (!sorted) positions.sort((a, b) => submitOf[a] - submitOf[b] || indexOf[a] - indexOf[b]);
+    return { positions, submitOf, indexOf };
   }
 
   /**
@@ -688,11 +727,17 @@ export class SchedulerCore {
    * the journal already; a dependency dropped for having ended must not block either), and the
    * graph submits' queues keep only their waiting tasks.
    */
-  #restoreReadiness(job: JobRecord, located: RestoredEntry[]): void {
+  #restoreReadiness(
+    job: JobRecord,
+    event: Extract<CoreEvent, { type: "job-restored" }>,
+    order: RestoredOrder,
+  ): void {
     const graph = job.graph!;
-    for (const { task, at } of located) {
-      if (task.state === "waiting") continue;
-      graph.release(at!.submit.base + at!.index, (dependent) => {
+    const states = event.tasks.states;
+    for (const at of order.positions) {
+      if (RESTORED_SLOTS[states[at]] === Slot.Waiting) continue;
+      const submit = job.submits[order.submitOf[at]];
+      graph.release(submit.base + order.indexOf[at], (dependent) => {
         const { submit, index } = job.taskAt(dependent);
         if (submit.table.state(index) === Slot.Waiting) submit.requeued.push(index);
       });

@@ -3,6 +3,7 @@ import type { SubmitDescription } from "../../common/job_types.ts";
 import { IdRanges } from "../../common/id_ranges.ts";
 import { expandJobDetail } from "../../common/task_columns.ts";
 import type { CoreCommand, CoreEvent, RestoredTask, TaskRef } from "./core_events.ts";
+import { restoredTaskColumns } from "./restored_tasks.ts";
 import { SchedulerCore } from "./scheduler_core.ts";
 import { testTaskTemplate, testWorkerConfiguration } from "./_test_fixtures.ts";
 
@@ -205,7 +206,7 @@ Deno.test("SchedulerCore restores a graph: finished dependencies free their depe
     cancelReason: null,
     submittedMs: 1,
     submits: [graph([[1, []], [2, [1]], [3, [1]], [4, [2, 3]]])],
-    tasks: [restored(1, "finished"), restored(2, "finished")],
+    tasks: restoredTaskColumns([restored(1, "finished"), restored(2, "finished")]),
   });
   assert.deepEqual(env.scheduledIds(), [3]);
   env.finish(1, ref(1, 3));
@@ -224,7 +225,7 @@ Deno.test("SchedulerCore restores a canceled graph job with every unended task c
     cancelReason: "stop",
     submittedMs: 1,
     submits: [graph([[1, []], [2, [1]], [3, [1]], [4, [2, 3]]])],
-    tasks: [{
+    tasks: restoredTaskColumns([{
       taskId: 1,
       state: "finished",
       instanceId: 0,
@@ -233,7 +234,7 @@ Deno.test("SchedulerCore restores a canceled graph job with every unended task c
       startedMs: 5,
       finishedMs: 6,
       error: null,
-    }],
+    }]),
     canceledSubmits: 1,
   });
   assert.deepEqual(env.scheduledIds(), []);

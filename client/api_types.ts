@@ -178,6 +178,11 @@ export type HqEventBody =
     maxFails: number | null;
     attached: boolean;
     submit: SubmitSummary;
+    /**
+     * The rest of a job file's (or `submitJob`'s) tasks: sent as one submit per run of tasks
+     * with the same settings, they are one submit with `submit`.
+     */
+    more?: SubmitSummary[];
   }
   /** An open job was closed. */
   | { type: "job-close"; jobId: number }

@@ -109,6 +109,13 @@ export interface SubmitDescription {
    * ids of the tasks of the same job each task waits for (empty for none). Absent for `hq submit`.
    */
   deps?: number[][];
+  /**
+   * Set by the server on every submit but the first of one graph request: a job file whose tasks
+   * differ in their settings is sent as several submits (one per run of tasks alike), scheduled
+   * as such, but shown as the one submit it is (`job info` JSON, `journal export`), as in
+   * HyperQueue.
+   */
+  continuesGraph?: boolean;
 }
 
 export type TaskCounts = Record<TaskState, number>;

@@ -256,15 +256,21 @@ export class JobService {
     const jobId = job?.id ?? this.#nextJobId++;
     const name = job?.name ?? request.name;
     const maxFails = job ? job.maxFails : request.maxFails;
-    const submits = request.submits.map((submit) => this.#resolvePaths(submit, jobId));
-    const events: JournalEvent[] = submits.map((submit, i) => ({
+    const submits = request.submits.map((submit, i) => {
+      const resolved = this.#resolvePaths(submit, jobId);
+      if (i > 0) resolved.continuesGraph = true;
+      return resolved;
+    });
+    // One event for the whole graph, as users see one submit.
+    const events: JournalEvent[] = [{
       type: "job-created",
       jobId,
       name,
       maxFails,
-      attached: job !== null || i > 0,
-      submit,
-    }));
+      attached: job !== null,
+      submit: submits[0],
+      ...(submits.length > 1 ? { more: submits.slice(1) } : {}),
+    }];
     return this.#persisted(events, () => {
       submits.forEach((submit, i) => {
         if (job === null && i === 0) {
@@ -317,7 +323,9 @@ export class JobService {
         }),
       }
       : template.stream;
-    return { ...submit, template: { ...template, ...paths, stream } };
+    // Only the server says which submits continue a graph (`#submitGraph`).
+    const { continuesGraph: _, ...rest } = submit;
+    return { ...rest, template: { ...template, ...paths, stream } };
   }
 
   #cancel(selector: IdSelector, reason: string | null): ServerResponse | Promise<ServerResponse> {

@@ -280,6 +280,7 @@ export class JournalRestorer {
           this.#jobs.set(event.jobId, job);
         }
         job.submits.push(event.submit);
+        if (event.more) job.submits.push(...event.more);
         break;
       }
       case "job-close": {

@@ -35,15 +35,22 @@ export function synthesizeHistory(
     records.push([at, { type: "job-open", jobId: job.id, name: job.name, maxFails: job.maxFails }]);
     // Stopped tasks by kind and time, merged into one event each.
     const stopped = new Map<string, [number, JournalTaskRef[]]>();
+    let created: Extract<JournalEvent, { type: "job-created" }> | null = null;
     for (const submit of job.submits) {
-      records.push([at, {
-        type: "job-created",
-        jobId: job.id,
-        name: job.name,
-        maxFails: job.maxFails,
-        attached: true,
-        submit: submit.description,
-      }]);
+      if (created && submit.description.continuesGraph) {
+        // One event per graph request, as the server journals it.
+        (created.more ??= []).push(submit.description);
+      } else {
+        created = {
+          type: "job-created",
+          jobId: job.id,
+          name: job.name,
+          maxFails: job.maxFails,
+          attached: true,
+          submit: submit.description,
+        };
+        records.push([at, created]);
+      }
       for (let index = 0; index < submit.ids.count; index++) {
         const task = submit.taskView(index);
         if (task.startedMs !== null) {

@@ -61,7 +61,7 @@ function exportEvent(event: JournalEvent): ExportedJournalEvent["event"] {
         job: event.jobId,
         closed_job: !event.attached,
         job_desc: { name: event.name, max_fails: event.maxFails },
-        submit_desc: submitDescriptionJson(event.submit),
+        submit_desc: submitDescriptionJson(event.submit, event.more ?? []),
       };
     case "job-close":
       return { type: "job-close", job_id: event.jobId };
@@ -219,13 +219,17 @@ function resourceKindJson(item: ResourceDescriptorItem): Record<string, unknown>
   }
 }
 
-function submitDescriptionJson(submit: SubmitDescription): Record<string, unknown> {
+function submitDescriptionJson(
+  submit: SubmitDescription,
+  more: SubmitDescription[],
+): Record<string, unknown> {
   const template = submit.template;
   return {
     submit_dir: template.submitDir,
     stream_path: template.stream?.dir ?? null,
-    // A graph submit (job file) is exported by its size only, as HyperQueue does (spec §1.6).
-    task_desc: submit.deps ? { n_tasks: submit.deps.length } : {
+    // A graph submit (job file) is exported by its size only, as HyperQueue does (spec §1.6),
+    // however many runs of tasks alike it was sent as.
+    task_desc: submit.deps ? { n_tasks: graphTaskCount(submit, more) } : {
       ids: {
         ranges: submit.ids.map(([start, end, step]) => ({
           start,
@@ -278,4 +282,10 @@ function crashLimitJson(limit: CrashLimit): string | { MaxCrashes: number } {
   if (limit === "never-restart") return "NeverRestart";
   if (limit === "unlimited") return "Unlimited";
   return { MaxCrashes: limit };
+}
+
+function graphTaskCount(submit: SubmitDescription, more: SubmitDescription[]): number {
+  let count = submit.deps?.length ?? 0;
+  for (const part of more) count += part.deps?.length ?? 0;
+  return count;
 }

@@ -47,6 +47,11 @@ export type JournalEvent =
     maxFails: number | null;
     attached: boolean;
     submit: SubmitDescription;
+    /**
+     * The further submits of a graph request (`continuesGraph`), which make one submit with
+     * `submit` for users: one event per job file, as HyperQueue journals it.
+     */
+    more?: SubmitDescription[];
   }
   | { type: "job-close"; jobId: number }
   | { type: "job-cancel"; jobId: number; reason: string | null }

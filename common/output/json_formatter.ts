@@ -1,6 +1,6 @@
 import type { AllocationView, QueueView } from "../autoalloc.ts";
 import { formatErrorChain } from "../errors.ts";
-import type { JobDetailView, JobSummaryView, TaskView } from "../job_types.ts";
+import type { JobDetailView, JobSummaryView, SubmitDescription, TaskView } from "../job_types.ts";
 import type { ServerInfo, WorkerView } from "../protocol.ts";
 import { jobInfoJson, SUMMARY_STATES, taskDescriptionJson, taskJson } from "./job_words.ts";
 import type { ResourceDescriptor } from "../resources/resource_descriptor.ts";
@@ -62,13 +62,12 @@ export class JsonFormatter implements Formatter {
       info: jobInfoJson(job),
       max_fails: job.maxFails,
       started_at: formatJsonTimestamp(job.submittedMs),
-      submits: job.submits.map((submit) => {
-        const description = taskDescriptionJson(submit.template);
+      submits: userSubmits(job.submits).map((parts) =>
         // A job file's submit lists one description per task (jobs spec §9.2).
-        return submit.deps
-          ? { graph: new JsonLazyArray(submit.deps.length, () => description) }
-          : { array: description };
-      }),
+        parts[0].deps
+          ? { graph: graphDescriptions(parts) }
+          : { array: taskDescriptionJson(parts[0].template) }
+      ),
       tasks: new JsonLazyArray(job.tasks.length, (i) => taskJson(job, job.tasks[i])),
     })));
   }
@@ -186,4 +185,33 @@ export function workerJson(view: WorkerView, withRuntimeInfo: boolean): unknown 
 
 function capitalize(word: string): string {
   return word[0].toUpperCase() + word.slice(1);
+}
+
+/** The submits as users made them: a graph sent as several runs (`continuesGraph`) is one. */
+function userSubmits(submits: SubmitDescription[]): SubmitDescription[][] {
+  const groups: SubmitDescription[][] = [];
+  for (const submit of submits) {
+    const last = groups[groups.length - 1];
+    if (submit.continuesGraph && submit.deps && last?.[0].deps) last.push(submit);
+    else groups.push([submit]);
+  }
+  return groups;
+}
+
+/** One description per task of a graph submit, in the order its tasks were sent. */
+function graphDescriptions(parts: SubmitDescription[]): JsonLazyArray {
+  const descriptions = parts.map((part) => taskDescriptionJson(part.template));
+  const ends: number[] = [];
+  let total = 0;
+  for (const part of parts) ends.push(total += part.deps?.length ?? 0);
+  return new JsonLazyArray(total, (index) => {
+    let low = 0;
+    let high = ends.length - 1;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (ends[middle] > index) high = middle;
+      else low = middle + 1;
+    }
+    return descriptions[low];
+  });
 }

@@ -3,7 +3,7 @@
  * the other tasks of that worker.
  */
 import assert from "node:assert/strict";
-import { submitJob, taskObjects, tempDir, TestServer, waitForJob } from "./harness.ts";
+import { hqCommand, submitJob, taskObjects, tempDir, TestServer, waitForJob } from "./harness.ts";
 
 /** A server with one registered `--cpus 2` worker. */
 async function cluster(
@@ -44,5 +44,56 @@ Deno.test("a FIFO (or a link) named hq-error fails its task instead of hanging t
     const [task] = await taskObjects(server, id);
     assert.equal(task.state, "failed");
     assert.equal(task.error, "Task created an error file, but it is not a regular file");
+  }
+});
+
+Deno.test("tasks get the open-file limit the worker started with, not Deno's raised one", async () => {
+  const own = Deno.readTextFileSync("/proc/self/limits").match(/Max open files\s+(\d+)\s+(\d+)/);
+  if (own === null || Number(own[2]) <= 512) {
+    console.log("skipped: the hard open-file limit is not above 512");
+    return;
+  }
+  await using cwd = await tempDir();
+  await using server = await TestServer.start();
+  // A shell lowers its soft limit and starts the worker (not by exec: the shell stays its parent).
+  const [program, ...args] = hqCommand([
+    "worker",
+    "start",
+    "--server-dir",
+    server.dir,
+    "--cpus",
+    "4",
+    "--work-dir",
+    `${cwd.path}/work`,
+  ]);
+  const worker = new Deno.Command("bash", {
+    args: ["-c", 'ulimit -Sn 512 && "$@"; exit $?', "bash", program, ...args],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await server.waitForWorkerState(1, "RUNNING");
+    const job = await submitJob(server, [
+      "--array",
+      "1-40",
+      "--wait",
+      "--stdout",
+      `${cwd.path}/%{TASK_ID}.out`,
+      "--",
+      "bash",
+      "-c",
+      "ulimit -Sn; sh -c 'ulimit -Sn'",
+    ], { cwd: cwd.path });
+    assert.ok((await taskObjects(server, job)).every((task) => task.state === "finished"));
+    for (let id = 1; id <= 40; id++) {
+      assert.equal(await Deno.readTextFile(`${cwd.path}/${id}.out`), "512\n512\n", `task ${id}`);
+    }
+    // The worker itself keeps the raised limit.
+    const hq = (await Deno.readTextFile(`/proc/${worker.pid}/task/${worker.pid}/children`)).trim();
+    const limits = (await Deno.readTextFile(`/proc/${hq}/limits`)).match(/Max open files\s+(\d+)/);
+    assert.equal(limits?.[1], own[2]);
+  } finally {
+    await server.hq(["worker", "stop", "all"]);
+    await worker.status;
   }
 });

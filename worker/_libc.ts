@@ -98,6 +98,8 @@ const SYMBOLS = {
   // Nonblocking: waits on Deno's blocking thread pool (one thread for all pipes of the worker).
   epoll_wait: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32", nonblocking: true },
   strerror: { parameters: ["i32"], result: "pointer" },
+  // A task's open-file limit back to the worker's starting one (worker/open_file_limit.ts).
+  prlimit: { parameters: ["i32", "i32", "buffer", "buffer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];

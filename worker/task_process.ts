@@ -52,6 +52,7 @@ import {
   X_OK,
 } from "./_libc.ts";
 import { PipeReader } from "./pipe_reader.ts";
+import { startingOpenFileLimits, TaskOpenFileLimit } from "./open_file_limit.ts";
 
 const log = logger("worker::task_process");
 
@@ -261,6 +262,7 @@ const STREAM_FLAGS = O_WRONLY | O_CREAT | O_TRUNC;
 const STREAM_MODE = 0o644;
 /** Spawn memory kept for reuse (64 KiB each); more concurrent spawns allocate their own. */
 const MAX_IDLE_SLOTS = 4;
+const RLIMIT_NOFILE = 7;
 
 interface Launcher {
   spawn(options: SpawnOptions): TaskProcess;
@@ -293,6 +295,8 @@ class PosixSpawnLauncher implements Launcher {
   readonly #idleSlots: SpawnSlot[] = [];
   /** Reads streamed tasks' pipes; made with the first one. */
   #pipes: PipeReader | null = null;
+  /** Gives tasks the open-file limit the worker started with, when Deno raised it. */
+  readonly #openFiles: TaskOpenFileLimit | null = null;
 
   constructor(libc: Libc) {
     this.#libc = libc;
@@ -327,6 +331,14 @@ class PosixSpawnLauncher implements Launcher {
     // Deno.exit() or the end of its event loop, its live tasks still get the SIGTERM they would
     // have got from the kernel; for a worker killed by a signal, worker/orphan_guard.ts does it.
     globalThis.addEventListener("unload", () => this.#reaper.signalAll(SIGNAL_NUMBERS.SIGTERM));
+    const starting = startingOpenFileLimits();
+    if (starting !== null) {
+      this.#openFiles = new TaskOpenFileLimit(
+        (pid, limit) => libc.prlimit(pid, RLIMIT_NOFILE, limit, null),
+        starting.soft,
+        starting.own,
+      );
+    }
   }
 
   spawn(options: SpawnOptions): TaskProcess {
@@ -334,6 +346,7 @@ class PosixSpawnLauncher implements Launcher {
     const slot = this.#idleSlots.pop() ?? new SpawnSlot();
     const pipes: PipeEnds[] = [];
     let call: Promise<number>;
+    let inherited = false;
     try {
       for (const [fd, target] of [[1, options.stdout], [2, options.stderr]] as const) {
         if (!isPipe(target)) continue;
@@ -344,6 +357,7 @@ class PosixSpawnLauncher implements Launcher {
       this.#encode(options, slot, pipes);
       // Listening before the child exists: a SIGCHLD before the listener would be lost.
       this.#reaper.prepare();
+      inherited = this.#openFiles?.beforeSpawn() ?? false;
       call = this.#libc.posix_spawnp(
         slot.pidOut,
         BigInt(slot.program),
@@ -353,6 +367,7 @@ class PosixSpawnLauncher implements Launcher {
         BigInt(slot.envTable),
       );
     } catch (error) {
+      this.#openFiles?.afterSpawn(inherited, null);
       this.#closePipes(pipes, true);
       this.#release(slot);
       this.#reaper.release();
@@ -361,8 +376,12 @@ class PosixSpawnLauncher implements Launcher {
     }
     this.#reaper.starting++;
     call.then(
-      (errno) => this.#started(process, slot, errno, options, pipes),
+      (errno) => {
+        this.#openFiles?.afterSpawn(inherited, errno === 0 ? slot.pidView[0] : null);
+        this.#started(process, slot, errno, options, pipes);
+      },
       (error) => {
+        this.#openFiles?.afterSpawn(inherited, null);
         // The call itself did not happen (it does not fail that way in practice).
         this.#reaper.starting--;
         this.#closePipes(pipes, true);

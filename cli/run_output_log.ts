@@ -2,10 +2,11 @@
 import { HqError } from "../common/errors.ts";
 import { type Color, colorsEnabled, paint } from "../common/output/colors.ts";
 import { writeStdout } from "../common/output/mod.ts";
-import { channelBytes, exportTasks, OutputLog, showLines } from "../client/output_log.ts";
+import { exportTasks, OutputLog, showLines } from "../client/output_log.ts";
 import type { CliContext } from "./context.ts";
 import type { OutputLogSubcommand } from "./output_log_commands.ts";
 
+const NEWLINE = new Uint8Array([0x0a]);
 const PREFIX_COLORS: Color[] = ["red", "green", "yellow", "blue", "magenta", "cyan"];
 
 export async function runOutputLog(
@@ -13,7 +14,18 @@ export async function runOutputLog(
   context: CliContext,
 ): Promise<void> {
   const log = await OutputLog.read(options.path, options.serverUid);
-  const command = options.subcommand;
+  try {
+    await run(log, options.subcommand, context);
+  } finally {
+    log.close();
+  }
+}
+
+async function run(
+  log: OutputLog,
+  command: OutputLogSubcommand,
+  context: CliContext,
+): Promise<void> {
   switch (command.name) {
     case "summary":
       context.output.outputLogSummary(log.summary());
@@ -28,7 +40,7 @@ export async function runOutputLog(
         const open = tasks.find((instance) => !instance.finished);
         if (open) throw new HqError(`Stream for task ${open.taskId} is not finished`);
       }
-      await writeParts(channelBytes(tasks, channel === "stdout" ? 0 : 1));
+      await writeParts(log.channelData(tasks, channel === "stdout" ? 0 : 1));
       return;
     }
     case "show": {
@@ -37,22 +49,23 @@ export async function runOutputLog(
       const colors = colorsEnabled(context.globals.colors);
       const channelNumber = channel === undefined ? null : channel === "stdout" ? 0 : 1;
       const encoder = new TextEncoder();
-      await writeParts(
-        showLines(log, tasks, channelNumber).flatMap((line) => [
-          encoder.encode(
+      await writeParts((async function* () {
+        for await (const line of showLines(log, tasks, channelNumber)) {
+          yield encoder.encode(
             colors
               ? paint(line.prefix, PREFIX_COLORS[line.taskId % PREFIX_COLORS.length])
               : line.prefix,
-          ),
-          line.data,
-        ]),
-      );
+          );
+          yield line.data;
+          if (line.newline) yield NEWLINE;
+        }
+      })());
       return;
     }
     case "export": {
       const { job, task } = command.args;
       context.output.outputLogExport(
-        exportTasks(log.tasksOf(job, task ? expand(task) : undefined)),
+        await exportTasks(log, log.tasksOf(job, task ? expand(task) : undefined)),
       );
       return;
     }
@@ -67,8 +80,11 @@ function expand(ranges: Array<[number, number, number]>): number[] {
 
 const WRITE_BYTES = 1024 * 1024;
 
-/** Writes the parts in blocks of about 1 MiB; a reader that went away ends the command. */
-async function writeParts(parts: Uint8Array[]): Promise<void> {
+/**
+ * Writes the parts in blocks of about 1 MiB, each part used before the next is asked for; a
+ * reader that went away ends the command.
+ */
+async function writeParts(parts: AsyncIterable<Uint8Array>): Promise<void> {
   const block = new Uint8Array(WRITE_BYTES);
   let used = 0;
   const flush = async (bytes: Uint8Array) => {
@@ -80,7 +96,7 @@ async function writeParts(parts: Uint8Array[]): Promise<void> {
       throw error;
     }
   };
-  for (const part of parts) {
+  for await (const part of parts) {
     if (used + part.length > block.length) {
       await flush(block.subarray(0, used));
       used = 0;

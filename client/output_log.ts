@@ -3,19 +3,38 @@
  * instances, of which only each task's last counts, and what `summary`, `cat`, `show` and
  * `export` make of them. Files may be written meanwhile: a record cut short at a file's end is
  * left out, nothing is ever written here.
+ *
+ * Memory does not grow with the data: reading scans the record heads in blocks of `BLOCK_BYTES`
+ * and keeps where each chunk's data is; the data is read when it is printed, a block at a time.
  */
 import { HqError } from "../common/errors.ts";
 import { joinPath } from "../common/paths.ts";
 import {
   decodeHeader,
-  decodeRecords,
   type ExportedTaskOutput,
   type OutputLogSummary,
+  RECORD_CHUNK,
+  RECORD_HEAD_BYTES,
   RECORD_START,
   STREAM_FILE_EXTENSION,
   type StreamChannel,
-  type StreamRecord,
 } from "../common/stream_log.ts";
+
+/** The unit of reading: record heads are scanned and data is read this many bytes at a time. */
+const BLOCK_BYTES = 1024 * 1024;
+
+/** Where one chunk of a task instance's output is: its file and the data's place there. */
+export interface StreamChunk {
+  jobId: number;
+  taskId: number;
+  channel: StreamChannel;
+  timeMs: number;
+  /** Index of the file in the log. */
+  file: number;
+  /** Offset of the data in the file. */
+  at: number;
+  length: number;
+}
 
 /** One run of one task (an instance id), with its chunks in file order. */
 export interface StreamInstance {
@@ -26,19 +45,31 @@ export interface StreamInstance {
   startMs: number;
   /** The zero-length chunk arrived. */
   finished: boolean;
-  chunks: StreamRecord[];
+  chunks: StreamChunk[];
   stdoutBytes: number;
   stderrBytes: number;
 }
 
 export class OutputLog {
+  /** Open files for data reads, by file index; closed by `close()`. */
+  readonly #open = new Map<number, Deno.FsFile>();
+  /** The block last read, for the chunks that follow it in the same file. */
+  #block: { file: number; at: number; bytes: Uint8Array } | null = null;
+  /** The memory every block is read into. */
+  #blockBuffer: Uint8Array | null = null;
+
   private constructor(
     readonly path: string,
-    readonly fileCount: number,
+    /** The stream files read, by index. */
+    readonly files: string[],
     /** The last instance of each task, by job id then task id. */
     readonly tasksByJob: Map<number, Map<number, StreamInstance>>,
     readonly superseded: StreamInstance[],
   ) {}
+
+  get fileCount(): number {
+    return this.files.length;
+  }
 
   /**
    * Reads every `*.hqs` directly in `path` (files with a bad header are skipped). Throws
@@ -57,62 +88,22 @@ export class OutputLog {
     }
     if (names.length === 0) throw new HqError("No log files found");
     names.sort();
-    const files: Array<{ uid: string; records: StreamRecord[] }> = [];
+    const files: string[] = [];
+    const uids = new Set<string>();
+    const instances = new Map<string, StreamInstance>();
     for (const name of names) {
-      let bytes: Uint8Array;
-      try {
-        bytes = await Deno.readFile(joinPath(path, name));
-      } catch {
-        continue;
-      }
-      const decoded = decodeHeader(bytes);
-      if (decoded === null) continue;
-      if (serverUid !== undefined && decoded.header.serverUid !== serverUid) continue;
-      files.push({
-        uid: decoded.header.serverUid,
-        records: decodeRecords(bytes, decoded.recordsAt),
-      });
+      const file = joinPath(path, name);
+      const uid = await scanFile(file, files.length, serverUid, instances);
+      if (uid === null) continue;
+      uids.add(uid);
+      files.push(file);
     }
-    const uids = [...new Set(files.map((file) => file.uid))];
-    if (uids.length > 1) {
+    if (uids.size > 1) {
       throw new HqError(
         `Found streams from multiple server instances:\n${
-          uids.join("\n")
+          [...uids].join("\n")
         }\nUse --server-uid=... to specify server uid`,
       );
-    }
-    return OutputLog.#fromRecords(path, files.length, files.map((file) => file.records));
-  }
-
-  static #fromRecords(path: string, fileCount: number, files: StreamRecord[][]): OutputLog {
-    const instances = new Map<string, StreamInstance>();
-    for (const [fileIndex, records] of files.entries()) {
-      for (const record of records) {
-        // Per file too: a server restored from its journal may run an instance id again.
-        const key = `${record.jobId}:${record.taskId}:${record.instanceId}:${fileIndex}`;
-        let instance = instances.get(key);
-        if (!instance) {
-          instance = {
-            jobId: record.jobId,
-            taskId: record.taskId,
-            instanceId: record.instanceId,
-            startMs: record.timeMs,
-            finished: false,
-            chunks: [],
-            stdoutBytes: 0,
-            stderrBytes: 0,
-          };
-          instances.set(key, instance);
-        }
-        if (record.kind === RECORD_START) continue;
-        if (record.data.length === 0) {
-          instance.finished = true;
-          continue;
-        }
-        instance.chunks.push(record);
-        if (record.channel === 0) instance.stdoutBytes += record.data.length;
-        else instance.stderrBytes += record.data.length;
-      }
     }
     const tasksByJob = new Map<number, Map<number, StreamInstance>>();
     const superseded: StreamInstance[] = [];
@@ -127,7 +118,53 @@ export class OutputLog {
         superseded.push(instance);
       }
     }
-    return new OutputLog(path, fileCount, tasksByJob, superseded);
+    return new OutputLog(path, files, tasksByJob, superseded);
+  }
+
+  /**
+   * The chunk's data. The bytes may be a view of a block that the next read replaces: use (or
+   * copy) them before asking for more.
+   */
+  async chunkData(chunk: StreamChunk): Promise<Uint8Array> {
+    const block = this.#block;
+    if (
+      block && block.file === chunk.file && chunk.at >= block.at &&
+      chunk.at + chunk.length <= block.at + block.bytes.length
+    ) {
+      return block.bytes.subarray(chunk.at - block.at, chunk.at - block.at + chunk.length);
+    }
+    let file = this.#open.get(chunk.file);
+    if (!file) {
+      file = await Deno.open(this.files[chunk.file], { read: true });
+      this.#open.set(chunk.file, file);
+    }
+    if (chunk.length > BLOCK_BYTES) {
+      return await readAt(file, chunk.at, new Uint8Array(chunk.length));
+    }
+    this.#blockBuffer ??= new Uint8Array(BLOCK_BYTES);
+    this.#block = null;
+    const bytes = await readAt(file, chunk.at, this.#blockBuffer, chunk.length);
+    this.#block = { file: chunk.file, at: chunk.at, bytes };
+    return bytes.subarray(0, chunk.length);
+  }
+
+  /** One channel's data of the instances, chunk by chunk in their order (`output-log cat`). */
+  async *channelData(
+    instances: StreamInstance[],
+    channel: StreamChannel,
+  ): AsyncGenerator<Uint8Array> {
+    for (const instance of instances) {
+      for (const chunk of instance.chunks) {
+        if (chunk.channel === channel) yield await this.chunkData(chunk);
+      }
+    }
+  }
+
+  /** Closes the files opened for reading data. */
+  close(): void {
+    for (const file of this.#open.values()) file.close();
+    this.#open.clear();
+    this.#block = null;
   }
 
   jobIds(): number[] {
@@ -197,25 +234,17 @@ function isLater(a: StreamInstance, b: StreamInstance): boolean {
   return a.startMs > b.startMs;
 }
 
-/** One channel's bytes of the instances, in their order (`output-log cat`). */
-export function channelBytes(instances: StreamInstance[], channel: StreamChannel): Uint8Array[] {
-  const parts: Uint8Array[] = [];
-  for (const instance of instances) {
-    for (const chunk of instance.chunks) if (chunk.channel === channel) parts.push(chunk.data);
-  }
-  return parts;
-}
-
 /**
- * The chunks of `output-log show`, sorted by time (ties keep file order): each as its prefix
- * `<J>.<T>:<C>> ` (ids zero-padded to the widest id of the whole log) and data that ends with a
- * newline.
+ * The chunks of `output-log show`, sorted by time (ties keep file order), with their data: each
+ * as its prefix `<J>.<T>:<C>> ` (ids zero-padded to the widest id of the whole log), its data (a
+ * view the next line may replace) and whether a newline must follow, so that every line ends
+ * with one.
  */
-export function showLines(
+export async function* showLines(
   log: OutputLog,
   instances: StreamInstance[],
   channel: StreamChannel | null,
-): Array<{ taskId: number; prefix: string; data: Uint8Array }> {
+): AsyncGenerator<{ taskId: number; prefix: string; data: Uint8Array; newline: boolean }> {
   let maxJob = 0;
   let maxTask = 0;
   for (const instance of log.allTasks()) {
@@ -228,37 +257,146 @@ export function showLines(
     instance.chunks.filter((chunk) => channel === null || chunk.channel === channel)
   );
   chunks.sort((a, b) => a.timeMs - b.timeMs);
-  return chunks.map((chunk) => {
-    const data = chunk.data.at(-1) === 0x0a ? chunk.data : withNewline(chunk.data);
-    return {
+  for (const chunk of chunks) {
+    const data = await log.chunkData(chunk);
+    yield {
       taskId: chunk.taskId,
       prefix: `${String(chunk.jobId).padStart(jobWidth, "0")}.${
         String(chunk.taskId).padStart(taskWidth, "0")
       }:${chunk.channel}> `,
       data,
+      newline: data.at(-1) !== 0x0a,
     };
-  });
-}
-
-function withNewline(data: Uint8Array): Uint8Array {
-  const bytes = new Uint8Array(data.length + 1);
-  bytes.set(data);
-  bytes[data.length] = 0x0a;
-  return bytes;
+  }
 }
 
 /** `output-log export`: stdout only **(quirk)**, as lossy UTF-8. */
-export function exportTasks(instances: StreamInstance[]): ExportedTaskOutput[] {
-  const decoder = new TextDecoder();
-  return instances.map((instance) => {
-    const parts = channelBytes([instance], 0);
-    const length = parts.reduce((sum, part) => sum + part.length, 0);
-    const bytes = new Uint8Array(length);
+export async function exportTasks(
+  log: OutputLog,
+  instances: StreamInstance[],
+): Promise<ExportedTaskOutput[]> {
+  const out: ExportedTaskOutput[] = [];
+  for (const instance of instances) {
+    const bytes = new Uint8Array(instance.stdoutBytes);
     let at = 0;
-    for (const part of parts) {
+    for await (const part of log.channelData([instance], 0)) {
       bytes.set(part, at);
       at += part.length;
     }
-    return { finished: instance.finished, id: instance.taskId, stdout: decoder.decode(bytes) };
-  });
+    out.push({
+      finished: instance.finished,
+      id: instance.taskId,
+      stdout: new TextDecoder().decode(bytes),
+    });
+  }
+  return out;
+}
+
+/**
+ * Scans a stream file's record heads into `instances` (keyed per file too: a server restored
+ * from its journal may run an instance id again); returns the file's server uid, or null for a
+ * file that is unreadable, not a stream file, or of another server than `serverUid`. Only the
+ * records complete when the scan began count; one that makes no sense (damage) ends the file.
+ */
+async function scanFile(
+  path: string,
+  fileIndex: number,
+  serverUid: string | undefined,
+  instances: Map<string, StreamInstance>,
+): Promise<string | null> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch {
+    return null;
+  }
+  let uid: string | null = null;
+  try {
+    const size = (await file.stat()).size;
+    const buffer = new Uint8Array(Math.min(BLOCK_BYTES, size));
+    let block = await readAt(file, 0, buffer);
+    let blockAt = 0;
+    const decoded = decodeHeader(block);
+    if (decoded === null) return null;
+    if (serverUid !== undefined && decoded.header.serverUid !== serverUid) return null;
+    uid = decoded.header.serverUid;
+    let at = decoded.recordsAt;
+    while (at + RECORD_HEAD_BYTES <= size) {
+      if (at + RECORD_HEAD_BYTES > blockAt + block.length) {
+        block = await readAt(file, at, buffer.subarray(0, Math.min(buffer.length, size - at)));
+        blockAt = at;
+      }
+      const view = new DataView(block.buffer, block.byteOffset + at - blockAt, RECORD_HEAD_BYTES);
+      const kind = view.getUint8(0);
+      const channel = view.getUint8(1);
+      if ((kind !== RECORD_START && kind !== RECORD_CHUNK) || channel > 1) break;
+      const length = view.getUint32(24, true);
+      const dataAt = at + RECORD_HEAD_BYTES;
+      if (dataAt + length > size) break;
+      const jobId = view.getUint32(4, true);
+      const taskId = view.getUint32(8, true);
+      const instanceId = view.getUint32(12, true);
+      const timeMs = view.getFloat64(16, true);
+      at = dataAt + length;
+      const key = `${jobId}:${taskId}:${instanceId}:${fileIndex}`;
+      let instance = instances.get(key);
+      if (!instance) {
+        instance = {
+          jobId,
+          taskId,
+          instanceId,
+          startMs: timeMs,
+          finished: false,
+          chunks: [],
+          stdoutBytes: 0,
+          stderrBytes: 0,
+        };
+        instances.set(key, instance);
+      }
+      if (kind === RECORD_START) continue;
+      if (length === 0) {
+        instance.finished = true;
+        continue;
+      }
+      instance.chunks.push({
+        jobId,
+        taskId,
+        channel: channel as StreamChannel,
+        timeMs,
+        file: fileIndex,
+        at: dataAt,
+        length,
+      });
+      if (channel === 0) instance.stdoutBytes += length;
+      else instance.stderrBytes += length;
+    }
+    return uid;
+  } catch {
+    // Unreadable from some point on: what was read before counts (its instances are in).
+    return uid;
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * The file's bytes from `at` on into `bytes`, as many as fit (fewer at its end), at least `need`
+ * unless the file is shorter than that now; returns the part of `bytes` filled.
+ */
+async function readAt(
+  file: Deno.FsFile,
+  at: number,
+  bytes: Uint8Array,
+  need = bytes.length,
+): Promise<Uint8Array> {
+  await file.seek(at, Deno.SeekMode.Start);
+  const length = bytes.length;
+  let filled = 0;
+  while (filled < length) {
+    const count = await file.read(bytes.subarray(filled));
+    if (count === null) break;
+    filled += count;
+  }
+  if (filled < need) throw new HqError(`Stream file ended early (${filled} of ${need} bytes)`);
+  return bytes.subarray(0, filled);
 }

@@ -8,7 +8,7 @@ import {
   writeRecordHead,
 } from "../common/stream_log.ts";
 import { HqError } from "../common/errors.ts";
-import { channelBytes, exportTasks, OutputLog, showLines } from "./output_log.ts";
+import { exportTasks, OutputLog, showLines, type StreamInstance } from "./output_log.ts";
 
 const text = new TextEncoder();
 
@@ -33,6 +33,17 @@ function streamFile(
     at += part.length;
   }
   return out;
+}
+
+/** One channel's chunks of the instances, each copied. */
+async function channelBytes(
+  log: OutputLog,
+  instances: StreamInstance[],
+  channel: 0 | 1,
+): Promise<Uint8Array[]> {
+  const parts: Uint8Array[] = [];
+  for await (const part of log.channelData(instances, channel)) parts.push(part.slice());
+  return parts;
 }
 
 const S = RECORD_START;
@@ -84,13 +95,14 @@ Deno.test("OutputLog keeps each task's last instance and counts the older ones a
       },
     );
     const tasks = log.tasksOf(1);
-    assert.equal(new TextDecoder().decode(channelBytes(tasks, 0)[1]), "new");
-    assert.deepEqual(exportTasks(tasks), [
+    assert.equal(new TextDecoder().decode((await channelBytes(log, tasks, 0))[1]), "new");
+    assert.deepEqual(await exportTasks(log, tasks), [
       { finished: true, id: 1, stdout: "o1" },
       { finished: false, id: 2, stdout: "new" },
     ]);
     assert.throws(() => log.tasksOf(2), new HqError("Job 2 not found"));
     assert.throws(() => log.tasksOf(1, [7]), new HqError("Task 7 not found"));
+    log.close();
   });
 });
 
@@ -107,8 +119,9 @@ Deno.test("OutputLog leaves out a record cut short at the end of a file being wr
     await Deno.writeFile(`${dir}/x.hqs`, bytes.subarray(0, bytes.length - 3));
     const log = await OutputLog.read(dir);
     const [task] = log.tasksOf(1);
-    assert.equal(new TextDecoder().decode(channelBytes([task], 0)[0]), "whole");
-    assert.equal(channelBytes([task], 0).length, 1);
+    assert.equal(new TextDecoder().decode((await channelBytes(log, [task], 0))[0]), "whole");
+    assert.equal((await channelBytes(log, [task], 0)).length, 1);
+    log.close();
   });
 });
 
@@ -148,10 +161,51 @@ Deno.test("showLines pads ids to the widest of the log and ends every chunk with
       ]]),
     );
     const log = await OutputLog.read(dir);
-    const lines = showLines(log, log.allTasks(), null).map((line) =>
-      line.prefix + new TextDecoder().decode(line.data)
-    );
+    const lines: string[] = [];
+    for await (const line of showLines(log, log.allTasks(), null)) {
+      lines.push(line.prefix + new TextDecoder().decode(line.data) + (line.newline ? "\n" : ""));
+    }
+    log.close();
     assert.deepEqual(lines, ["01.003:0> a\n", "12.100:1> b\n"]);
+  });
+});
+
+Deno.test("OutputLog reads data across its 1 MiB blocks and chunks larger than one, byte for byte", async () => {
+  await withDir(async (dir) => {
+    // Chunks of sizes that straddle the block boundaries, one of 3 MiB, and two interleaved
+    // tasks, so that reads go back and forth in the file.
+    const sizes = [1000, 300_000, 1_048_000, 3 * 1024 * 1024, 5, 700_000, 1_048_576, 77];
+    const data = sizes.map((size, i) =>
+      new Uint8Array(size).map((_, k) => (k * 31 + i * 7 + (k >> 8)) & 0xff)
+    );
+    const records: Array<[number, number, number, number, 0 | 1, string]> = [
+      [S, 1, 1, 0, 0, ""],
+      [S, 1, 2, 0, 0, ""],
+    ];
+    const parts = [streamFile("u", records)];
+    data.forEach((bytes, i) => {
+      const head = new Uint8Array(RECORD_HEAD_BYTES);
+      writeRecordHead(new DataView(head.buffer), 0, {
+        kind: C,
+        channel: 0,
+        jobId: 1,
+        taskId: 1 + (i % 2),
+        instanceId: 0,
+        timeMs: 2000 + i,
+      }, bytes.length);
+      parts.push(head, bytes);
+    });
+    const file = await Deno.open(`${dir}/big.hqs`, { write: true, create: true });
+    for (const part of parts) await file.write(part);
+    file.close();
+    const log = await OutputLog.read(dir);
+    const tasks = log.tasksOf(1);
+    const got = await channelBytes(log, tasks, 0);
+    const expected = [...data.filter((_, i) => i % 2 === 0), ...data.filter((_, i) => i % 2 === 1)];
+    assert.equal(got.length, expected.length);
+    got.forEach((bytes, i) => assert.deepEqual(bytes, expected[i], `chunk ${i}`));
+    assert.equal(log.summary().stdoutBytes, sizes.reduce((sum, size) => sum + size, 0));
+    log.close();
   });
 });
 

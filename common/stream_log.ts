@@ -84,39 +84,6 @@ export function writeRecordHead(
   into.setUint32(at + 24, dataLength, true);
 }
 
-export interface StreamRecord extends StreamRecordHead {
-  /** A view into the file's bytes. */
-  data: Uint8Array;
-}
-
-/**
- * The complete records of a file's bytes from `at` on, in file order. Stops at a record cut
- * short (still being written) or at one that makes no sense (damage: nothing after it is read).
- */
-export function decodeRecords(bytes: Uint8Array, at: number): StreamRecord[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const records: StreamRecord[] = [];
-  while (at + RECORD_HEAD_BYTES <= bytes.length) {
-    const kind = view.getUint8(at);
-    const channel = view.getUint8(at + 1);
-    if ((kind !== RECORD_START && kind !== RECORD_CHUNK) || channel > 1) break;
-    const length = view.getUint32(at + 24, true);
-    const end = at + RECORD_HEAD_BYTES + length;
-    if (end > bytes.length) break;
-    records.push({
-      kind,
-      channel: channel as StreamChannel,
-      jobId: view.getUint32(at + 4, true),
-      taskId: view.getUint32(at + 8, true),
-      instanceId: view.getUint32(at + 12, true),
-      timeMs: view.getFloat64(at + 16, true),
-      data: bytes.subarray(at + RECORD_HEAD_BYTES, end),
-    });
-    at = end;
-  }
-  return records;
-}
-
 /** What `hq output-log summary` shows (jobs spec §10.2); sizes in bytes. */
 export interface OutputLogSummary {
   /** The directory as given. */

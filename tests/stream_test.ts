@@ -5,8 +5,15 @@
  */
 import assert from "node:assert/strict";
 import {
+  encodeHeader,
+  RECORD_CHUNK,
+  RECORD_HEAD_BYTES,
+  writeRecordHead,
+} from "../common/stream_log.ts";
+import {
   hq,
   hqAt,
+  hqCommand,
   hqOkAt,
   submitJob,
   tempDir,
@@ -333,3 +340,61 @@ Deno.test("Nextflow's hq executor command lines work, with `#HQ --log` in the sc
     1,
   );
 });
+
+Deno.test({
+  name:
+    "output-log cat of a 256 MiB log reads it in blocks: its peak memory stays far below the log",
+  ignore: !existsSync("/usr/bin/time"),
+  fn: async () => {
+    await using dir = await tempDir();
+    const chunk = new Uint8Array(256 * 1024).fill(0x61);
+    const head = new Uint8Array(RECORD_HEAD_BYTES);
+    const file = await Deno.open(`${dir.path}/aaaaaaaaaaaa.hqs`, { write: true, create: true });
+    await file.write(encodeHeader({ serverUid: "u", workerId: 1 }));
+    const tasks = 64;
+    const chunksPerTask = 16;
+    for (let task = 1; task <= tasks; task++) {
+      for (let i = 0; i <= chunksPerTask; i++) {
+        // Each task's last record is its end (a zero-length chunk).
+        const length = i < chunksPerTask ? chunk.length : 0;
+        writeRecordHead(new DataView(head.buffer), 0, {
+          kind: RECORD_CHUNK,
+          channel: 0,
+          jobId: 1,
+          taskId: task,
+          instanceId: 0,
+          timeMs: task * 100 + i,
+        }, length);
+        await file.write(head);
+        if (length > 0) await file.write(chunk);
+      }
+    }
+    file.close();
+    const bytes = tasks * chunksPerTask * chunk.length;
+    const [program, ...args] = hqCommand(["output-log", dir.path, "cat", "1", "stdout"]);
+    const child = new Deno.Command("/usr/bin/time", {
+      args: ["-f", "peak-kib %M", program, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    // Count what it prints without keeping it.
+    let printed = 0;
+    for await (const part of child.stdout) printed += part.length;
+    const { code } = await child.status;
+    const stderr = new TextDecoder().decode(await new Response(child.stderr).arrayBuffer());
+    assert.equal(code, 0, stderr);
+    assert.equal(printed, bytes);
+    const peakMib = Number(/peak-kib (\d+)/.exec(stderr)?.[1]) / 1024;
+    // About 50 MiB here (the runtime itself); reading the whole file took 550 MiB.
+    assert.ok(peakMib < 128, `peak RSS ${peakMib.toFixed(0)} MiB`);
+  },
+});
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -131,9 +131,11 @@ export type ClientRequest =
   /**
    * Push every past event as `journal-records` (from the journal file, or synthesised from
    * memory without a journal), then answer `ok`; with `live`, keep pushing new events until the
-   * connection closes (the answer comes only then, if ever).
+   * connection closes (the answer comes only then, if ever). `overviews` (the dashboard, with
+   * `live`): while the stream lasts, connected workers send hardware overviews even without
+   * `--overview-interval`; those reach this stream only, never the file (journal spec §1.2, §4).
    */
-  | { type: "journal-replay"; live: boolean }
+  | { type: "journal-replay"; live: boolean; overviews?: boolean }
   /** Write and sync the journal buffer now (a no-op without a journal). */
   | { type: "journal-flush" }
   /** Rewrite the journal without the events of what is gone (journal spec §1.5). */
@@ -291,8 +293,11 @@ export type WorkerMessage =
   /** First message after the handshake. */
   | { type: "register"; configuration: WorkerConfiguration }
   | { type: "heartbeat" }
-  /** A hardware overview, every `--overview-interval`. */
-  | { type: "overview"; hwState: HwState }
+  /**
+   * A hardware overview, every `--overview-interval`; `transient`: one sent only because a
+   * dashboard asked (`overview-interval`), for live streams, never journaled.
+   */
+  | { type: "overview"; hwState: HwState; transient?: boolean }
   /** The worker's own time limit expired; it exits right after. */
   | { type: "time-limit-reached" }
   | { type: "task-started"; task: TaskRefMessage }
@@ -341,7 +346,12 @@ export type ServerToWorkerMessage =
   /** Give back those of these tasks not started yet (answered by `tasks-retracted`). */
   | { type: "retract-tasks"; tasks: TaskRefMessage[] }
   /** These jobs completed: no task of theirs comes again, so drop their templates. */
-  | { type: "jobs-done"; jobIds: number[] };
+  | { type: "jobs-done"; jobIds: number[] }
+  /**
+   * A dashboard streams events: send transient overviews every `intervalMs` besides the
+   * worker's own (`--overview-interval`); null: the last such stream ended, stop them.
+   */
+  | { type: "overview-interval"; intervalMs: number | null };
 
 // ---------------------------------------------------------------------------------------------
 // Validation of what a peer sent. An authenticated peer can still send a shape we do not know
@@ -358,7 +368,8 @@ export function isClientMessage(value: unknown): value is ClientMessage {
     case "journal-prune":
       return true;
     case "journal-replay":
-      return typeof request.live === "boolean";
+      return typeof request.live === "boolean" &&
+        (request.overviews === undefined || typeof request.overviews === "boolean");
     case "debug-dump":
       return typeof request.path === "string";
     case "worker-list":
@@ -487,7 +498,10 @@ export function isServerToWorkerMessage(value: unknown): value is ServerToWorker
   return isRecord(value) &&
     (value.type === "registered" || value.type === "stop" || value.type === "assign-tasks" ||
       value.type === "cancel-tasks" || value.type === "retract-tasks" ||
-      value.type === "jobs-done");
+      value.type === "jobs-done" ||
+      (value.type === "overview-interval" &&
+        (value.intervalMs === null ||
+          (typeof value.intervalMs === "number" && value.intervalMs > 0))));
 }
 
 function isTaskRef(value: unknown): value is TaskRefMessage {

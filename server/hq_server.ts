@@ -365,7 +365,7 @@ export class HqServer {
         await this.#journal.prune((event) => this.#pruned(event));
         return { type: "ok" };
       case "journal-replay":
-        return await this.#replay(connection, request.live);
+        return await this.#replay(connection, request.live, request.overviews === true);
       case "worker-list":
         return { type: "workers", workers: this.#workers.list(request.filter) };
       case "worker-info":
@@ -386,16 +386,36 @@ export class HqServer {
     }
   }
 
-  /** Pushes the past events, then (with `live`) the new ones until the client goes away. */
-  async #replay(connection: ClientConnection, live: boolean): Promise<ServerResponse> {
-    const send = (records: Array<[number, JournalEvent]>) =>
+  /**
+   * Pushes the past events, then (with `live`) the new ones until the client goes away. With
+   * `overviews` (a live dashboard) the workers send overviews meanwhile; other streams skip those.
+   */
+  async #replay(
+    connection: ClientConnection,
+    live: boolean,
+    overviews: boolean,
+  ): Promise<ServerResponse> {
+    const transient = this.#workers.transientEvents;
+    const isTransient = ([, event]: [number, JournalEvent]) =>
+      event.type === "worker-overview" && transient.has(event);
+    const send = (records: Array<[number, JournalEvent]>) => {
+      if (!overviews && records.some(isTransient)) {
+        records = records.filter((record) => !isTransient(record));
+        if (records.length === 0) return;
+      }
       connection.send({ type: "journal-records", records });
-    const stop = await this.#journal.replay(
+    };
+    const journalStop = await this.#journal.replay(
       send,
       live,
       () => synthesizeHistory(this.#core, this.info.serverUid, this.info.startDateMs),
     );
     if (!live) return { type: "ok" };
+    const release = overviews ? this.#workers.forceOverviews() : () => {};
+    const stop = () => {
+      journalStop();
+      release();
+    };
     if (connection.closed || this.#stopping) {
       stop();
       return { type: "ok" };

@@ -28,6 +28,9 @@ const log = logger("server::worker_hub");
 
 type WorkerConnection = MessageConnection<WorkerMessage, ServerToWorkerMessage>;
 
+/** How often workers send overviews while a dashboard streams events (HyperQueue: 2 s). */
+export const FORCED_OVERVIEW_INTERVAL_MS = 2_000;
+
 export const REASON_WORDS: Record<WorkerLostReason, string> = {
   "stopped": "stopped",
   "idle-timeout": "idle timeout",
@@ -64,6 +67,10 @@ export class WorkerHub {
   readonly #reportedOffline = new Set<WorkerId>();
   readonly #now: () => number;
   readonly #journal: ServerJournal;
+  /** Live streams that asked for overviews (`journal-replay` with `overviews`). */
+  #overviewStreams = 0;
+  /** Overviews sent only for those streams: other live listeners skip them. */
+  readonly transientEvents: WeakSet<object> = new WeakSet();
 
   constructor(readonly core: SchedulerCore, private readonly options: WorkerHubOptions) {
     this.#now = options.now ?? Date.now;
@@ -99,14 +106,22 @@ export class WorkerHub {
             case "heartbeat":
               this.handle({ type: "worker-heartbeat", workerId });
               break;
-            case "overview":
+            case "overview": {
               // Informational only (the dashboard's charts, `journal export`): not for the core.
-              this.#journal.record({
-                type: "worker-overview",
+              const event = {
+                type: "worker-overview" as const,
                 workerId,
                 hwState: message.hwState,
-              }, this.#now());
+              };
+              if (message.transient) {
+                // Asked for by a dashboard: live streams only, never the file (spec §1.2).
+                this.transientEvents.add(event);
+                this.#journal.recordLive(event, this.#now());
+              } else {
+                this.#journal.record(event, this.#now());
+              }
               break;
+            }
             case "time-limit-reached":
               this.handle({ type: "worker-time-limit-reached", workerId });
               break;
@@ -199,6 +214,26 @@ export class WorkerHub {
     return this.#links.size;
   }
 
+  /**
+   * A dashboard's stream wants overviews from every worker until the returned function is
+   * called: the first such stream turns them on at the workers, the last one off again.
+   */
+  forceOverviews(): () => void {
+    if (++this.#overviewStreams === 1) this.#sendOverviewInterval(FORCED_OVERVIEW_INTERVAL_MS);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.#overviewStreams === 0) this.#sendOverviewInterval(null);
+    };
+  }
+
+  #sendOverviewInterval(intervalMs: number | null): void {
+    for (const link of this.#links.values()) {
+      if (!link.closed) link.send({ type: "overview-interval", intervalMs });
+    }
+  }
+
   /** Drops every worker connection (server shutdown); workers follow their server-lost policy. */
   closeAll(): void {
     for (const link of this.#links.values()) link.close();
@@ -233,6 +268,9 @@ export class WorkerHub {
       configuration,
       serverUid: this.options.serverUid ?? "",
     });
+    if (this.#overviewStreams > 0) {
+      connection.send({ type: "overview-interval", intervalMs: FORCED_OVERVIEW_INTERVAL_MS });
+    }
     log.info(`Worker ${workerId} registered from ${peer}`);
     this.onWorkerJoined(workerId, configuration);
     return workerId;

@@ -109,8 +109,18 @@ export async function startWorker(options: StartWorkerOptions): Promise<number> 
       cleanups.push(() => clearInterval(heartbeatTimer));
       const { overviewIntervalMs } = registered.configuration;
       if (overviewIntervalMs) {
-        cleanups.push(sendOverviews(registered.configuration, overviewIntervalMs, link));
+        cleanups.push(sendOverviews(registered.configuration, overviewIntervalMs, link, false));
       }
+      // While a dashboard streams events, transient overviews besides the worker's own ones.
+      let stopTransient: (() => void) | null = null;
+      const overviewsFor = (intervalMs: number | null) => {
+        stopTransient?.();
+        stopTransient = null;
+        if (intervalMs !== null && !(overviewIntervalMs && overviewIntervalMs <= intervalMs)) {
+          stopTransient = sendOverviews(registered.configuration, intervalMs, link, true);
+        }
+      };
+      cleanups.push(() => stopTransient?.());
       const { timeLimitMs, retractCheckIntervalMs } = registered.configuration;
       if (timeLimitMs !== null) {
         const endMs = Date.now() + timeLimitMs;
@@ -138,7 +148,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<number> 
         lastTaskStarted: null,
         runtimeInfo: null,
       });
-      receive(early, batches, runner).then(resolve);
+      receive(early, batches, runner, overviewsFor).then(resolve);
     });
     if (
       ending.kind === "server-lost" && registered.configuration.onServerLost === "finish-running"
@@ -163,12 +173,13 @@ export async function startWorker(options: StartWorkerOptions): Promise<number> 
 
 /**
  * Sends a hardware overview every `intervalMs` (GPUs only of the families the worker has, as
- * HyperQueue does); returns the function that stops it.
+ * HyperQueue does), `transient` ones for a dashboard; returns the function that stops it.
  */
 function sendOverviews(
   configuration: WorkerConfiguration,
   intervalMs: number,
   link: ServerLink,
+  transient: boolean,
 ): () => void {
   const names = new Set(configuration.resources.resources.map((item) => item.name));
   const sampler = new HwSampler({ nvidia: names.has("gpus/nvidia"), amd: names.has("gpus/amd") });
@@ -177,7 +188,10 @@ function sendOverviews(
     if (sampling) return; // A slow nvidia-smi: skip a beat rather than pile up.
     sampling = true;
     try {
-      link.send({ type: "overview", hwState: await sampler.sample() });
+      const hwState = await sampler.sample();
+      link.send(
+        transient ? { type: "overview", hwState, transient } : { type: "overview", hwState },
+      );
     } catch (error) {
       log.debug(`Cannot send a hardware overview: ${describeError(error)}`);
     } finally {
@@ -210,6 +224,7 @@ async function receive(
   early: ServerToWorkerMessage[],
   batches: AsyncGenerator<ServerToWorkerMessage[]>,
   runner: TaskRunner,
+  overviewsFor: (intervalMs: number | null) => void,
 ): Promise<Ending> {
   const onBatch = (batch: ServerToWorkerMessage[]): Ending | null => {
     for (const message of batch) {
@@ -228,6 +243,9 @@ async function receive(
           break;
         case "jobs-done":
           runner.dropJobs(message.jobIds);
+          break;
+        case "overview-interval":
+          overviewsFor(message.intervalMs);
           break;
       }
     }

@@ -30,6 +30,8 @@ const BENCHMARKS: Record<string, () => Promise<BenchRow[]>> = {
   graph_throughput: async () => (await import("./graph_throughput.ts")).benchGraphThroughput(),
   journal: async () => (await import("./journal.ts")).benchJournal(),
   load: async () => (await import("./load.ts")).benchLoad(),
+  // A 1,000,000-task, 1,000-worker journal replayed by `hq dashboard` in headless Chromium: ~20 s.
+  dashboard: async () => (await import("./dashboard.ts")).benchDashboard(),
   // Last: it imports the msgpackr package root, which loads a native addon into this process.
   msgpack_codecs: async () => {
     // It has no quick mode; its figures take about 15 s.

@@ -31,7 +31,8 @@ export async function runDashboardStream(args: DashboardArgs, context: CliContex
     for (const [timeMs, event] of records) state.apply(timeMs, event);
   };
   log.info("Streaming events from the server");
-  const stream = client.request({ type: "journal-replay", live: true }).then(
+  // With overviews: the workers send hardware overviews while the stream lasts (spec §4).
+  const stream = client.request({ type: "journal-replay", live: true, overviews: true }).then(
     () => {},
     (error) => {
       if (!(error instanceof ConnectionError)) throw error;
@@ -39,6 +40,7 @@ export async function runDashboardStream(args: DashboardArgs, context: CliContex
   );
   const info = await client.serverInfo();
   if (info.journalPath === null) {
+    state.reconstructed = true;
     log.warn(
       "The server has no journal: the history shown was rebuilt from its current state " +
         "(start the server with --journal to keep it)",
@@ -145,6 +147,8 @@ async function serve(
         return json(state.snapshot());
       case "/api/worker":
         return json(state.workerDetail(number("id")));
+      case "/api/job-timeline":
+        return json(state.jobTimeline(number("job"), Math.min(1000, number("bins") || 200)));
       case "/api/tasks":
         return json(
           state.tasks(

@@ -7,6 +7,9 @@
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
 import { browserSkipReason, launchBrowser, offlinePage, screenshot } from "./_browser.ts";
+import type { QueueParams } from "../common/autoalloc.ts";
+import { encodeJournalRecord, type JournalEvent } from "../common/journal/journal_events.ts";
+import { JournalWriter } from "../common/journal/journal_file.ts";
 import { hqCommand, hqOkAt, HqProcess, TestServer, waitUntil } from "./harness.ts";
 
 const skip = browserSkipReason();
@@ -111,7 +114,8 @@ Deno.test({
       await page.click('#jobs-table tr[data-job="2"]');
       await waitForText(page, "#job-errors", /Task 13:.*exit code 42/);
       await page.select("#task-filter", "failed");
-      await waitForText(page, "#task-table tbody", /13\s*failed/);
+      await waitForText(page, "#task-total", /^1 tasks$/);
+      await waitForText(page, "#task-table tbody", /^13\s*failed/);
       await page.click('#task-table tbody tr[data-task="13"]');
       await waitForText(page, "#task-detail", /Command.*bash -c/s);
       await screenshot(page, "dashboard failed task");
@@ -168,3 +172,198 @@ Deno.test("hq dashboard without a server fails like every client command", async
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name: "acceptance: 2 workers and a running 10,000-task array, live to 100% with worker " +
+    "overviews forced on; the replay shows the same end state",
+  ignore: skip !== null,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "hq-dashboard-10k-" });
+    try {
+      const journal = `${dir}/journal.bin`;
+      await using server = await TestServer.start({ args: ["--journal", journal] });
+      await using browser = await launchBrowser();
+      const { process: dashboard, url } = await startDashboard(["--server-dir", server.dir], dir);
+      await using _dashboard = dashboard;
+      const { page, blocked, errors } = await offlinePage(
+        browser,
+        (u) => u.startsWith(new URL(url).origin),
+      );
+      await page.goto(url);
+      await page.click('nav a[data-tab="workers"]');
+      // No --overview-interval: the dashboard's stream makes the workers send overviews anyway.
+      const w1 = server.startWorker(["--cpus", "2"]);
+      await using _w1 = w1;
+      const w2 = server.startWorker(["--cpus", "2"]);
+      await using _w2 = w2;
+      await waitForText(page, "#workers-table tbody", /1.*running.*2.*running/s);
+      await waitForText(
+        page,
+        '#workers-table tr[data-worker="2"] td:nth-child(6)',
+        /^\d+%$/,
+      );
+      await page.click('#workers-table tbody tr[data-worker="2"]');
+      await page.waitForSelector("#worker-cpu-chart canvas", { timeout: 30_000 });
+
+      await page.click('nav a[data-tab="jobs"]');
+      await hqOkAt(server, [
+        "submit",
+        "--array",
+        "1-10000",
+        "--stdout",
+        "none",
+        "--stderr",
+        "none",
+        "--",
+        "true",
+      ], { cwd: dir });
+      await page.waitForSelector('#jobs-table tr[data-job="1"]', { timeout: 30_000 });
+      await page.click('#jobs-table tr[data-job="1"]');
+      await page.waitForSelector("#job-chart canvas", { timeout: 30_000 });
+      // The server has a journal: no "history reconstructed" banner.
+      await page.waitForSelector("#banner", { hidden: true, timeout: 1_000 });
+      const seen = new Set<string>();
+      await waitUntil(async () => {
+        const percent = await text(page, '#jobs-table tr[data-job="1"] td.percent');
+        seen.add(percent);
+        return percent === "100%" ? true : undefined;
+      }, { timeoutMs: 90_000, intervalMs: 250, what: "job 1 at 100%" });
+      assert.ok(seen.size > 2, `progress seen advancing live: ${[...seen].join(" ")}`);
+      const row = await waitForText(page, '#jobs-table tr[data-job="1"]', /finished/);
+      assert.match(row, /10000.*100%/s);
+      await screenshot(page, "dashboard acceptance 10000 tasks");
+      assert.deepEqual(blocked, []);
+      assert.deepEqual(errors, []);
+      dashboard.kill("SIGINT");
+      assert.equal((await dashboard.status()).code, 0);
+
+      // Forced overviews were stream-only: none of them is in the journal.
+      await server.hqOk(["journal", "flush"]);
+      const exported = await server.hqOk(["journal", "export", journal]);
+      assert.doesNotMatch(exported, /worker-overview/);
+
+      const replay = await startDashboard(["replay", journal], dir);
+      await using _replay = replay.process;
+      const again = await offlinePage(browser, (u) => u.startsWith(new URL(replay.url).origin));
+      await again.page.goto(replay.url);
+      await again.page.click('nav a[data-tab="jobs"]');
+      assert.equal(await waitForText(again.page, '#jobs-table tr[data-job="1"]', /100%/), row);
+      await again.page.click('#jobs-table tr[data-job="1"]');
+      await again.page.waitForSelector("#job-chart canvas", { timeout: 30_000 });
+      await again.page.click('nav a[data-tab="workers"]');
+      await waitForText(again.page, "#workers-table tbody", /1.*2/s);
+      await screenshot(again.page, "dashboard acceptance replay");
+      assert.deepEqual(again.errors, []);
+      replay.process.kill("SIGINT");
+      assert.equal((await replay.process.status()).code, 0);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "without a journal the page says its history was reconstructed; allocation timeline",
+  ignore: skip !== null,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "hq-dashboard-nojournal-" });
+    try {
+      await using browser = await launchBrowser();
+      {
+        await using server = await TestServer.start();
+        const { process: dashboard, url } = await startDashboard(
+          ["--server-dir", server.dir],
+          dir,
+        );
+        await using _dashboard = dashboard;
+        const { page, errors } = await offlinePage(
+          browser,
+          (u) => u.startsWith(new URL(url).origin),
+        );
+        await page.goto(url);
+        await page.waitForSelector("#banner", { visible: true, timeout: 30_000 });
+        assert.match(await text(page, "#banner"), /reconstructed.*--journal/s);
+        await screenshot(page, "dashboard without journal");
+        await page.keyboard.press("x");
+        await page.waitForSelector("#banner", { hidden: true, timeout: 5_000 });
+        assert.deepEqual(errors, []);
+      }
+
+      // Allocations from a synthetic journal, replayed: one bar per phase.
+      const journal = `${dir}/alloc.bin`;
+      const writer = await JournalWriter.open(journal);
+      const t0 = 1_700_000_000_000;
+      const events: Array<[number, JournalEvent]> = [
+        [t0, { type: "server-start", serverUid: "alloc" }],
+        [t0 + 1, {
+          type: "autoalloc-queue-created",
+          queueId: 1,
+          params: queueParams(),
+        }],
+        [t0 + 10, {
+          type: "autoalloc-allocation-queued",
+          queueId: 1,
+          allocationId: "101",
+          workerCount: 1,
+        }],
+        [t0 + 20, {
+          type: "autoalloc-allocation-queued",
+          queueId: 1,
+          allocationId: "102",
+          workerCount: 2,
+        }],
+        [t0 + 5_000, { type: "autoalloc-allocation-started", queueId: 1, allocationId: "101" }],
+        [t0 + 60_000, { type: "autoalloc-allocation-finished", queueId: 1, allocationId: "101" }],
+        [t0 + 70_000, { type: "autoalloc-allocation-started", queueId: 1, allocationId: "102" }],
+        [t0 + 90_000, { type: "server-stop" }],
+      ];
+      for (const [time, event] of events) writer.append(encodeJournalRecord(time, event));
+      await writer.close();
+      const replay = await startDashboard(["replay", journal], dir);
+      await using _replay = replay.process;
+      const { page, errors } = await offlinePage(
+        browser,
+        (u) => u.startsWith(new URL(replay.url).origin),
+      );
+      await page.goto(replay.url);
+      await page.click('nav a[data-tab="alloc"]');
+      await page.waitForSelector('#alloc-timeline g[data-allocation="102"] rect.running', {
+        timeout: 30_000,
+      });
+      assert.equal(
+        await page.$$eval('#alloc-timeline g[data-allocation="101"] rect', (n) => n.length),
+        2,
+      );
+      assert.match(await text(page, "#alloc-timeline"), /#1 101 \(finished\).*#1 102 \(running\)/s);
+      assert.match(await text(page, "#banner"), /reconstructed/);
+      await page.waitForSelector("#banner", { hidden: true, timeout: 5_000 });
+      await screenshot(page, "dashboard allocation timeline");
+      assert.deepEqual(errors, []);
+      replay.process.kill("SIGINT");
+      assert.equal((await replay.process.status()).code, 0);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+function queueParams(): QueueParams {
+  return {
+    manager: "slurm",
+    timeLimitMs: 3_600_000,
+    backlog: 1,
+    maxWorkersPerAlloc: 2,
+    maxWorkerCount: null,
+    name: "bench",
+    minUtilization: 0,
+    additionalArgs: [],
+    workerArgs: [],
+    workerStartCmd: null,
+    workerStopCmd: null,
+    workerWrapCmd: null,
+    idleTimeoutMs: 300_000,
+    workerTimeLimitMs: null,
+    cliResources: null,
+    cliResourceTexts: { cpus: null, resources: [] },
+  };
+}

@@ -54,6 +54,13 @@ tbody tr.link:hover { background: #eef2ff; }
 dl { display: grid; grid-template-columns: max-content auto; gap: 2px 16px; margin: 0; }
 dt { color: var(--muted); }
 button, select { font: inherit; }
+.banner { background: #fef3c7; border-bottom: 1px solid #f59e0b; color: #78350f; padding: 8px 24px;
+  display: flex; gap: 16px; align-items: center; }
+.banner button { margin-left: auto; }
+.banner.hidden { display: none; }
+.timeline { font-size: 11px; }
+.timeline .queued { fill: #cbd5e1; } .timeline .running { fill: #2563eb; }
+.timeline .finished { fill: #93c5fd; } .timeline text { fill: var(--muted); }
 `;
 
 export function dashboardHtml(mode: "stream" | "replay", source: string): string {
@@ -77,6 +84,10 @@ export function dashboardHtml(mode: "stream" | "replay", source: string): string
 </nav>
 <span class="status" id="status">[${mode}] ${escaped}</span>
 </header>
+<div class="banner hidden" id="banner" role="alert"><span>The server has no journal: the
+history shown was reconstructed from its current state (no past events, no timeline before now).
+Start the server with <code>--journal &lt;FILE&gt;</code> to keep it.</span>
+<button id="banner-close">Dismiss</button></div>
 <main>
 <section id="tab-overview">
 <div class="cards" id="cards"></div>
@@ -88,7 +99,9 @@ export function dashboardHtml(mode: "stream" | "replay", source: string): string
 <table id="workers-table"><thead><tr><th>ID</th><th>Hostname</th><th>State</th>
 <th>Running tasks</th><th>CPUs</th><th>CPU util</th><th>Mem util</th><th>Manager</th>
 <th>Allocation</th></tr></thead><tbody></tbody></table></div>
-<div class="panel hidden" id="worker-detail"></div>
+<div class="panel hidden" id="worker-detail"><div id="worker-info"></div>
+<h3>CPU usage over time (average of cores)</h3><div id="worker-cpu-chart"></div>
+<div id="worker-tasks"></div></div>
 </section>
 <section id="tab-jobs" class="hidden">
 <div class="panel"><h2>Jobs</h2>
@@ -97,6 +110,7 @@ export function dashboardHtml(mode: "stream" | "replay", source: string): string
 </div>
 <div class="panel hidden" id="job-detail">
 <h2 id="job-title"></h2>
+<h3>Task states over time</h3>
 <div id="job-chart"></div>
 <p>Show <select id="task-filter"><option value="">all tasks</option>
 <option>waiting</option><option>running</option><option>finished</option><option>failed</option>
@@ -110,6 +124,7 @@ export function dashboardHtml(mode: "stream" | "replay", source: string): string
 </section>
 <section id="tab-alloc" class="hidden">
 <div class="panel"><h2>Allocation queues</h2><div id="queues"></div></div>
+<div class="panel"><h2>Allocation timeline</h2><div id="alloc-timeline"></div></div>
 </section>
 </main>
 <script src="uplot.js"></script>
@@ -125,6 +140,7 @@ export const DASHBOARD_JS = `(function () {
   var token = new URLSearchParams(location.search).get("token") || "";
   var state = null, tab = "overview", selectedJob = null, selectedWorker = null;
   var ROW = 26, WINDOW = 40, taskFilter = "";
+  var timeline = { job: null, at: 0 }, bannerDismissed = false, taskRequests = 0;
   var charts = {};
   var STATES = ["waiting", "running", "finished", "failed", "canceled"];
   var COLORS = { waiting: "#94a3b8", running: "#f59e0b", finished: "#16a34a", failed: "#dc2626",
@@ -160,17 +176,43 @@ export const DASHBOARD_JS = `(function () {
     render();
   }
 
-  function chart(id, series, columns) {
+  function chart(id, series, columns, scales) {
     var box = el(id);
     var width = box.clientWidth || 800;
     if (!charts[id] || charts[id].series.length !== series.length + 1) {
       if (charts[id]) charts[id].destroy();
       box.innerHTML = "";
+      box.__html = null;
       charts[id] = new uPlot({ width: width, height: 240, ms: 1,
-        series: [{}].concat(series), axes: [{}, {}], scales: { x: { time: true } } }, columns, box);
+        series: [{}].concat(series), axes: [{}, { size: 60 }],
+        scales: Object.assign({ x: { time: true } }, scales || {}) }, columns, box);
     } else {
       charts[id].setData(columns);
     }
+  }
+  // Sets an element's HTML only when it changed (1,000 table rows twice a second cost layout).
+  function setHtml(node, html) {
+    if (node.__html !== html) {
+      node.innerHTML = html;
+      node.__html = html;
+    }
+  }
+  // States stacked (finished at the bottom, waiting on top): each series is drawn filled from 0
+  // as the sum of itself and those below it; the legend shows the state's own count.
+  var STACK = ["waiting", "running", "canceled", "failed", "finished"];
+  function stackedChart(id, times, bySeries) {
+    var raw = STACK.map(function (s) { return bySeries[s] || []; });
+    var sums = raw.map(function (_, i) {
+      return times.map(function (_, t) {
+        var total = 0;
+        for (var k = i; k < raw.length; k++) total += raw[k][t] || 0;
+        return total;
+      });
+    });
+    chart(id, STACK.map(function (s, i) {
+      return { label: s, stroke: COLORS[s], fill: COLORS[s] + "cc", width: 1,
+        value: function (u, v, si, idx) { return idx == null ? "" : raw[i][idx]; } };
+    }), [times].concat(sums));
   }
 
   function renderOverview() {
@@ -200,27 +242,40 @@ export const DASHBOARD_JS = `(function () {
   }
 
   function renderWorkers() {
-    el("workers-table").tBodies[0].innerHTML = state.workers.map(function (w) {
+    setHtml(el("workers-table").tBodies[0], state.workers.map(function (w) {
       return '<tr class="link" data-worker="' + w.id + '"><td>' + w.id + "</td><td>" +
         esc(w.hostname) + '</td><td class="state-' + w.state + '">' + w.state +
         (w.lostReason ? " (" + esc(w.lostReason) + ")" : "") + "</td><td>" + w.runningTasks +
         "</td><td>" + esc(w.cpus) + "</td><td>" + (w.cpu == null ? "" : w.cpu.toFixed(0) + "%") +
         "</td><td>" + pct(w.mem) + "</td><td>" + esc(w.manager || "") + "</td><td>" +
         esc(w.allocationId || "") + "</td></tr>";
-    }).join("");
+    }).join(""));
     if (selectedWorker !== null) {
       api("worker?id=" + selectedWorker).then(function (w) {
         var cores = (w.cpuPerCore || []).map(function (u, i) {
           return '<div class="core"><i style="height:' + u.toFixed(0) + '%"></i><b>' + i + ": " +
             u.toFixed(0) + "%</b></div>";
-        }).join("") || '<span class="muted">No hardware overviews (start the worker with --overview-interval).</span>';
-        el("worker-detail").innerHTML = "<h2>Worker " + w.id + " (" + esc(w.hostname) + ")</h2>" +
+        }).join("") || '<span class="muted">No hardware overview yet.</span>';
+        setHtml(el("worker-info"), "<h2>Worker " + w.id + " (" + esc(w.hostname) + ")</h2>" +
           "<dl><dt>Group</dt><dd>" + esc(w.group) + "</dd><dt>Connected</dt><dd>" +
           time(w.connectedMs) + "</dd><dt>Running tasks</dt><dd>" + w.runningTasks +
-          "</dd></dl><h3>CPU per core</h3><div class=\\"cores\\">" + cores + "</div>" +
-          "<h3>Tasks</h3><p>" + (w.tasks.map(function (t) { return t.job + "@" + t.task; })
-          .join(", ") || '<span class="muted">none running</span>') + "</p>";
+          "</dd></dl><h3>CPU per core</h3><div class=\\"cores\\">" + cores + "</div>");
+        setHtml(el("worker-tasks"), "<h3>Tasks</h3><p>" + (w.tasks.map(function (t) {
+          return t.job + "@" + t.task;
+        }).join(", ") || '<span class="muted">none running</span>') + "</p>");
         el("worker-detail").classList.remove("hidden");
+        var history = w.cpuHistory || [];
+        if (history.length === 0 || typeof uPlot === "undefined") {
+          if (charts["worker-cpu-chart"]) {
+            charts["worker-cpu-chart"].destroy();
+            delete charts["worker-cpu-chart"];
+          }
+          setHtml(el("worker-cpu-chart"), '<span class="muted">No hardware overview yet.</span>');
+        } else {
+          chart("worker-cpu-chart", [{ label: "CPU %", stroke: "#2563eb", width: 2,
+            fill: "#2563eb22" }], [history.map(function (p) { return p[0]; }),
+            history.map(function (p) { return p[1]; })], { y: { range: [0, 100] } });
+        }
       });
     }
   }
@@ -232,14 +287,14 @@ export const DASHBOARD_JS = `(function () {
     }).join("") + "</div>";
   }
   function renderJobs() {
-    el("jobs-table").tBodies[0].innerHTML = state.jobs.slice().reverse().map(function (j) {
+    setHtml(el("jobs-table").tBodies[0], state.jobs.slice().reverse().map(function (j) {
       var done = j.counts.finished + j.counts.failed + j.counts.canceled;
       var percent = j.taskCount ? Math.floor(100 * done / j.taskCount) : 0;
       return '<tr class="link" data-job="' + j.id + '"><td>' + j.id + "</td><td>" + esc(j.name) +
         '</td><td class="state-' + j.state + '">' + j.state + "</td><td>" + j.taskCount +
         "</td><td>" + progress(j) + '</td><td class="percent">' + percent + "%</td><td>" +
         j.counts.running + "</td><td>" + j.counts.failed + "</td></tr>";
-    }).join("");
+    }).join(""));
     if (selectedJob !== null) renderJobDetail();
   }
 
@@ -248,28 +303,40 @@ export const DASHBOARD_JS = `(function () {
     if (!j) return;
     el("job-detail").classList.remove("hidden");
     el("job-title").textContent = "Job " + j.id + ": " + j.name + " (" + j.state + ")";
+    // The timeline is one pass over the job's tasks on the server: every 2 s at most.
+    var now = Date.now();
+    if (typeof uPlot !== "undefined" && (timeline.job !== j.id || now - timeline.at > 2000)) {
+      timeline = { job: j.id, at: now };
+      api("job-timeline?job=" + j.id + "&bins=200").then(function (t) {
+        if (t.job === selectedJob) stackedChart("job-chart", t.times, t);
+      });
+    }
     var scroller = el("task-scroller");
     var first = Math.floor(scroller.scrollTop / ROW);
     var query = "tasks?job=" + j.id + "&offset=" + first + "&limit=" + WINDOW +
       (taskFilter ? "&state=" + taskFilter : "");
+    // Only the latest request's answer is shown: an older one (another filter, another scroll
+    // position) arriving late would replace the rows with stale ones.
+    var seq = ++taskRequests;
     api(query).then(function (data) {
+      if (seq !== taskRequests) return;
       el("task-spacer").style.height = (data.total * ROW + ROW) + "px";
       el("task-total").textContent = data.total + " tasks";
       var table = el("task-table");
       table.style.top = (first * ROW) + "px";
-      table.tBodies[0].innerHTML = data.rows.map(function (t) {
+      setHtml(table.tBodies[0], data.rows.map(function (t) {
         return '<tr class="link" data-task="' + t.id + '"><td>' + t.id + '</td><td class="state-' +
           t.state + '">' + t.state + "</td><td>" + (t.worker || "") + "</td><td>" +
           time(t.startedMs) + "</td><td>" + time(t.endedMs) + '</td><td class="error">' +
           esc(t.error || "") + "</td></tr>";
-      }).join("");
-      el("job-errors").innerHTML = data.errors.length === 0
+      }).join(""));
+      setHtml(el("job-errors"), data.errors.length === 0
         ? '<span class="muted">No failed task.</span>'
         : data.errors.map(function (e) {
           return '<div class="job-error"><b>Task ' + e.task + ':</b> <span class="error">' +
             esc(e.error) + "</span></div>";
         }).join("") + (data.errorCount > data.errors.length
-          ? '<p class="muted">and ' + (data.errorCount - data.errors.length) + " more</p>" : "");
+          ? '<p class="muted">and ' + (data.errorCount - data.errors.length) + " more</p>" : ""));
     });
   }
 
@@ -289,12 +356,49 @@ export const DASHBOARD_JS = `(function () {
         }).join("") + "</tbody></table>";
   }
 
+  function renderAllocTimeline() {
+    var rows = [];
+    state.queues.forEach(function (q) {
+      q.allocations.forEach(function (a) { rows.push({ q: q, a: a }); });
+    });
+    if (rows.length === 0) {
+      setHtml(el("alloc-timeline"), '<span class="muted">No allocation.</span>');
+      return;
+    }
+    var end = state.serverStopped ? state.lastEventMs : Math.max(state.lastEventMs, Date.now());
+    if (document.body.getAttribute("data-mode") === "replay") end = state.lastEventMs;
+    var start = Math.min.apply(null, rows.map(function (r) { return r.a.queuedMs; }));
+    var width = (el("alloc-timeline").clientWidth || 900) - 20, label = 220, h = 18;
+    var scale = function (ms) {
+      return label + (width - label) * (ms - start) / Math.max(1, end - start);
+    };
+    var bar = function (cls, from, to) {
+      return '<rect class="' + cls + '" x="' + scale(from).toFixed(1) + '" width="' +
+        Math.max(1, scale(to) - scale(from)).toFixed(1) + '" height="' + (h - 4) + '"><title>' +
+        cls + " " + time(from) + " - " + time(to) + "</title></rect>";
+    };
+    setHtml(el("alloc-timeline"), '<svg class="timeline" width="' + width + '" height="' +
+      (rows.length * h + 20) + '">' + rows.map(function (r, i) {
+        var a = r.a, started = a.startedMs || a.finishedMs || end;
+        return '<g transform="translate(0,' + (i * h) + ')" data-allocation="' + esc(a.id) + '">' +
+          '<text x="0" y="' + (h - 6) + '">' + esc("#" + r.q.id + " " + a.id + " (" + a.status +
+          ")") + "</text>" + bar("queued", a.queuedMs, started) +
+          (a.startedMs ? bar(a.finishedMs ? "finished" : "running", a.startedMs,
+            a.finishedMs || end) : "") + "</g>";
+      }).join("") + '<text x="' + label + '" y="' + (rows.length * h + 14) + '">' + time(start) +
+      '</text><text x="' + (width - 70) + '" y="' + (rows.length * h + 14) + '">' + time(end) +
+      "</text></svg>");
+  }
+
   function render() {
     if (!state) return;
     if (tab === "overview") renderOverview();
     if (tab === "workers") renderWorkers();
     if (tab === "jobs") renderJobs();
-    if (tab === "alloc") renderQueues();
+    if (tab === "alloc") {
+      renderQueues();
+      renderAllocTimeline();
+    }
   }
 
   document.addEventListener("click", function (event) {
@@ -330,9 +434,18 @@ export const DASHBOARD_JS = `(function () {
     renderJobDetail();
   });
 
+  function dismissBanner() {
+    if (el("banner").classList.contains("hidden")) return;
+    bannerDismissed = true;
+    el("banner").classList.add("hidden");
+  }
+  el("banner-close").addEventListener("click", dismissBanner);
+  document.addEventListener("keydown", dismissBanner);
+
   function poll() {
     api("state").then(function (s) {
       state = s;
+      el("banner").classList.toggle("hidden", !s.reconstructed || bannerDismissed);
       el("status").textContent = "[" + document.body.getAttribute("data-mode") + "] " +
         s.eventCount + " events" + (s.serverStopped ? ", server stopped" : "");
       render();

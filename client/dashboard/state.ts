@@ -156,6 +156,8 @@ export class DashboardState {
   /** Samples `[time ms, workers, waiting, running, finished, failed, canceled]`, thinned. */
   history: number[][] = [];
   finishedTotal = 0;
+  /** The server has no journal: its past was rebuilt from its current state (spec §4). */
+  reconstructed = false;
 
   apply(timeMs: number, event: JournalEvent): void {
     this.eventCount++;
@@ -381,6 +383,7 @@ export class DashboardState {
       serverUid: this.serverUid,
       serverStartMs: this.serverStartMs,
       serverStopped: this.serverStopped,
+      reconstructed: this.reconstructed,
       eventCount: this.eventCount,
       lastEventMs: this.lastEventMs,
       workers,
@@ -433,6 +436,55 @@ export class DashboardState {
       error,
     }));
     return { job: jobId, offset, total, rows, errors, errorCount: job.errors.size };
+  }
+
+  /**
+   * A job's task states over time in `bins` equal steps from its submit to its last event: at
+   * each step's end, how many tasks waited, ran, and ended in each state (the state they ended
+   * in). One pass over the job's times, no memory kept between requests.
+   */
+  jobTimeline(jobId: number, bins: number): Record<string, unknown> | null {
+    const job = this.jobs.get(jobId);
+    if (!job) return null;
+    const from = job.submittedMs;
+    let to = from;
+    for (let i = 0; i < job.count; i++) {
+      if (job.endedMs[i] > to) to = job.endedMs[i];
+      if (job.startedMs[i] > to) to = job.startedMs[i];
+    }
+    if (job.counts[WAITING] + job.counts[RUNNING] > 0) to = Math.max(to, this.lastEventMs);
+    const step = Math.max(1, (to - from) / bins);
+    const bin = (ms: number) => Math.min(bins - 1, Math.max(0, Math.floor((ms - from) / step)));
+    // Per bin: tasks that started in it, and tasks that ended in it by the state they ended in.
+    const started = new Float64Array(bins);
+    const ended = STATE_NAMES.map(() => new Float64Array(bins));
+    for (let i = 0; i < job.count; i++) {
+      const state = job.states[i];
+      const start = job.startedMs[i], end = job.endedMs[i];
+      if (start > 0) started[bin(start)]++;
+      if (end > 0 && state !== RUNNING && state !== WAITING) {
+        ended[state][bin(end)]++;
+        // A task canceled before it ran never started: count it as started when it ended.
+        if (start === 0) started[bin(end)]++;
+      }
+    }
+    const times: number[] = [];
+    const series = STATE_NAMES.map(() => [] as number[]);
+    let startedSoFar = 0;
+    const endedSoFar = [0, 0, 0, 0, 0];
+    for (let b = 0; b < bins; b++) {
+      startedSoFar += started[b];
+      let endedAll = 0;
+      for (const state of [FINISHED, FAILED, CANCELED]) {
+        endedSoFar[state] += ended[state][b];
+        endedAll += endedSoFar[state];
+        series[state].push(endedSoFar[state]);
+      }
+      series[RUNNING].push(Math.max(0, startedSoFar - endedAll));
+      series[WAITING].push(Math.max(0, job.count - startedSoFar));
+      times.push(from + (b + 1) * step);
+    }
+    return { job: jobId, times, ...Object.fromEntries(STATE_NAMES.map((n, i) => [n, series[i]])) };
   }
 
   /** One task in detail. */

@@ -6,7 +6,10 @@
 import { Decoder, Encoder } from "@msgpack/msgpack";
 
 // `undefined` fields are left out rather than sent as nil, so optional fields stay optional.
-const encoder = new Encoder({ ignoreUndefined: true });
+const newEncoder = () => new Encoder({ ignoreUndefined: true });
+let encoder = newEncoder();
+/** Past this, a message's encoder is dropped: it keeps a buffer twice its largest message. */
+const LARGE_MESSAGE_BYTES = 1 << 20;
 const decoder = new Decoder();
 
 // Before a peer has authenticated, a 6-byte frame declaring a 16M-element array would make the
@@ -20,7 +23,10 @@ const handshakeDecoder = new Decoder({
 });
 
 export function encodeMsgpack(value: unknown): Uint8Array {
-  return encoder.encode(value);
+  const bytes = encoder.encode(value);
+  // One `job info` of a million tasks (25 MB) would otherwise hold 50 MB for the process's life.
+  if (bytes.length > LARGE_MESSAGE_BYTES) encoder = newEncoder();
+  return bytes;
 }
 
 /** Throws on malformed input (callers treat that as a protocol violation). */

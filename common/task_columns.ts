@@ -103,9 +103,32 @@ export class TaskColumnsBuilder {
 /** A job in detail as the server sends it: the tasks in columns (`expandJobDetail`). */
 export type JobDetailWire = Omit<JobDetailView, "tasks"> & { taskColumns: TaskColumns };
 
+/** The columns a `JobDetailView` was made from (`taskColumnsOf`). */
+const COLUMNS_OF = new WeakMap<JobDetailView, TaskColumns>();
+
+/**
+ * The job with its tasks as objects, made on first use of `tasks`: `job info --output-mode json`
+ * of a million tasks writes them from the columns (`taskColumnsOf`) without ~100 MB of objects.
+ */
 export function expandJobDetail(wire: JobDetailWire): JobDetailView {
   const { taskColumns, ...rest } = wire;
-  return { ...rest, tasks: expandTaskColumns(taskColumns) };
+  let tasks: TaskView[] | null = null;
+  const view = Object.defineProperty({ ...rest } as JobDetailView, "tasks", {
+    get: () => (tasks ??= expandTaskColumns(taskColumns)),
+    set: (value: TaskView[]) => {
+      tasks = value;
+      COLUMNS_OF.delete(view);
+    },
+    enumerable: true,
+    configurable: true,
+  });
+  COLUMNS_OF.set(view, taskColumns);
+  return view;
+}
+
+/** The wire's columns of a job from `expandJobDetail`, or null (tasks replaced, another source). */
+export function taskColumnsOf(job: JobDetailView): TaskColumns | null {
+  return COLUMNS_OF.get(job) ?? null;
 }
 
 /** The tasks as objects again, ascending by id. */

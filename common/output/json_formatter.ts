@@ -12,6 +12,8 @@ import type { ExportedTaskOutput, OutputLogSummary } from "../stream_log.ts";
 import { JsonFloat, JsonLazyArray, jsonSeconds, writeSortedJson } from "./json.ts";
 import { writeStdout } from "./stdout.ts";
 import { allocInfoJson, allocListJson } from "./alloc_words.ts";
+import { taskColumnsOf } from "../task_columns.ts";
+import { taskColumnsJson } from "./task_json_text.ts";
 
 /** One pretty-printed JSON value per invocation, keys sorted (spec §8.1). */
 export class JsonFormatter implements Formatter {
@@ -68,7 +70,7 @@ export class JsonFormatter implements Formatter {
           ? { graph: graphDescriptions(parts) }
           : { array: taskDescriptionJson(parts[0].template) }
       ),
-      tasks: new JsonLazyArray(job.tasks.length, (i) => taskJson(job, job.tasks[i])),
+      tasks: tasksJson(job),
     })));
   }
 
@@ -181,6 +183,13 @@ export function workerJson(view: WorkerView, withRuntimeInfo: boolean): unknown 
       : null,
     started: formatJsonTimestamp(view.startedMs),
   };
+}
+
+/** A job's tasks for `job info`: from the wire's columns when it came with them. */
+function tasksJson(job: JobDetailView): unknown {
+  const columns = taskColumnsOf(job);
+  if (columns) return taskColumnsJson(job, columns);
+  return new JsonLazyArray(job.tasks.length, (i) => taskJson(job, job.tasks[i]));
 }
 
 function capitalize(word: string): string {

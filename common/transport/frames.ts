@@ -86,8 +86,21 @@ export class FrameReader {
   }
 }
 
-/** Writes one frame with a single write call where the OS allows it. */
+/** Frames larger than this are written without copying them behind their header. */
+const LARGE_PAYLOAD_BYTES = 1 << 20;
+
+/** Writes one frame with a single write call where the OS allows it (small frames). */
 export async function writeFrame(stream: ByteStream, payload: Uint8Array): Promise<void> {
+  if (payload.length > LARGE_PAYLOAD_BYTES) {
+    // Two writes rather than a copy of tens of MB (a `job info` of a million tasks).
+    const header = new Uint8Array(HEADER_BYTES);
+    new DataView(header.buffer).setUint32(0, payload.length);
+    for (const part of [header, payload]) {
+      let offset = 0;
+      while (offset < part.length) offset += await stream.write(part.subarray(offset));
+    }
+    return;
+  }
   const frame = new Uint8Array(HEADER_BYTES + payload.length);
   new DataView(frame.buffer).setUint32(0, payload.length);
   frame.set(payload, HEADER_BYTES);

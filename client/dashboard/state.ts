@@ -223,7 +223,9 @@ export class DashboardState {
           job = new JobModel(event.jobId, event.name, timeMs);
           this.jobs.set(event.jobId, job);
         }
-        job.addSubmit(new IdRanges(event.submit.ids), event.submit.template.args);
+        for (const submit of [event.submit, ...event.more ?? []]) {
+          job.addSubmit(new IdRanges(submit.ids), submit.template.args);
+        }
         job.completed = false;
         break;
       }

@@ -46,8 +46,13 @@ export async function runServerStart(args: ServerStartArgs, context: CliContext)
   // Clients that connect meanwhile wait in the listen backlog.
   let access;
   if (journalPath === undefined) {
-    await refuseLiveServer(options.serverDir);
-    access = await openServerAccess(options);
+    const lock = await refuseLiveServer(options.serverDir);
+    try {
+      access = await openServerAccess(options, undefined, lock);
+    } catch (error) {
+      lock.close();
+      throw error;
+    }
   }
   const { HqServer } = await lazyImport<typeof import("../server/mod.ts")>("../server/mod.ts");
   const server = await HqServer.start(options, access);

@@ -83,6 +83,8 @@ const TICK_INTERVAL_MS = 100;
 
 export class HqServer {
   #clients = new Set<ClientConnection>();
+  /** The server directory's lock (`refuseLiveServer`), released when the server stops. */
+  #serverDirLock: Deno.FsFile | null = null;
   /** Clients subscribed to task notifications, by job id (`--on-notify`). */
   readonly #notifySubscribers = new Map<number, Set<ClientConnection>>();
   readonly #core = new SchedulerCore({ prefillCpuSlots: SERVER_PREFILL_CPU_SLOTS });
@@ -159,7 +161,7 @@ export class HqServer {
    * its access after the restore.
    */
   static async start(options: ServerOptions, access?: ServerAccess): Promise<HqServer> {
-    if (access === undefined) await refuseLiveServer(options.serverDir);
+    const lock = access === undefined ? await refuseLiveServer(options.serverDir) : access.lock;
     let journal: ServerJournal | null = null;
     try {
       const opened = options.journalPath
@@ -168,7 +170,7 @@ export class HqServer {
         })
         : { journal: ServerJournal.inMemory(), restored: null };
       journal = opened.journal;
-      access ??= await openServerAccess(options, opened.restored?.serverUid ?? undefined);
+      access ??= await openServerAccess(options, opened.restored?.serverUid ?? undefined, lock);
       return await HqServer.#startWith(options, access, opened.journal, opened.restored);
     } catch (error) {
       for (const listener of access ? [access.clientListener, access.workerListener] : []) {
@@ -179,6 +181,7 @@ export class HqServer {
         }
       }
       await journal?.close();
+      lock?.close();
       throw error;
     }
   }
@@ -234,6 +237,7 @@ export class HqServer {
       journal,
       restored,
     );
+    server.#serverDirLock = access.lock ?? null;
     await journal.flush();
     clientEndpoint.serve();
     workerEndpoint.serve();
@@ -258,6 +262,9 @@ export class HqServer {
     this.#workers.closeAll();
     await this.#journal.flush().catch(() => {}); // Logged by the journal.
     await this.#journal.close();
+    try {
+      this.#serverDirLock?.close();
+    } catch { /* closed already */ }
     this.#resolveStopped();
   }
 

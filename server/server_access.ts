@@ -13,10 +13,10 @@ import {
   readAccessRecord,
   writeAccessRecord,
 } from "../common/access_record.ts";
-import { HqError } from "../common/errors.ts";
+import { HqError, ServerDirError } from "../common/errors.ts";
 import { logger } from "../common/log.ts";
 import { joinPath } from "../common/paths.ts";
-import { createInstanceDir, linkCurrent } from "../common/server_dir.ts";
+import { checkServerDirTrust, createInstanceDir, linkCurrent } from "../common/server_dir.ts";
 import { HQ_VERSION } from "../common/version.ts";
 import { findLiveServer } from "./live_server_check.ts";
 
@@ -43,15 +43,46 @@ export interface ServerAccess {
   workerListener: Deno.TcpListener;
   record: AccessRecord;
   instanceDir: string;
+  /** The server directory's lock from `refuseLiveServer`, held while the server runs. */
+  lock?: Deno.FsFile;
 }
 
-/** Throws when a live server already owns the server directory (spec §3.1 step 1). */
-export async function refuseLiveServer(root: string): Promise<void> {
-  if (await findLiveServer(root)) {
-    throw new HqError(
-      `Server at ${root} is already online, please stop it first using \`hq server stop --server-dir ${root}\``,
-    );
+/** Held (flock) by the server of a server directory from its start to its end. */
+export const LOCK_FILE_NAME = "hq-server.lock";
+
+/**
+ * Throws when a live server already owns the server directory (spec §3.1 step 1), or another
+ * `hq server start` is starting there; else returns the directory's lock, which the caller holds
+ * while its server runs (closing it releases it; so does the end of the process, also a crash).
+ */
+export async function refuseLiveServer(root: string): Promise<Deno.FsFile> {
+  let lock: Deno.FsFile;
+  try {
+    Deno.mkdirSync(root, { recursive: true, mode: 0o700 });
+    checkServerDirTrust(root);
+    lock = await Deno.open(joinPath(root, LOCK_FILE_NAME), {
+      read: true,
+      write: true,
+      create: true,
+      mode: 0o600,
+    });
+  } catch (error) {
+    if (error instanceof HqError) throw error;
+    throw new ServerDirError(`Cannot lock server directory "${root}"`, { cause: error });
   }
+  let locked = false;
+  try {
+    locked = await lock.tryLock(true);
+    // A server of an older hq, or on another host of a shared file system, holds no lock.
+    if (locked && !(await findLiveServer(root))) return lock;
+  } catch (error) {
+    lock.close();
+    throw new ServerDirError(`Cannot lock server directory "${root}"`, { cause: error });
+  }
+  lock.close();
+  throw new HqError(
+    `Server at ${root} is already online, please stop it first using \`hq server stop --server-dir ${root}\``,
+  );
 }
 
 /**
@@ -61,6 +92,7 @@ export async function refuseLiveServer(root: string): Promise<void> {
 export async function openServerAccess(
   options: ServerAccessOptions,
   serverUid?: string,
+  lock?: Deno.FsFile,
 ): Promise<ServerAccess> {
   const template = options.accessFile ? await loadTemplate(options.accessFile) : null;
   const host = options.host ?? template?.client?.host ?? Deno.hostname();
@@ -105,7 +137,7 @@ export async function openServerAccess(
     log.info(`Storing access file as '${accessPath}'`);
     await writeAccessRecord(accessPath, record);
     await linkCurrent(options.serverDir, instanceDir);
-    return { clientListener, workerListener, record, instanceDir };
+    return { clientListener, workerListener, record, instanceDir, lock };
   } catch (error) {
     clientListener.close();
     workerListener.close();

@@ -4,7 +4,9 @@
 import assert from "node:assert/strict";
 import { joinPath } from "../common/paths.ts";
 import { HqClient } from "../client/hq_client.ts";
-import { submitJob, tempDir, TestServer, waitUntil } from "./harness.ts";
+import { encodeJournalRecord } from "../common/journal/journal_events.ts";
+import { rewriteJournal } from "../common/journal/journal_file.ts";
+import { hq, HqProcess, submitJob, tempDir, TestServer, waitUntil } from "./harness.ts";
 
 /** The server's `debug-dump`, parsed. */
 async function debugDump(server: TestServer): Promise<Record<string, unknown>> {
@@ -55,4 +57,50 @@ Deno.test("the job waits of a client that disconnects are dropped", async () => 
   } finally {
     other.close();
   }
+});
+
+/** A journal of `count` opened (empty) jobs: restoring it takes a while. */
+async function slowJournal(path: string, count: number): Promise<void> {
+  function* payloads() {
+    yield encodeJournalRecord(0, { type: "server-start", serverUid: "slowjournal" });
+    for (let jobId = 1; jobId <= count; jobId++) {
+      yield encodeJournalRecord(jobId, { type: "job-open", jobId, name: "x", maxFails: null });
+    }
+  }
+  await rewriteJournal(path, payloads());
+}
+
+Deno.test("of two hq server starts in one directory one wins; a crashed server's lock does not block", async () => {
+  await using dir = await tempDir("hq-two-servers-");
+  await using logs = await tempDir("hq-two-servers-logs-");
+  const journal = joinPath(logs.path, "journal");
+  await slowJournal(journal, 40_000);
+  const start = (args: string[] = []) =>
+    new HqProcess(["server", "start", "--server-dir", dir.path, "--host", "127.0.0.1", ...args], {
+      logDir: logs.path,
+    });
+  // The first restores its journal before it publishes its access file; the second starts
+  // meanwhile, when no live server can be seen in the directory yet.
+  await using first = start(["--journal", journal]);
+  await waitUntil(() => first.stderr().includes("HyperQueue"), { what: "the first to start" });
+  await using second = start();
+  await waitUntil(() => second.exited, { what: "the second start to refuse" });
+  assert.equal((await second.status()).code, 1, second.stderr());
+  assert.match(second.stderr(), /already online/);
+  await waitUntil(async () => (await hq(["server", "info", "--server-dir", dir.path])).code === 0, {
+    what: "the first to answer",
+  });
+  const info = JSON.parse(
+    (await hq(["--output-mode", "json", "server", "info", "--server-dir", dir.path])).stdout,
+  );
+  assert.equal(info.pid, first.pid);
+  // A SIGKILLed server leaves its lock file, which binds nothing.
+  await first.stop("SIGKILL");
+  await using third = start();
+  await waitUntil(async () => {
+    if (third.exited) throw new Error(`the third start exited: ${third.stderr()}`);
+    return (await hq(["server", "info", "--server-dir", dir.path])).code === 0;
+  }, { what: "a start after the crash to serve" });
+  await third.stop("SIGTERM");
+  assert.equal((await third.status()).code, 0);
 });

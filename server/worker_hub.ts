@@ -25,6 +25,11 @@ import { ServerJournal } from "./server_journal.ts";
 import type { SchedulerCore, WorkerRecord } from "./scheduler/scheduler_core.ts";
 
 const log = logger("server::worker_hub");
+/**
+ * A longer gap between two ticks (100 ms apart) means the server itself did not run: stopped
+ * (SIGSTOP, a suspended machine) or blocked. The workers' heartbeats wait unread meanwhile.
+ */
+const STALL_MS = 1_000;
 
 type WorkerConnection = MessageConnection<WorkerMessage, ServerToWorkerMessage>;
 
@@ -66,6 +71,7 @@ export class WorkerHub {
   /** Workers whose going offline was logged (a connection may close after the disconnect). */
   readonly #reportedOffline = new Set<WorkerId>();
   readonly #now: () => number;
+  #lastTickMs: number | null = null;
   readonly #journal: ServerJournal;
   /** Live streams that asked for overviews (`journal-replay` with `overviews`). */
   #overviewStreams = 0;
@@ -167,8 +173,26 @@ export class WorkerHub {
     }
   }
 
-  /** Advances the core's clock: heartbeats, idle timeouts, stop grace periods. */
+  /**
+   * Advances the core's clock: heartbeats, idle timeouts, stop grace periods. After a stall of
+   * the server, every running worker gets a fresh heartbeat window instead of being found silent
+   * all at once: its heartbeats were sent but not read; a worker that is really gone is found
+   * silent two periods later.
+   */
   tick(): void {
+    const now = this.#now();
+    const gapMs = this.#lastTickMs === null ? 0 : now - this.#lastTickMs;
+    this.#lastTickMs = now;
+    if (gapMs > STALL_MS) {
+      const running = [...this.core.workers.keys()].filter((id) => this.core.isRunning(id));
+      log.warn(
+        `The server did not run for ${(gapMs / 1000).toFixed(1)} s` +
+          (running.length > 0
+            ? `; its ${running.length} worker(s) get a fresh heartbeat window`
+            : ""),
+      );
+      for (const workerId of running) this.handle({ type: "worker-heartbeat", workerId });
+    }
     this.handle({ type: "tick" });
   }
 

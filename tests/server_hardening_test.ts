@@ -104,3 +104,21 @@ Deno.test("of two hq server starts in one directory one wins; a crashed server's
   await third.stop("SIGTERM");
   assert.equal((await third.status()).code, 0);
 });
+
+Deno.test("a server stopped for a while (SIGSTOP) gives its workers a fresh heartbeat window", async () => {
+  await using server = await TestServer.start();
+  await using _one = server.startWorker(["--cpus", "1", "--heartbeat", "500ms"]);
+  await using _two = server.startWorker(["--cpus", "1", "--heartbeat", "500ms"]);
+  await server.waitForWorkerState(1, "RUNNING");
+  await server.waitForWorkerState(2, "RUNNING");
+  Deno.kill(server.process.pid, "SIGSTOP");
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 3_000)); // 6 heartbeat periods.
+  } finally {
+    Deno.kill(server.process.pid, "SIGCONT");
+  }
+  // Two more periods: workers that really were gone would be lost by now.
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  assert.deepEqual([...(await server.workerStates())], [[1, "RUNNING"], [2, "RUNNING"]]);
+  assert.match(server.process.stderr(), /did not run for 3(\.\d)? s/);
+});

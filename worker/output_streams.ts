@@ -23,6 +23,8 @@ import {
 const BATCH_BYTES = 256 * 1024;
 /** Buffered output of running tasks reaches the file within this time. */
 const FLUSH_INTERVAL_MS = 500;
+/** A synchronous write slower than this makes the file's later writes asynchronous. */
+const SLOW_SYNC_WRITE_MS = 50;
 const NAME_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /** A stream directory could not be made, or its file not created or written. */
@@ -69,6 +71,8 @@ export class StreamFile {
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** Asynchronous batch writes queued or running. */
   #inFlight = 0;
+  /** Whether a task's end is written synchronously (until one such write was slow). */
+  #syncWrites = true;
   #error: StreamError | null = null;
   #closed = false;
 
@@ -117,15 +121,21 @@ export class StreamFile {
   end(task: TaskRefMessage): Promise<void> {
     this.#record({ kind: RECORD_CHUNK, channel: 0, ...refOf(task), timeMs: Date.now() }, null);
     // Usually no write is in flight: the batch is written at once, a synchronous append of a few
-    // KiB that costs less than a trip through Deno's thread pool.
-    if (this.#inFlight === 0 && !this.#error && !this.#closed && this.#pendingBytes > 0) {
+    // KiB that costs less than a trip through Deno's thread pool (60-80 µs of worker CPU a task).
+    // A file system slow enough to hold up the worker gets asynchronous writes from then on.
+    if (
+      this.#syncWrites && this.#inFlight === 0 && !this.#error && !this.#closed &&
+      this.#pendingBytes > 0
+    ) {
       const batch = this.#takeBatch();
+      const started = performance.now();
       try {
         let written = 0;
         while (written < batch.length) written += this.file.writeSync(batch.subarray(written));
       } catch (error) {
         this.#broken(error);
       }
+      if (performance.now() - started > SLOW_SYNC_WRITE_MS) this.#syncWrites = false;
     }
     return this.flush();
   }

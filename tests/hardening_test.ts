@@ -97,3 +97,45 @@ Deno.test("tasks get the open-file limit the worker started with, not Deno's rai
     await worker.status;
   }
 });
+
+Deno.test("output files in a shared directory do not follow a planted symlink; in the user's own they do", async () => {
+  await using cwd = await tempDir();
+  await using c = await cluster();
+  const { server } = c;
+  const shared = `${cwd.path}/shared`;
+  const own = `${cwd.path}/own`;
+  await Deno.mkdir(shared);
+  await Deno.chmod(shared, 0o777); // Anyone may create files here (no sticky bit).
+  await Deno.mkdir(own, { mode: 0o700 });
+  const victim = `${cwd.path}/victim`;
+  await Deno.writeTextFile(victim, "precious\n");
+  await Deno.symlink(victim, `${shared}/out`);
+  await Deno.symlink(`${cwd.path}/mine`, `${own}/out`);
+  const planted = await submitJob(server, [
+    "--stdout",
+    `${shared}/out`,
+    "--stderr",
+    `${shared}/err`,
+    "--",
+    "echo",
+    "overwritten",
+  ], { cwd: cwd.path });
+  const followed = await submitJob(server, [
+    "--stdout",
+    `${own}/out`,
+    "--",
+    "echo",
+    "through my link",
+  ], { cwd: cwd.path });
+  await waitForJob(server, planted, 20_000);
+  await waitForJob(server, followed, 20_000);
+  const [failed] = await taskObjects(server, planted);
+  assert.equal(failed.state, "failed");
+  assert.match(
+    failed.error ?? "",
+    /Creating stream file failed: cannot open ".*\/shared\/out": Too many levels of symbolic links/,
+  );
+  assert.equal(await Deno.readTextFile(victim), "precious\n");
+  assert.equal((await taskObjects(server, followed))[0].state, "finished");
+  assert.equal(await Deno.readTextFile(`${cwd.path}/mine`), "through my link\n");
+});

@@ -53,6 +53,7 @@ import {
 } from "./_libc.ts";
 import { PipeReader } from "./pipe_reader.ts";
 import { startingOpenFileLimits, TaskOpenFileLimit } from "./open_file_limit.ts";
+import { OutputDirectories } from "./output_files.ts";
 
 const log = logger("worker::task_process");
 
@@ -263,6 +264,8 @@ const STREAM_MODE = 0o644;
 /** Spawn memory kept for reuse (64 KiB each); more concurrent spawns allocate their own. */
 const MAX_IDLE_SLOTS = 4;
 const RLIMIT_NOFILE = 7;
+/** Output files in shared directories are opened without following a final symlink. */
+const outputDirectories = new OutputDirectories();
 
 interface Launcher {
   spawn(options: SpawnOptions): TaskProcess;
@@ -479,7 +482,11 @@ class PosixSpawnLauncher implements Launcher {
             actions,
             fd,
             BigInt(address),
-            target === null ? O_WRONLY : STREAM_FLAGS,
+            typeof target === "string"
+              ? STREAM_FLAGS | outputDirectories.openFlags(target)
+              : target === null
+              ? O_WRONLY
+              : STREAM_FLAGS,
             STREAM_MODE,
           ),
           "posix_spawn_file_actions_addopen",
@@ -596,7 +603,10 @@ class PosixSpawnLauncher implements Launcher {
     if (options.stdin && !opens(options.stdin, O_RDONLY)) return "stdin";
     for (const stage of ["stdout", "stderr"] as const) {
       const target = options[stage];
-      if (typeof target === "string" && !opens(target, O_WRONLY | O_CREAT)) return stage;
+      if (
+        typeof target === "string" &&
+        !opens(target, O_WRONLY | O_CREAT | outputDirectories.openFlags(target))
+      ) return stage;
     }
     if (!opens(options.cwd, O_PATH | O_DIRECTORY)) return "cwd";
     if (this.#libc.access(BigInt(this.#cString(options.cwd)), X_OK) !== 0) return "cwd";
@@ -942,6 +952,15 @@ class DenoCommandLauncher implements Launcher {
       write: boolean,
     ) => {
       if (!path || isPipe(path)) return null;
+      // Deno.open has no O_NOFOLLOW: a link is refused before (a race remains on this path only).
+      if (write && outputDirectories.isShared(path) && isSymlink(path)) {
+        for (const file of files) file.close();
+        throw spawnError(options, {
+          stage,
+          errno: 40,
+          osError: "Too many levels of symbolic links",
+        });
+      }
       try {
         const file = Deno.openSync(
           path,
@@ -1089,6 +1108,14 @@ function osErrorOf(error: unknown): { errno: number; osError: string } {
   const message = error instanceof Error ? error.message : String(error);
   const match = /(?:^|: )([^:]*?) \(os error (\d+)\)/.exec(message);
   return match ? { errno: Number(match[2]), osError: match[1] } : { errno: 0, osError: message };
+}
+
+function isSymlink(path: string): boolean {
+  try {
+    return Deno.lstatSync(path).isSymlink;
+  } catch {
+    return false;
+  }
 }
 
 function isDirectory(path: string): boolean {

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { HqClient } from "../client/mod.ts";
+import { connect } from "../mod.ts";
 import { hq, hqOkAt, tempDir, TestServer, waitForJob, waitUntil } from "./harness.ts";
 
 /** A `[[task]]` that appends `<id> start`/`<id> end` to `log`: each one's command differs. */
@@ -154,4 +155,27 @@ Deno.test("HqClient.submitJob submits a graph that runs in dependency order", as
   } finally {
     client.close();
   }
+});
+
+Deno.test("without a journal, the rebuilt history has one job-created event per job file too", async () => {
+  await using dir = await tempDir();
+  await using server = await TestServer.start();
+  await using hq = await connect({ serverDir: server.dir });
+  const job = await hq.submitJob({
+    task: [
+      { id: 1, command: ["echo", "one"] },
+      { id: 2, deps: [1], command: ["echo", "two"] },
+      { id: 3, deps: [1], command: ["echo", "three"] },
+    ],
+  }, { submitDir: dir.path });
+  const created = [];
+  for await (const { event } of hq.events({ live: false })) {
+    if (event.type === "job-created" && event.jobId === job) created.push(event);
+  }
+  assert.equal(created.length, 1);
+  assert.deepEqual(
+    [created[0].submit, ...created[0].more ?? []].map((submit) => submit.template.args),
+    [["echo", "one"], ["echo", "two"], ["echo", "three"]],
+  );
+  await hq.cancel(job);
 });

@@ -2,8 +2,8 @@
  * End-to-end tests of what users see of task graphs (issue 14): a job file of tasks with
  * different settings is one submit in `job info` JSON and one `job-created` with `{n_tasks}` in
  * `journal export`, as in HyperQueue, also after a restart on the journal and in the history a
- * server without a journal rebuilds; `task explain` of a task waiting on unfinished dependencies; a graph submitted through the TypeScript API
- * (`HqClient.submitJob`) runs in dependency order.
+ * server without a journal rebuilds; `task explain` of a task waiting on unfinished dependencies;
+ * a graph submitted through the TypeScript API (`HqClient.submitJob`) runs in dependency order.
  */
 import assert from "node:assert/strict";
 import { HqClient } from "../client/mod.ts";

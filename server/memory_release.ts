@@ -6,19 +6,13 @@
  * looked idle to it; Deno does not expose `gc()` without a flag, so it is enabled at run time
  * (the flag only adds the function).
  */
-
-// Loaded when first needed: node:v8 and node:vm take 10–25 ms to load, a third of the server's
-// start (bench/server_ready), which every server would pay for a collection few ever need. The
-// specifiers are computed so that Deno does not load them with the module graph.
-const NODE_V8 = "node:v8";
-const NODE_VM = "node:vm";
+import { fullCollection } from "../common/full_collection.ts";
 
 /** Below this many forgotten tasks a collection is not worth its pause. */
 const MIN_FORGOTTEN_TASKS = 50_000;
 /** Collect once after a burst of forgets, not after each. */
 const DELAY_MS = 500;
 
-let collect: (() => void) | null = null;
 let pending = 0;
 let timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -32,20 +26,4 @@ export function noteForgottenTasks(tasks: number): void {
     void fullCollection();
   }, DELAY_MS);
   Deno.unrefTimer(timer);
-}
-
-async function fullCollection(): Promise<void> {
-  try {
-    if (collect === null) {
-      const { setFlagsFromString } = await import(NODE_V8) as typeof import("node:v8");
-      const { runInNewContext } = await import(NODE_VM) as typeof import("node:vm");
-      setFlagsFromString("--expose-gc");
-      const gc = runInNewContext("gc");
-      // Without it (another runtime build) memory is simply given back later, by V8's own means.
-      collect = typeof gc === "function" ? gc as () => void : () => {};
-    }
-    collect();
-  } catch {
-    collect = () => {};
-  }
 }

@@ -27,6 +27,7 @@ import {
   spawnTask,
   type TaskProcess,
 } from "./task_process.ts";
+import { noteTaskEnded } from "./memory_trim.ts";
 
 const log = logger("worker::task_runner");
 // Linux's errno values, which HyperQueue's hints are chosen by.
@@ -458,6 +459,7 @@ export class TaskRunner {
       }
     } finally {
       if (taskDir) await Deno.remove(taskDir, { recursive: true }).catch(() => {});
+      noteTaskEnded();
     }
   }
 

@@ -4,7 +4,7 @@
  * Appending only buffers; the file is written and synced by `flush` (before a modifying request
  * is answered, every flush period, at stop), off the scheduling path.
  */
-import { describeError, HqError } from "../common/errors.ts";
+import { describeError, type HqError } from "../common/errors.ts";
 import {
   decodeJournalRecord,
   encodeJournalRecord,
@@ -17,8 +17,8 @@ import {
   JOURNAL_MAGIC,
   JournalCorruptedError,
   JournalReader,
+  JournalReadError,
   JournalWriter,
-  readJournalBytes,
 } from "../common/journal/journal_file.ts";
 import { logger } from "../common/log.ts";
 import { timerPeriodMs } from "../common/long_timeout.ts";
@@ -52,6 +52,25 @@ function isUnfinishedHeader(bytes: Uint8Array): boolean {
   header.set(JOURNAL_MAGIC);
   new DataView(header.buffer).setUint32(JOURNAL_MAGIC.length, JOURNAL_FORMAT_VERSION, true);
   return bytes.every((byte) => byte === 0) || bytes.every((byte, i) => byte === header[i]);
+}
+
+/** The first bytes of the journal at `path` (up to a header's), to tell an unfinished one. */
+async function readJournalHead(path: string): Promise<Uint8Array> {
+  try {
+    using file = await Deno.open(path, { read: true });
+    const head = new Uint8Array(JOURNAL_HEADER_BYTES);
+    let length = 0;
+    while (length < head.length) {
+      const read = await file.read(head.subarray(length));
+      if (read === null) break;
+      length += read;
+    }
+    return head.subarray(0, length);
+  } catch (error) {
+    throw new JournalReadError(`Cannot read journal "${path}": ${describeError(error)}`, {
+      cause: error,
+    });
+  }
 }
 
 /** Events of modifying requests: refused when their flush failed, so never written later. */
@@ -101,22 +120,26 @@ export class ServerJournal {
   ): Promise<{ journal: ServerJournal; restored: RestoredState | null }> {
     let restored: RestoredState | null = null;
     let validEnd: number | undefined;
-    let bytes = await readJournalBytes(path).catch((error) => {
-      if (error instanceof HqError && error.cause instanceof Deno.errors.NotFound) return null;
-      throw error;
+    let exists = await Deno.stat(path).then(() => true, (error) => {
+      if (error instanceof Deno.errors.NotFound) return false;
+      throw new JournalReadError(`Cannot read journal "${path}": ${describeError(error)}`, {
+        cause: error,
+      });
     });
-    if (bytes !== null && isUnfinishedHeader(bytes)) {
+    // The journal is read in chunks, not whole (only a short one is read here, for its header).
+    const head = exists ? await readJournalHead(path) : null;
+    if (head !== null && isUnfinishedHeader(head)) {
       // A crash between creating the file and syncing its header: nothing was ever recorded.
       log.warn(
-        `Journal "${path}" holds only ${bytes.length} bytes of its header (a start that crashed ` +
+        `Journal "${path}" holds only ${head.length} bytes of its header (a start that crashed ` +
           "while creating it); starting it anew",
       );
       await Deno.truncate(path, 0);
-      bytes = null;
+      exists = false;
     }
-    if (bytes !== null) {
+    if (exists) {
       const started = performance.now();
-      ({ restored, validEnd } = restore(bytes, path, options.truncateCorrupted ?? false));
+      ({ restored, validEnd } = restore(path, options.truncateCorrupted ?? false));
       restored.replayMs = performance.now() - started;
     }
     let writer: JournalWriter;
@@ -124,7 +147,7 @@ export class ServerJournal {
       writer = await JournalWriter.open(path, { validEnd });
     } catch (error) {
       // A journal this start created but could not write would block every later start.
-      if (bytes === null) await Deno.remove(path).catch(() => {});
+      if (!exists) await Deno.remove(path).catch(() => {});
       throw error;
     }
     const journal = new ServerJournal(path, writer);
@@ -274,7 +297,7 @@ export class ServerJournal {
   async #fileRecords(count: number): Promise<Array<[number, JournalEvent]>> {
     await this.flush();
     const path = this.writer!.path;
-    const reader = new JournalReader(await readJournalBytes(path), path);
+    using reader = JournalReader.openFile(path);
     const records: Array<[number, JournalEvent]> = [];
     for (let payload = reader.nextRecord(); payload && count > 0; payload = reader.nextRecord()) {
       count--;
@@ -306,10 +329,11 @@ export class ServerJournal {
     const count = this.#records;
     this.#sincePrune = [];
     let replacement: JournalWriter | null = null;
+    let reader: JournalReader | null = null;
     let finishSwap = () => {};
     try {
       await this.flush();
-      const reader = new JournalReader(await readJournalBytes(path), path);
+      reader = JournalReader.openFile(path);
       const mode = (await Deno.stat(path)).mode;
       await Deno.remove(temporaryPath).catch(() => {}); // A leftover of a crashed prune.
       replacement = await JournalWriter.open(temporaryPath);
@@ -327,6 +351,7 @@ export class ServerJournal {
         kept++;
         if (replacement.bufferedBytes >= PRUNE_FLUSH_BYTES) await replacement.flush();
       }
+      reader.close();
       kept += await this.#drainInto(replacement);
       // From here until the writers are swapped, a flush waits: acknowledging a record synced
       // only to the old file would lose it when the new file replaces the old one.
@@ -339,6 +364,7 @@ export class ServerJournal {
       replacement = null;
       old.close().catch(() => {}); // Its records are in the new file.
     } finally {
+      reader?.close();
       this.#sincePrune = null;
       this.#swapping = null;
       finishSwap();
@@ -384,21 +410,21 @@ export class ServerJournal {
 }
 
 function restore(
-  bytes: Uint8Array,
   path: string,
   truncateCorrupted: boolean,
 ): { restored: RestoredState; validEnd: number } {
   const options = { truncateCorrupted };
   let restorer: JournalRestorer;
   try {
-    restorer = new JournalRestorer(completedJobs(new JournalReader(bytes, path, options)));
+    using first = JournalReader.openFile(path, options);
+    restorer = new JournalRestorer(completedJobs(first));
   } catch (error) {
     if (!(error instanceof JournalCorruptedError)) throw error;
     throw new JournalCorruptedError(
       `${error.message}; to start anyway, dropping everything from the damage on, pass --journal-truncate-corrupted`,
     );
   }
-  const reader = new JournalReader(bytes, path, options);
+  using reader = JournalReader.openFile(path, options);
   for (
     let at = reader.validEnd, payload = reader.nextRecord();
     payload;

@@ -91,3 +91,46 @@ Deno.test("ServerJournal.open starts anew on a journal that holds only part of i
   await Deno.writeFile(path, new TextEncoder().encode("HQJRXL"));
   await assert.rejects(ServerJournal.open(path, 3_600_000), /not an hq journal/);
 });
+
+// Issue 15, item 9: the journal was read whole into memory on start, replay and prune.
+Deno.test("ServerJournal never reads the journal whole: restore, replay and prune read it in chunks", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/journal`;
+  {
+    const { journal } = await ServerJournal.open(path, 3_600_000);
+    for (let id = 1; id <= 3_000; id++) journal.record(open(id));
+    await journal.close();
+  }
+  const readFile = Deno.readFile;
+  const readFileSync = Deno.readFileSync;
+  Deno.readFile = () => Promise.reject(new Error("the journal was read whole"));
+  Deno.readFileSync = () => {
+    throw new Error("the journal was read whole");
+  };
+  let journal: ServerJournal;
+  try {
+    const opened = await ServerJournal.open(path, 3_600_000);
+    journal = opened.journal;
+    assert.equal(opened.restored?.events, 3_000);
+    const replayed: number[] = [];
+    const stop = await journal.replay(
+      (records) => {
+        for (const [, event] of records) if (event.type === "job-open") replayed.push(event.jobId);
+      },
+      false,
+      () => [],
+    );
+    stop();
+    assert.equal(replayed.length, 3_000);
+    assert.deepEqual(replayed.slice(0, 3), [1, 2, 3]);
+    await journal.prune(keepOdd);
+  } finally {
+    Deno.readFile = readFile;
+    Deno.readFileSync = readFileSync;
+  }
+  await journal.close();
+  assert.deepEqual(
+    (await jobIdsIn(path)).filter((id) => id !== -1),
+    Array.from({ length: 1_500 }, (_, i) => 2 * i + 1),
+  );
+});

@@ -162,11 +162,21 @@ function checkHeader(bytes: Uint8Array, path: string): void {
 // ---------------------------------------------------------------------------------------------
 // Reading
 
+/** A file is read in pieces of this size (more when one record is larger). */
+const READ_CHUNK_BYTES = 1024 * 1024;
+
+/** The journal file a `JournalReader.openFile` reads in chunks. */
+class JournalFileSource {
+  constructor(readonly file: Deno.FsFile, readonly size: number) {}
+}
+
 /**
- * Reads records from the bytes of a whole journal file, one at a time, without copying:
+ * Reads records from a journal, one at a time: from the bytes of a whole file (no copies), or
+ * from the file itself in chunks (`openFile`), so that memory stays at one chunk (or the largest
+ * record) however long the journal:
  *
  * ```ts
- * const reader = new JournalReader(await Deno.readFile(path), path);
+ * using reader = JournalReader.openFile(path);
  * for (let p = reader.nextRecord(); p !== undefined; p = reader.nextRecord()) apply(decode(p));
  * if (reader.tornBytes > 0) log.warn(`…`); // then open the writer with reader.validEnd
  * ```
@@ -177,46 +187,111 @@ function checkHeader(bytes: Uint8Array, path: string): void {
  * followed by a valid one is damage in the middle: an error naming its offset, unless the reader
  * was asked to `truncateCorrupted`.
  */
-export class JournalReader implements Iterable<Uint8Array> {
-  readonly #bytes: Uint8Array;
+export class JournalReader implements Iterable<Uint8Array>, Disposable {
+  /** Bytes `[#windowStart, #windowStart + #window.length)` of the journal. */
+  #window: Uint8Array;
+  #windowStart = 0;
+  /** The journal's length: of the bytes, or of the file when it was opened. */
+  readonly #size: number;
+  readonly #file: Deno.FsFile | null;
   readonly #path: string;
   readonly #truncateCorrupted: boolean;
+  readonly #chunkBytes: number;
   #offset = JOURNAL_HEADER_BYTES;
   #recordCount = 0;
   #done = false;
   #corruptedAt: number | null = null;
 
-  /** Throws `InvalidJournalError` when `bytes` is empty or lacks a readable header. */
-  constructor(bytes: Uint8Array, path: string, options: JournalReaderOptions = {}) {
-    checkHeader(bytes, path);
-    this.#bytes = bytes;
+  /**
+   * Reads `bytes`, the whole journal (or a file, through `openFile`). Throws
+   * `InvalidJournalError` when it is empty or lacks a readable header.
+   */
+  constructor(
+    bytes: Uint8Array | JournalFileSource,
+    path: string,
+    options: JournalReaderOptions = {},
+  ) {
     this.#path = path;
     this.#truncateCorrupted = options.truncateCorrupted ?? false;
+    this.#chunkBytes = Math.max(1, options.chunkBytes ?? READ_CHUNK_BYTES);
+    if (bytes instanceof Uint8Array) {
+      this.#window = bytes;
+      this.#size = bytes.length;
+      this.#file = null;
+    } else {
+      this.#file = bytes.file;
+      this.#size = bytes.size;
+      this.#window = new Uint8Array(0);
+      this.#ensure(0, Math.min(JOURNAL_HEADER_BYTES, this.#size));
+    }
+    checkHeader(this.#window.subarray(0, Math.min(JOURNAL_HEADER_BYTES, this.#size)), path);
   }
 
   /**
-   * The next record's payload, a view into the bytes given to the constructor, or `undefined`
-   * after the last complete record. Throws `JournalCorruptedError` on a bad record in the middle.
+   * Reads the journal file at `path` in chunks, up to its length when opened (what is appended
+   * later is not read). Throws `JournalReadError` when it cannot be read and `InvalidJournalError`
+   * like the constructor. `close()` (or `using`) closes the file.
+   */
+  static openFile(path: string, options: JournalReaderOptions = {}): JournalReader {
+    let file: Deno.FsFile | null = null;
+    try {
+      file = Deno.openSync(path, { read: true });
+      return new JournalReader(new JournalFileSource(file, file.statSync().size), path, options);
+    } catch (error) {
+      file?.close();
+      if (error instanceof HqError) throw error;
+      throw new JournalReadError(`Cannot read journal "${path}": ${describeError(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  /** Closes the file of `openFile`; idempotent, nothing for bytes. */
+  close(): void {
+    try {
+      this.#file?.close();
+    } catch {
+      // Closed already.
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /**
+   * The next record's payload, or `undefined` after the last complete record: a view into the
+   * bytes given to the constructor, or into a chunk of the file that is never reused. Throws
+   * `JournalCorruptedError` on a bad record in the middle.
    */
   nextRecord(): Uint8Array | undefined {
     if (this.#done) return undefined;
-    const bytes = this.#bytes;
     const start = this.#offset;
-    if (bytes.length - start < RECORD_HEADER_BYTES) return this.#badRecord(start, "");
-    const length = readU32(bytes, start);
-    const payloadStart = start + RECORD_HEADER_BYTES;
+    if (this.#size - start < RECORD_HEADER_BYTES) return this.#badRecord(start, "");
+    if (start + RECORD_HEADER_BYTES > this.#windowStart + this.#window.length) {
+      this.#ensure(start, RECORD_HEADER_BYTES);
+    }
+    let bytes = this.#window;
+    let at = start - this.#windowStart;
+    const length = readU32(bytes, at);
     if (length === 0) return this.#badRecord(start, ": empty record");
     if (length > MAX_RECORD_BYTES) {
       return this.#badRecord(start, `: record length ${length} is too large`);
     }
-    const payloadEnd = payloadStart + length;
-    if (payloadEnd > bytes.length) {
+    if (start + RECORD_HEADER_BYTES + length > this.#size) {
       return this.#badRecord(start, `: record length ${length} runs past the end of the file`);
     }
-    if (recordCrc(bytes, start, bytes, payloadStart, payloadEnd) !== readU32(bytes, start + 4)) {
+    if (at + RECORD_HEADER_BYTES + length > bytes.length) {
+      this.#ensure(start, RECORD_HEADER_BYTES + length);
+      bytes = this.#window;
+      at = start - this.#windowStart;
+    }
+    const payloadStart = at + RECORD_HEADER_BYTES;
+    const payloadEnd = payloadStart + length;
+    if (recordCrc(bytes, at, bytes, payloadStart, payloadEnd) !== readU32(bytes, at + 4)) {
       return this.#badRecord(start, ": checksum mismatch");
     }
-    this.#offset = payloadEnd;
+    this.#offset = start + RECORD_HEADER_BYTES + length;
     this.#recordCount++;
     return bytes.subarray(payloadStart, payloadEnd);
   }
@@ -234,7 +309,7 @@ export class JournalReader implements Iterable<Uint8Array> {
 
   /** Bytes after `validEnd` that form no complete record: 0 until the reader is `done`. */
   get tornBytes(): number {
-    return this.#done ? this.#bytes.length - this.#offset : 0;
+    return this.#done ? this.#size - this.#offset : 0;
   }
 
   /** Records returned so far. */
@@ -252,9 +327,52 @@ export class JournalReader implements Iterable<Uint8Array> {
     return this.#corruptedAt;
   }
 
+  /**
+   * Makes bytes `[offset, offset + count)` (all within the journal) part of the window; a file's
+   * window then starts at `offset`, and holds at least a chunk when the file has one left.
+   */
+  #ensure(offset: number, count: number): void {
+    if (
+      offset >= this.#windowStart &&
+      offset + count <= this.#windowStart + this.#window.length
+    ) return;
+    const file = this.#file;
+    if (file === null) {
+      throw new RangeError(`Bytes ${offset}..${offset + count} are not in the journal`);
+    }
+    const want = Math.min(Math.max(count, this.#chunkBytes), this.#size - offset);
+    let kept = 0;
+    const windowEnd = this.#windowStart + this.#window.length;
+    if (offset >= this.#windowStart && offset < windowEnd) {
+      kept = windowEnd - offset;
+    }
+    // A new buffer each time, never overwritten: decoded events may keep views into payloads
+    // (msgpack bin values), which must stay as they were.
+    const buffer = new Uint8Array(want);
+    if (kept > 0) buffer.set(this.#window.subarray(offset - this.#windowStart));
+    let length = kept;
+    try {
+      file.seekSync(offset + length, Deno.SeekMode.Start);
+      while (length < want) {
+        const read = file.readSync(buffer.subarray(length, want));
+        if (read === null) break; // Shorter than when opened.
+        length += read;
+      }
+    } catch (error) {
+      throw new JournalReadError(`Cannot read journal "${this.#path}": ${describeError(error)}`, {
+        cause: error,
+      });
+    }
+    if (length < count) {
+      throw new JournalReadError(`Journal "${this.#path}" became shorter while it was read`);
+    }
+    this.#windowStart = offset;
+    this.#window = buffer.subarray(0, length);
+  }
+
   /** Ends the records at `start` when no valid record follows it, else throws. */
   #badRecord(start: number, detail: string): undefined {
-    const next = nextValidRecord(this.#bytes, start + 1);
+    const next = this.#nextValidRecord(start + 1);
     if (next !== -1) {
       if (!this.#truncateCorrupted) {
         throw new JournalCorruptedError(
@@ -266,6 +384,62 @@ export class JournalReader implements Iterable<Uint8Array> {
     this.#done = true;
     return undefined;
   }
+
+  /**
+   * The offset of the first complete record with a valid checksum at or after `from`, or -1.
+   * Damage in the middle is followed by such records; a torn tail is not (one chance in 2^32 per
+   * place). A file is scanned through the window; long candidates are checksummed in chunks.
+   */
+  #nextValidRecord(from: number): number {
+    let budget = SCAN_LARGE_BUDGET_BYTES;
+    const last = this.#size - RECORD_HEADER_BYTES;
+    for (let at = from; at <= last; at++) {
+      if (at + RECORD_HEADER_BYTES > this.#windowStart + this.#window.length) {
+        this.#ensure(at, RECORD_HEADER_BYTES);
+      }
+      const local = at - this.#windowStart;
+      const length = readU32(this.#window, local);
+      if (length === 0 || length > last - at) continue;
+      if (length > SCAN_SMALL_RECORD_BYTES) {
+        if (budget < length) continue;
+        budget -= length;
+      }
+      const expected = readU32(this.#window, local + 4);
+      if (this.#candidateCrc(at, length) === expected) return at;
+    }
+    return -1;
+  }
+
+  /** The checksum a record of `length` at `at` would have (its bytes are in the journal). */
+  #candidateCrc(at: number, length: number): number {
+    const local = at - this.#windowStart;
+    const payloadStart = local + RECORD_HEADER_BYTES;
+    if (payloadStart + length <= this.#window.length) {
+      return recordCrc(this.#window, local, this.#window, payloadStart, payloadStart + length);
+    }
+    if (length <= SCAN_SMALL_RECORD_BYTES) {
+      this.#ensure(at, RECORD_HEADER_BYTES + length);
+      return this.#candidateCrc(at, length);
+    }
+    // Long: in chunks beside the window, which stays where the scan is.
+    let state = crcUpdate(-1, this.#window, local, local + 4);
+    const chunk = new Uint8Array(Math.min(length, this.#chunkBytes));
+    const file = this.#file!;
+    try {
+      for (let done = 0; done < length;) {
+        file.seekSync(at + RECORD_HEADER_BYTES + done, Deno.SeekMode.Start);
+        const read = file.readSync(chunk.subarray(0, Math.min(chunk.length, length - done)));
+        if (read === null) return -1; // Shorter than when opened: no record here.
+        state = crcUpdate(state, chunk, 0, read);
+        done += read;
+      }
+    } catch (error) {
+      throw new JournalReadError(`Cannot read journal "${this.#path}": ${describeError(error)}`, {
+        cause: error,
+      });
+    }
+    return (state ^ -1) >>> 0;
+  }
 }
 
 export interface JournalReaderOptions {
@@ -274,36 +448,14 @@ export interface JournalReaderOptions {
    * the damage is then lost. @default {false}
    */
   truncateCorrupted?: boolean;
+  /** Bytes read from a file at a time (`openFile`). @default {1048576} */
+  chunkBytes?: number;
 }
 
 /** Candidate records up to this long are always checked when looking for a valid record. */
 const SCAN_SMALL_RECORD_BYTES = 64 * 1024;
 /** Bytes checksummed for longer candidates before they are skipped (random lengths abound). */
 const SCAN_LARGE_BUDGET_BYTES = 64 * 1024 * 1024;
-
-/**
- * The offset of the first complete record with a valid checksum at or after `from`, or -1. Damage
- * in the middle is followed by such records; a torn tail is not (one chance in 2^32 per place).
- */
-function nextValidRecord(bytes: Uint8Array, from: number): number {
-  let budget = SCAN_LARGE_BUDGET_BYTES;
-  const last = bytes.length - RECORD_HEADER_BYTES;
-  for (let at = from; at <= last; at++) {
-    const length = readU32(bytes, at);
-    if (length === 0 || length > last - at) continue;
-    if (length > SCAN_SMALL_RECORD_BYTES) {
-      if (budget < length) continue;
-      budget -= length;
-    }
-    const payloadStart = at + RECORD_HEADER_BYTES;
-    if (
-      recordCrc(bytes, at, bytes, payloadStart, payloadStart + length) === readU32(bytes, at + 4)
-    ) {
-      return at;
-    }
-  }
-  return -1;
-}
 
 /** All records of a journal, as returned by `readJournal`. */
 export interface JournalContents {

@@ -708,3 +708,90 @@ Deno.test("JournalWriter creates a new journal readable by its owner only", asyn
     assert.equal((await Deno.stat(`${dir}/private.journal`)).mode! & 0o777, 0o600);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Reading a file in chunks
+
+/** What a reader made of a journal: its records, where they end, or the error it threw. */
+function outcome(make: () => JournalReader): unknown {
+  let reader: JournalReader | null = null;
+  const records: string[] = [];
+  try {
+    reader = make();
+    for (let p = reader.nextRecord(); p !== undefined; p = reader.nextRecord()) {
+      records.push(`${p.length}:${crc32(p)}`);
+    }
+    return {
+      records,
+      validEnd: reader.validEnd,
+      tornBytes: reader.tornBytes,
+      corruptedAt: reader.corruptedAt,
+      count: reader.recordCount,
+    };
+  } catch (error) {
+    return { records, error: `${(error as Error).constructor.name}: ${(error as Error).message}` };
+  } finally {
+    reader?.close();
+  }
+}
+
+Deno.test("JournalReader.openFile reads in chunks exactly what the bytes reader reads, damage included", async () => {
+  await withTempDir(async (dir) => {
+    const payloads = Array.from({ length: 60 }, (_, i) => payload(i + 1));
+    payloads.splice(20, 0, payload(99, 100_000)); // Longer than the scan's small candidates.
+    payloads.splice(40, 0, payload(98, 3_000)); // Longer than a chunk.
+    const clean = await journalBytes(dir, payloads);
+    const offsets = recordOffsets(payloads);
+    const variants: Uint8Array[] = [
+      clean,
+      new Uint8Array(0),
+      clean.slice(0, 7),
+      clean.slice(0, 12),
+    ];
+    // Torn tails: cut anywhere in the last records, or followed by zeros or random bytes.
+    for (const cut of [1, 3, 8, 9, 50, 3_000]) variants.push(clean.slice(0, clean.length - cut));
+    variants.push(concat(clean, new Uint8Array(5_000)));
+    variants.push(concat(clean, crypto.getRandomValues(new Uint8Array(20_000))));
+    // Damage in the middle: flipped bits in lengths, checksums and payloads of several records.
+    let seed = 7;
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) & 0x7fffffff);
+    for (let n = 0; n < 40; n++) {
+      const damaged = clean.slice();
+      const record = random() % payloads.length;
+      const at = offsets[record] + (random() % (RECORD_HEADER_BYTES + payloads[record].length));
+      damaged[at] ^= 1 << (random() % 8);
+      variants.push(damaged);
+    }
+    // Lengths made huge: past the end of the file.
+    for (const record of [0, 20, 41]) {
+      const damaged = clean.slice();
+      new DataView(damaged.buffer).setUint32(offsets[record], 1 << 24, true);
+      variants.push(damaged);
+    }
+    const path = `${dir}/variant.journal`;
+    for (const [i, bytes] of variants.entries()) {
+      await Deno.writeFile(path, bytes);
+      for (const truncateCorrupted of [false, true]) {
+        const expected = outcome(() => new JournalReader(bytes, path, { truncateCorrupted }));
+        for (const chunkBytes of [1, 64, 1_000, 1 << 20]) {
+          assert.deepEqual(
+            outcome(() => JournalReader.openFile(path, { truncateCorrupted, chunkBytes })),
+            expected,
+            `variant ${i}, chunks of ${chunkBytes}, truncateCorrupted ${truncateCorrupted}`,
+          );
+        }
+      }
+    }
+  });
+});
+
+Deno.test("JournalReader.openFile: payloads stay intact after later chunks are read; a missing file is a JournalReadError", async () => {
+  await withTempDir(async (dir) => {
+    const payloads = Array.from({ length: 50 }, (_, i) => payload(i + 1));
+    const path = `${dir}/j`;
+    await Deno.writeFile(path, await journalBytes(dir, payloads));
+    using reader = JournalReader.openFile(path, { chunkBytes: 100 });
+    assert.deepEqual([...reader], payloads); // Views collected first, compared after.
+    assert.throws(() => JournalReader.openFile(`${dir}/missing`), JournalReadError);
+  });
+});

@@ -8,8 +8,11 @@ import { Decoder, Encoder } from "@msgpack/msgpack";
 // `undefined` fields are left out rather than sent as nil, so optional fields stay optional.
 const newEncoder = () => new Encoder({ ignoreUndefined: true });
 let encoder = newEncoder();
-/** Past this, a message's encoder is dropped: it keeps a buffer twice its largest message. */
-const LARGE_MESSAGE_BYTES = 1 << 20;
+/**
+ * Past this, a message's encoder is dropped: it keeps a buffer twice its largest message. Not
+ * lower: `job list` answers of a few MB to many clients would regrow one each time.
+ */
+const LARGE_MESSAGE_BYTES = 4 << 20;
 const decoder = new Decoder();
 
 // Before a peer has authenticated, a 6-byte frame declaring a 16M-element array would make the

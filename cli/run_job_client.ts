@@ -25,7 +25,9 @@ async function jobDetails(
     await client.request({ type: "job-info", selector }),
     "job-details",
   );
-  return { jobs: response.jobs.map(expandJobDetail), notFound: response.notFound };
+  // Lazy: `job info --output-mode json` writes a big job's tasks from the columns.
+  const jobs = response.jobs.map((job) => expandJobDetail(job, true));
+  return { jobs, notFound: response.notFound };
 }
 
 export async function runJobList(args: JobListArgs, context: CliContext): Promise<void> {

@@ -107,11 +107,13 @@ export type JobDetailWire = Omit<JobDetailView, "tasks"> & { taskColumns: TaskCo
 const COLUMNS_OF = new WeakMap<JobDetailView, TaskColumns>();
 
 /**
- * The job with its tasks as objects, made on first use of `tasks`: `job info --output-mode json`
- * of a million tasks writes them from the columns (`taskColumnsOf`) without ~100 MB of objects.
+ * The job with its tasks as objects. `lazy`: made on first use of `tasks` (a getter), and the
+ * columns kept for `taskColumnsOf`, so that `job info --output-mode json` of a million tasks writes
+ * them from the columns without ~100 MB of objects (the CLI; API users get a plain object).
  */
-export function expandJobDetail(wire: JobDetailWire): JobDetailView {
+export function expandJobDetail(wire: JobDetailWire, lazy = false): JobDetailView {
   const { taskColumns, ...rest } = wire;
+  if (!lazy) return { ...rest, tasks: expandTaskColumns(taskColumns) };
   let tasks: TaskView[] | null = null;
   const view = Object.defineProperty({ ...rest } as JobDetailView, "tasks", {
     get: () => (tasks ??= expandTaskColumns(taskColumns)),
@@ -126,7 +128,7 @@ export function expandJobDetail(wire: JobDetailWire): JobDetailView {
   return view;
 }
 
-/** The wire's columns of a job from `expandJobDetail`, or null (tasks replaced, another source). */
+/** The wire's columns of a job from a lazy `expandJobDetail`, or null (tasks replaced, another source). */
 export function taskColumnsOf(job: JobDetailView): TaskColumns | null {
   return COLUMNS_OF.get(job) ?? null;
 }

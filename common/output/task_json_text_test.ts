@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { emptyCounts, type SubmitDescription, type TaskState } from "../job_types.ts";
-import { expandJobDetail, type JobDetailWire, TaskColumnsBuilder } from "../task_columns.ts";
+import {
+  expandJobDetail,
+  type JobDetailWire,
+  TaskColumnsBuilder,
+  taskColumnsOf,
+} from "../task_columns.ts";
 import { testTaskTemplate } from "../../server/scheduler/_test_fixtures.ts";
 import { JsonFormatter } from "./json_formatter.ts";
 import { taskJson } from "./job_words.ts";
@@ -61,7 +66,7 @@ function wire(): JobDetailWire {
 }
 
 Deno.test("job info's tasks written from columns read exactly as through task objects", () => {
-  const job = expandJobDetail(wire());
+  const job = expandJobDetail(wire(), true);
   const columns = wire().taskColumns;
   for (const indent of ["", "    "]) {
     const general = toSortedJson(
@@ -87,8 +92,8 @@ Deno.test("JsonFormatter.jobInfo prints the same from columns as from a plain jo
     }
     return chunks.join("");
   };
-  const fromColumns = capture(expandJobDetail(wire()));
-  const plain = expandJobDetail(wire());
+  const fromColumns = capture(expandJobDetail(wire(), true));
+  const plain = expandJobDetail(wire(), true);
   const viaObjects = capture({ ...plain, tasks: plain.tasks });
   assert.equal(fromColumns, viaObjects);
   for (
@@ -107,4 +112,16 @@ Deno.test("JsonFormatter.jobInfo prints the same from columns as from a plain jo
   ) {
     assert.ok(fromColumns.includes(part), part);
   }
+});
+
+Deno.test("expandJobDetail is plain by default; lazy views keep their columns until tasks are replaced", () => {
+  const plain = expandJobDetail(wire());
+  assert.equal(taskColumnsOf(plain), null);
+  assert.ok(Array.isArray(Object.getOwnPropertyDescriptor(plain, "tasks")!.value));
+  const lazy = expandJobDetail(wire(), true);
+  assert.notEqual(taskColumnsOf(lazy), null);
+  assert.deepEqual(lazy.tasks, plain.tasks);
+  lazy.tasks = lazy.tasks.slice(0, 2);
+  assert.equal(taskColumnsOf(lazy), null);
+  assert.equal(lazy.tasks.length, 2);
 });

@@ -446,7 +446,8 @@ function toView(record: Readonly<WorkerRecord>, withRuntimeInfo: boolean): Worke
     lastTaskStarted: record.lastTaskStarted,
     runtimeInfo: withRuntimeInfo && record.ended === null
       ? {
-        assignedTasks: record.placements.size,
+        // Prefilled tasks (queued beyond its free resources) are not assigned yet (spec §5.1).
+        assignedTasks: record.placements.size - record.prefilledTasks,
         runningTasks: record.runningTasks,
         isReserved: false,
       }

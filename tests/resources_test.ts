@@ -6,7 +6,16 @@
 import assert from "node:assert/strict";
 import { HqClient } from "../client/mod.ts";
 import { testTaskTemplate } from "../server/scheduler/_test_fixtures.ts";
-import { hqAt, hqOkAt, submitJob, taskObjects, tempDir, TestServer } from "./harness.ts";
+import {
+  hqAt,
+  hqOkAt,
+  submitJob,
+  taskObjects,
+  tempDir,
+  TestServer,
+  waitForJob,
+  waitUntil,
+} from "./harness.ts";
 
 function variablesOf(text: string): Record<string, string> {
   return Object.fromEntries(
@@ -273,4 +282,24 @@ Deno.test("a worker hands back queued tasks whose time request no longer fits it
   assert.equal(task.state, "waiting");
   const explain = await hqOkAt(server, ["task", "explain", String(late), "0"]);
   assert.match(explain, /There is no worker where the task can run\./);
+});
+
+Deno.test("backfill: a --priority -1 task runs in the CPUs a waiting foo=2 task cannot use, and finishes while it waits", async () => {
+  await using cwd = await tempDir();
+  await using server = await TestServer.start();
+  await using _worker = server.startWorker(["--cpus", "4", "--resource", "foo=[1,2]"]);
+  await server.waitForWorkerState(1, "RUNNING");
+  const foo2 = ["--resource", "foo=2", "--", "sleep", "30"];
+  const first = await submitJob(server, foo2, { cwd: cwd.path });
+  await waitUntil(async () => (await taskObjects(server, first))[0].state === "running", {
+    what: "the first foo=2 task to run",
+  });
+  const second = await submitJob(server, foo2, { cwd: cwd.path });
+  const low = await submitJob(server, ["--priority", "-1", "--cpus", "1", "--", "true"], {
+    cwd: cwd.path,
+  });
+  await waitForJob(server, low, 15_000);
+  assert.equal((await taskObjects(server, low))[0].state, "finished");
+  assert.equal((await taskObjects(server, second))[0].state, "waiting");
+  await hqOkAt(server, ["job", "cancel", "all"]);
 });

@@ -4,7 +4,16 @@
  * its real cause, stop/info/address/wait, usage errors, and 64 workers on one server.
  */
 import assert from "node:assert/strict";
-import { hqOk, HqProcess, type HqResult, tempDir, TestServer, waitUntil } from "./harness.ts";
+import {
+  hqOk,
+  HqProcess,
+  type HqResult,
+  submitJob,
+  taskObjects,
+  tempDir,
+  TestServer,
+  waitUntil,
+} from "./harness.ts";
 import { type MachineShape, writeMadeUpMachine } from "../worker/_made_up_machine.ts";
 
 // --- Made-up machines for `HQ_HWDETECT_ROOT` ---
@@ -406,6 +415,51 @@ Deno.test("a worker with --time-limit 2s ends as TIME LIMIT REACHED and exits 0"
   assert.equal(json.configuration.time_limit, 2);
   await server.waitForWorkerState(id, "TIME LIMIT REACHED", { timeoutMs: 10_000 });
   assert.equal((await exitOf(worker)).code, 0, worker.stderr());
+});
+
+Deno.test("a 1-CPU worker running a 2-task array shows 'assigned tasks: 1; running tasks: 1': its prefilled task is not assigned", async () => {
+  await using cwd = await tempDir();
+  await using server = await TestServer.start();
+  await using _worker = server.startWorker(["--cpus", "1"]);
+  await server.waitForWorkerState(1, "RUNNING");
+  await submitJob(server, ["--array", "1-2", "--", "sleep", "30"], { cwd: cwd.path });
+  const runtimeInfo = async () =>
+    infoTable(await server.hqOk(["worker", "info", "1"])).get("Runtime Info");
+  await waitUntil(async () => (await runtimeInfo())?.includes("running tasks: 1"), {
+    what: "the first task to run",
+  });
+  assert.equal(await runtimeInfo(), "assigned tasks: 1; running tasks: 1");
+  const [json] = JSON.parse(await server.hqOk(["worker", "info", "1", "--output-mode", "json"]));
+  assert.deepEqual(json.runtime_info, {
+    SingleNodeTasks: { assigned_tasks: 1, is_reserved: false, running_tasks: 1 },
+  });
+  await server.hqOk(["job", "cancel", "1"]);
+});
+
+Deno.test("tasks whose --time-request no longer fits go back to the server: the worker idles and its --idle-timeout ends it", async () => {
+  await using cwd = await tempDir();
+  await using server = await TestServer.start();
+  await using worker = server.startWorker([
+    "--cpus",
+    "2",
+    "--time-limit",
+    "20s",
+    "--idle-timeout",
+    "1s500ms",
+  ]);
+  const id = await registeredId(worker);
+  const startedMs = Date.now();
+  await submitJob(server, ["--array", "1-20", "--time-request", "18s500ms", "--", "sleep", "1"], {
+    cwd: cwd.path,
+  });
+  await server.waitForWorkerState(id, "IDLE TIMEOUT", { timeoutMs: 15_000 });
+  assert.equal((await exitOf(worker)).code, 0, worker.stderr());
+  const tookMs = Date.now() - startedMs;
+  assert.ok(tookMs < 8_000, `the worker ended after ${tookMs} ms`);
+  const tasks = await taskObjects(server, 1);
+  const finished = tasks.filter((task) => task.state === "finished").length;
+  assert.ok(finished >= 2 && finished < 20, `${finished} tasks finished`);
+  assert.equal(tasks.filter((task) => task.state === "waiting").length, 20 - finished);
 });
 
 Deno.test("SIGKILL, SIGINT, SIGTERM and SIGTSTP make a worker CONNECTION LOST; all but SIGKILL exit 0", async () => {

@@ -321,6 +321,23 @@ export class ResourceAllocator {
     return { entries };
   }
 
+  /** How much of a resource is free now (1/10000 units; whole free labels plus partial shares). */
+  freeAmount(name: string): number {
+    const pool = this.#pools.get(name);
+    if (pool === undefined) return 0;
+    if (pool.kind === "sum") return pool.free;
+    let free = pool.freeCount * UNIT;
+    for (const share of pool.partial.values()) free += share;
+    return free;
+  }
+
+  /** A resource's total (1/10000 units), 0 when the worker has none. */
+  totalAmount(name: string): number {
+    const pool = this.#pools.get(name);
+    if (pool === undefined) return 0;
+    return pool.total;
+  }
+
   release(allocation: ResourceAllocation): void {
     for (let i = allocation.entries.length - 1; i >= 0; i--) {
       this.#releaseEntry(allocation.entries[i]);

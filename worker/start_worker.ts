@@ -89,6 +89,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<number> 
       serverUid: registered.serverUid ?? "",
       workerId: registered.workerId,
     });
+    const { timeLimitMs } = registered.configuration;
+    const endMs = timeLimitMs === null ? null : Date.now() + timeLimitMs;
     runner = new TaskRunner({
       streams,
       workDir,
@@ -98,6 +100,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<number> 
       notify,
       hqPath: await hqExecutable(workDir),
       zeroWorker: options.zeroWorker ?? false,
+      endMs,
     });
     const ending = await new Promise<Ending>((resolve) => {
       const heartbeat = () => link.send({ type: "heartbeat" });
@@ -121,9 +124,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<number> 
         }
       };
       cleanups.push(() => stopTransient?.());
-      const { timeLimitMs, retractCheckIntervalMs } = registered.configuration;
-      if (timeLimitMs !== null) {
-        const endMs = Date.now() + timeLimitMs;
+      const { retractCheckIntervalMs } = registered.configuration;
+      if (timeLimitMs !== null && endMs !== null) {
         const retractTimer = setInterval(
           () => runner.retractLate(endMs - Date.now()),
           timerPeriodMs(retractCheckIntervalMs),

@@ -1,8 +1,8 @@
 /**
  * Runs the tasks the server assigns to this worker (jobs spec §4, §5). The server may hand out
- * more tasks than there are free resources: they wait in a local queue (higher priority first,
- * then in arrival order) and start as soon as their resources free up, with the labels chosen
- * here (resources spec §4); a task that has to wait holds back lower priorities, not equal ones. Each task is prepared (env, placeholders,
+ * more tasks than there are free resources: they wait in a local queue whose policy (which task
+ * starts next, which goes back to the server) is `core/local_queue.ts`, and start as soon as
+ * their resources free up, with the labels chosen here (resources spec §4). Each task is prepared (env, placeholders,
  * directories, task dir, pinning), reported running, spawned in its own process group with its
  * outputs on files, held to its time limit, and reported when it ends. Canceled tasks are
  * stopped (or dropped from the queue) and not reported.
@@ -28,6 +28,7 @@ import {
   type TaskProcess,
 } from "./task_process.ts";
 import { noteTaskEnded } from "./memory_trim.ts";
+import { LocalQueue, type QueuedTask } from "./core/local_queue.ts";
 
 const log = logger("worker::task_runner");
 // Linux's errno values, which HyperQueue's hints are chosen by.
@@ -49,15 +50,11 @@ interface RunningTask {
   notifySecret?: string;
 }
 
-interface QueuedTask {
+interface QueuedItem {
   task: AssignedTaskMessage;
   entry: RunningTask;
-  /** Null when the server did not send the task's template (the task then fails). */
-  template: TaskTemplate | null;
-  /** The request (variant) the server chose for it, and that variant's time request. */
+  /** The request (variant) the server chose for it. */
   request: ResourceRequestEntry[];
-  timeRequestMs: number;
-  priority: number;
 }
 
 export interface TaskRunnerOptions {
@@ -79,6 +76,11 @@ export interface TaskRunnerOptions {
   zeroWorker?: boolean;
   /** Where streamed tasks' output goes (spec §10.1); without it such tasks fail. */
   streams?: OutputStreams | null;
+  /**
+   * When the worker's time limit ends it (`Date.now()` time), or null: a queued task whose time
+   * request no longer fits is handed back instead of started. @default {null}
+   */
+  endMs?: number | null;
 }
 
 export class TaskRunner {
@@ -87,8 +89,8 @@ export class TaskRunner {
   /** `--stdin` files by job id, then submit index. */
   readonly #stdinFiles = new Map<number, string[]>();
   readonly #running = new Map<string, RunningTask>();
-  /** Assigned tasks waiting for resources: by priority (higher first), then arrival. */
-  #queue: QueuedTask[] = [];
+  /** Assigned tasks waiting for resources. */
+  readonly #queue: LocalQueue<QueuedItem>;
   readonly #allocator: ResourceAllocator;
   /** Directories this worker already created (a deleted one fails the spawn, which is reported). */
   readonly #existingDirs = new Set<string>();
@@ -98,6 +100,7 @@ export class TaskRunner {
   constructor(private readonly options: TaskRunnerOptions) {
     this.#baseEnv = options.env ?? Deno.env.toObject();
     this.#allocator = new ResourceAllocator(options.resources);
+    this.#queue = new LocalQueue(this.#allocator);
   }
 
   get runningCount(): number {
@@ -141,11 +144,10 @@ export class TaskRunner {
       this.#running.set(`${task.jobId}:${task.taskId}`, entry);
       const template = this.#template(task) ?? null;
       const variant = template ? requestVariants(template)[task.variant ?? 0] : undefined;
-      this.#enqueue({
-        task,
-        entry,
-        template,
-        request: variant?.resources ?? [],
+      const request = variant?.resources ?? [];
+      this.#queue.add({
+        item: { task, entry, request },
+        request,
         timeRequestMs: variant?.timeRequestMs ?? 0,
         priority: template?.priority ?? 0,
       });
@@ -153,49 +155,26 @@ export class TaskRunner {
     this.#startQueued();
   }
 
-  #enqueue(queued: QueuedTask): void {
-    const queue = this.#queue;
-    // Usually in order already; otherwise after the last task of the same or higher priority.
-    let at = queue.length;
-    while (at > 0 && queue[at - 1].priority < queued.priority) at--;
-    if (at === queue.length) queue.push(queued);
-    else queue.splice(at, 0, queued);
-  }
-
   /**
-   * Starts every queued task whose resources are free now, in queue order. A task that has to
-   * wait holds back the lower priorities behind it; a request that did not fit is not tried
-   * again in the same pass.
+   * Starts the queued tasks the queue's policy picks, and gives back to the server those whose
+   * time request no longer fits the worker's remaining time.
    */
   #startQueued(): void {
-    const queue = this.#queue;
-    const failed = new Set<ResourceRequestEntry[]>();
-    let blockedBelow = -Infinity;
-    let kept = 0;
-    for (let read = 0; read < queue.length; read++) {
-      const queued = queue[read];
-      if (queued.entry.canceled) {
-        this.#forget(queued.task, queued.entry);
-        continue;
+    const endMs = this.options.endMs ?? null;
+    const handedBack: TaskRefMessage[] = [];
+    this.#queue.next(endMs === null ? null : endMs - Date.now(), (decision) => {
+      if (decision.type === "start") {
+        this.#launch(decision.item, decision.allocation);
+        return;
       }
-      let allocation: ResourceAllocation | null = null;
-      if (queued.priority >= blockedBelow && !failed.has(queued.request)) {
-        allocation = this.#allocator.tryAllocate(queued.request);
-        if (allocation === null) {
-          failed.add(queued.request);
-          blockedBelow = queued.priority;
-        }
-      }
-      if (allocation === null) {
-        queue[kept++] = queued;
-        continue;
-      }
-      this.#launch(queued, allocation);
-    }
-    queue.length = kept;
+      const { task, entry } = decision.item;
+      this.#forget(task, entry);
+      handedBack.push(entry.ref);
+    });
+    if (handedBack.length > 0) this.options.send({ type: "tasks-retracted", tasks: handedBack });
   }
 
-  #launch({ task, entry, request }: QueuedTask, allocation: ResourceAllocation): void {
+  #launch({ task, entry, request }: QueuedItem, allocation: ResourceAllocation): void {
     if (this.options.zeroWorker) {
       // The whole protocol (queue, allocation, reports) without a process: start and end are
       // sent together and the resources are free again before the next queued task is tried.
@@ -222,7 +201,7 @@ export class TaskRunner {
   /** Gives back to the server those of these tasks still queued here (not started). */
   retract(refs: TaskRefMessage[]): void {
     const wanted = new Set(refs.map((ref) => `${ref.jobId}:${ref.taskId}:${ref.instanceId}`));
-    this.#giveBack(({ entry: { ref } }) =>
+    this.#giveBack(({ item: { entry: { ref } } }) =>
       wanted.has(`${ref.jobId}:${ref.taskId}:${ref.instanceId}`)
     );
   }
@@ -235,14 +214,12 @@ export class TaskRunner {
     this.#giveBack((queued) => queued.timeRequestMs > remainingMs);
   }
 
-  #giveBack(wanted: (queued: QueuedTask) => boolean): void {
+  #giveBack(wanted: (queued: QueuedTask<QueuedItem>) => boolean): void {
     const retracted: TaskRefMessage[] = [];
-    this.#queue = this.#queue.filter((queued) => {
-      if (queued.entry.canceled || !wanted(queued)) return true;
-      this.#forget(queued.task, queued.entry);
-      retracted.push(queued.entry.ref);
-      return false;
-    });
+    for (const { item: { task, entry } } of this.#queue.remove(wanted)) {
+      this.#forget(task, entry);
+      retracted.push(entry.ref);
+    }
     if (retracted.length > 0) this.options.send({ type: "tasks-retracted", tasks: retracted });
   }
 
@@ -260,18 +237,24 @@ export class TaskRunner {
 
   /** Stops canceled or aborted tasks (SIGINT, 1 s, SIGKILL); nothing is reported for them. */
   cancel(refs: TaskRefMessage[]): void {
+    let queued = false;
     for (const ref of refs) {
       const entry = this.#running.get(`${ref.jobId}:${ref.taskId}`);
       if (!entry || entry.ref.instanceId !== ref.instanceId) continue;
       entry.canceled = true;
-      entry.process?.stop().catch(() => {});
+      if (entry.process) entry.process.stop().catch(() => {});
+      else queued = true;
+    }
+    if (!queued) return;
+    for (const { item: { task, entry } } of this.#queue.remove(({ item }) => item.entry.canceled)) {
+      this.#forget(task, entry);
     }
   }
 
   /** Takes no new tasks and stops every running one (worker stop, server lost with `stop`). */
   async stopAll(): Promise<void> {
     this.#accepting = false;
-    this.#queue = [];
+    this.#queue.clear();
     const stopping = [...this.#running.values()].map((entry) => {
       entry.canceled = true;
       return entry.process?.stop().catch(() => {});
@@ -282,8 +265,7 @@ export class TaskRunner {
   /** Takes no new tasks and waits for the running ones (`--on-server-lost finish-running`). */
   async finishRunning(): Promise<void> {
     this.#accepting = false;
-    for (const { task, entry } of this.#queue) this.#forget(task, entry);
-    this.#queue = [];
+    for (const { item: { task, entry } } of this.#queue.clear()) this.#forget(task, entry);
     await Promise.allSettled([...this.#running.values()].map((entry) => entry.process?.exited));
   }
 

@@ -58,6 +58,11 @@ interface Placement {
   nodes?: WorkerId[];
   /** The worker was asked to give it back (it was still queued there). */
   retracting?: boolean;
+  /**
+   * Placed beyond the worker's free resources (prefill, resources spec §5.1) and not started yet:
+   * counted in `prefilled`, not `used`, and not among its assigned tasks.
+   */
+  prefilled?: boolean;
   /** Which of its submit's request variants it holds. */
   variant: number;
 }
@@ -102,8 +107,16 @@ export interface WorkerRecord {
   nextCheckMs: number;
   /** Resource totals (1/10000 units; indexed pools count 10000 per label) by resource id. */
   totals: number[];
-  /** Amounts held by the tasks placed on the worker (running or queued there), by resource id. */
+  /**
+   * Amounts held by the tasks placed on the worker to run now (running, or assigned while they
+   * fitted its free resources), by resource id. Prefilled tasks are apart, as in HyperQueue: a
+   * task that fits what is free is placed whatever prefilled tasks wait there.
+   */
   used: number[];
+  /** Amounts held by the prefilled tasks (queued beyond the free resources), by resource id. */
+  prefilled: number[];
+  /** How many placements are prefilled (`worker info` counts only the others as assigned). */
+  prefilledTasks: number;
   /** When the worker's time limit ends it, or null. */
   endMs: number | null;
   /** Reserved whole by a multi-node task: nothing else is placed on it. */
@@ -317,6 +330,8 @@ export class SchedulerCore {
       nextCheckMs: this.#nowMs + checkIntervalMs(configuration),
       totals: this.#totalsOf(configuration),
       used: [],
+      prefilled: [],
+      prefilledTasks: 0,
       endMs: configuration.timeLimitMs === null ? null : this.#nowMs + configuration.timeLimitMs,
       exclusive: false,
       prefill: 0,
@@ -420,6 +435,8 @@ export class SchedulerCore {
     }
     worker.placements.clear();
     worker.used.fill(0);
+    worker.prefilled.fill(0);
+    worker.prefilledTasks = 0;
     worker.runningTasks = 0;
     worker.exclusive = false;
     return commands;
@@ -593,6 +610,13 @@ export class SchedulerCore {
       });
     }
     const worker = this.#workers.get(workerId)!;
+    if (found.prefilled) {
+      // Started: it now holds resources like any running task.
+      const needs = submit.variants[found.variant].needs;
+      this.#addUse(worker, needs, -1, true);
+      found.prefilled = false;
+      this.#addUse(worker, needs, 1);
+    }
     worker.runningTasks++;
     worker.lastTaskStarted = { jobId: ref.jobId, taskId: ref.taskId, timeMs: this.#nowMs };
   }
@@ -852,7 +876,12 @@ export class SchedulerCore {
     const placement = worker.placements.get(key);
     if (!placement) return;
     worker.placements.delete(key);
-    this.#addUse(worker, placement.submit.variants[placement.variant].needs, -1);
+    this.#addUse(
+      worker,
+      placement.submit.variants[placement.variant].needs,
+      -1,
+      placement.prefilled === true,
+    );
     if (placement.nodes) {
       worker.exclusive = false;
       this.#refreshRoom(worker);
@@ -1048,7 +1077,7 @@ export class SchedulerCore {
               this.#queue.touch();
               continue;
             }
-            add(worker.id, this.#assign(worker, submit, index));
+            add(worker.id, this.#assign(worker, submit, index, prefill));
           }
           if (!hasRoom(worker)) open--;
           if (submit === null || open === 0) break;
@@ -1107,7 +1136,7 @@ export class SchedulerCore {
     const commands: CoreCommand[] = [];
     const reserved: Array<[WorkerRecord, readonly ResourceNeed[]]> = [];
     for (const donor of this.#runningRecords()) {
-      let excess = (donor.used[0] ?? 0) - (donor.totals[0] ?? 0);
+      let excess = donor.prefilled[0] ?? 0;
       if (excess <= 0 || donor.placements.size <= donor.runningTasks) continue;
       const tasks: TaskRef[] = [];
       const placements = [...donor.placements.values()];
@@ -1115,7 +1144,7 @@ export class SchedulerCore {
         const placement = placements[i];
         const { submit, index } = placement;
         const table = submit.table;
-        if (placement.retracting || placement.nodes) continue;
+        if (placement.retracting || placement.nodes || !placement.prefilled) continue;
         if (table.state(index) !== Slot.Assigned) continue;
         const instanceId = table.instanceId(index);
         if (table.retractedInstance(index) === instanceId) continue;
@@ -1186,17 +1215,25 @@ export class SchedulerCore {
     return commands;
   }
 
-  #addUse(worker: WorkerRecord, needs: readonly ResourceNeed[], sign: 1 | -1): void {
+  #addUse(
+    worker: WorkerRecord,
+    needs: readonly ResourceNeed[],
+    sign: 1 | -1,
+    prefilled = false,
+  ): void {
+    const amounts = prefilled ? worker.prefilled : worker.used;
     for (const need of needs) {
       const amount = need.all ? worker.totals[need.resourceId] : need.amount;
-      worker.used[need.resourceId] = (worker.used[need.resourceId] ?? 0) + sign * amount;
+      amounts[need.resourceId] = (amounts[need.resourceId] ?? 0) + sign * amount;
     }
+    if (prefilled) worker.prefilledTasks += sign;
     this.#refreshRoom(worker);
   }
 
   /**
    * Whether one more task of the submit fits the worker with its resources counted `factor`
-   * times (resources spec §4.1: capable = every resource present and large enough, and the
+   * times (1: its free resources, prefilled tasks not counted, but all it holds within its
+   * prefill factor) (resources spec §4.1: capable = every resource present and large enough, and the
    * worker lives long enough for the time request). The worker picks concrete labels itself.
    */
   #fit(worker: WorkerRecord, submit: SubmitRecord, factor: number): Fit {
@@ -1233,7 +1270,10 @@ export class SchedulerCore {
       const total = worker.totals[need.resourceId] ?? 0;
       const amount = need.all ? total : need.amount;
       if (total === 0 || amount > total) return Fit.Never;
-      if ((worker.used[need.resourceId] ?? 0) + amount > total * factor) fit = Fit.Busy;
+      const used = worker.used[need.resourceId] ?? 0;
+      const held = used + (worker.prefilled[need.resourceId] ?? 0);
+      if (factor === 1 && used + amount > total) fit = Fit.Busy;
+      if (held + amount > total * Math.max(factor, worker.prefill)) fit = Fit.Busy;
     }
     return fit;
   }
@@ -1280,15 +1320,22 @@ export class SchedulerCore {
     return task;
   }
 
-  #assign(worker: WorkerRecord, submit: SubmitRecord, index: number): AssignedTask {
+  #assign(
+    worker: WorkerRecord,
+    submit: SubmitRecord,
+    index: number,
+    prefill = false,
+  ): AssignedTask {
     const table = submit.table;
     this.#setSlot(submit, index, Slot.Assigned);
     table.setWorkerId(index, worker.id);
     const taskId = submit.ids.idAt(index);
     // The variant the last `#fit` of this submit on this worker chose.
     const variant = this.#fittingVariant;
-    worker.placements.set(`${submit.job.id}:${taskId}`, { submit, index, variant });
-    this.#addUse(worker, submit.variants[variant].needs, 1);
+    const placement: Placement = { submit, index, variant };
+    if (prefill) placement.prefilled = true;
+    worker.placements.set(`${submit.job.id}:${taskId}`, placement);
+    this.#addUse(worker, submit.variants[variant].needs, 1, prefill);
     worker.idleSinceMs = null;
     const task = assignedTask(submit, index);
     if (submit.variants.length > 1) task.variant = variant;
@@ -1311,10 +1358,16 @@ function assignedTask(submit: SubmitRecord, index: number): AssignedTask {
   };
 }
 
-/** Whether the worker's CPUs are taken less than `factor` times (no CPUs: never room). */
+/**
+ * Whether the worker's CPUs are taken less than `factor` times (no CPUs: never room); at 1x,
+ * prefilled tasks do not count, but everything it holds stays within its prefill factor.
+ */
 function hasCpuRoom(worker: WorkerRecord, factor: number): boolean {
   const cpus = worker.totals[0] ?? 0;
-  return cpus > 0 && (worker.used[0] ?? 0) < cpus * factor;
+  const used = worker.used[0] ?? 0;
+  const held = used + (worker.prefilled[0] ?? 0);
+  if (factor === 1 && used >= cpus) return false;
+  return cpus > 0 && held < cpus * Math.max(factor, worker.prefill);
 }
 
 /** Spec §5.2: `clamp(min(heartbeat, idle_timeout / 16), 0.5 s, 5 min)`. */

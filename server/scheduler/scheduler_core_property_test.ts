@@ -214,6 +214,8 @@ interface ModelTask {
   crashes: number;
   /** Order of arrival on its current worker (the worker's queue order within a priority). */
   arrival: number;
+  /** Placed beyond its worker's free resources and not started (resources spec §5.1). */
+  prefilled?: boolean;
 }
 
 interface ModelWorker {
@@ -337,11 +339,14 @@ class Simulation {
       switch (command.type) {
         case "assign-tasks": {
           const worker = this.workers.get(command.workerId);
-          const used = worker ? this.#usedOn(worker) : new Map<string, number>();
+          const used = worker ? this.#usedOn(worker, true) : new Map<string, number>();
+          const record = this.core.workers.get(command.workerId);
           for (const assigned of command.tasks) {
             const task = this.#onAssigned(command.workerId, assigned);
             // In the order given, a task that takes the worker beyond 1x came from the prefill
-            // pass (the first pass never goes beyond 1x, and lists its tasks first).
+            // pass (the first pass never goes beyond 1x, and lists its tasks first); prefilled
+            // tasks do not count against 1x. The prefill pass may also place within 1x (what
+            // strict priority kept out of the first pass): the core says which it prefilled.
             let beyond = false;
             for (const need of task.submit.needs) {
               const total = worker!.totals.get(need.name)!;
@@ -349,7 +354,14 @@ class Simulation {
               used.set(need.name, after);
               if (after > total) beyond = true;
             }
-            if (beyond) this.#prefilled.push([worker!, task.submit]);
+            const prefilled =
+              record?.placements.get(`${assigned.jobId}:${assigned.taskId}`)?.prefilled === true;
+            this.check(
+              !beyond || prefilled,
+              () => `task ${keyOf(task)} placed beyond 1x of worker ${command.workerId} unprefilled`,
+            );
+            task.prefilled = prefilled;
+            if (prefilled) this.#prefilled.push([worker!, task.submit]);
           }
           break;
         }
@@ -449,10 +461,11 @@ class Simulation {
     return task;
   }
 
-  /** Amounts held by the worker's assigned and running tasks, by resource. */
-  #usedOn(worker: ModelWorker): Map<string, number> {
+  /** Amounts held by the worker's assigned and running tasks (or not prefilled), by resource. */
+  #usedOn(worker: ModelWorker, nowOnly = false): Map<string, number> {
     const used = new Map<string, number>();
     for (const task of worker.held.values()) {
+      if (nowOnly && task.prefilled) continue;
       for (const need of task.submit.needs) {
         used.set(need.name, (used.get(need.name) ?? 0) + amountOn(worker, need)!);
       }
@@ -712,8 +725,10 @@ class Simulation {
       for (const worker of this.workers.values()) {
         if (worker === prefilledOn || !worker.live || worker.stopReason !== null) continue;
         let used = usedOf.get(worker);
-        if (!used) usedOf.set(worker, used = this.#usedOn(worker));
+        if (!used) usedOf.set(worker, used = this.#usedOn(worker, true));
         if (!this.#fits(worker, submit, used, 1)) continue;
+        // The first pass also keeps all a worker holds within its prefill factor.
+        if (!this.#fits(worker, submit, this.#usedOn(worker), prefillOf(worker))) continue;
         if (
           KNOWN_BUGS.cpulessSkipped && !submit.needs.some((need) => need.name === "cpus") &&
           (used.get("cpus") ?? 0) >= worker.totals.get("cpus")!
@@ -992,6 +1007,7 @@ class Simulation {
       }
       this.send({ type: "task-started", workerId: worker.id, task: refOf(task) }, () => {
         this.#setState(task, "running");
+        task.prefilled = false;
       });
       started++;
     }

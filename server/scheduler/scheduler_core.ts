@@ -22,7 +22,7 @@ import {
   type VariantNeeds,
 } from "./job_record.ts";
 import { Slot } from "./task_table.ts";
-import { TaskQueue } from "./task_queue.ts";
+import { type QueueGroup, TaskQueue } from "./task_queue.ts";
 import { TaskGraph } from "./task_graph.ts";
 import { AMOUNT_FRACTIONS } from "../../common/resources/amount.ts";
 import { CPU_RESOURCE_NAME, resourceItemSize } from "../../common/resources/resource_descriptor.ts";
@@ -1052,7 +1052,9 @@ export class SchedulerCore {
       let open = workers.length;
       let pending: WorkerRecord[] = [];
       let level = NaN;
-      for (const group of this.#queue.groups()) {
+      const ordered = this.#queue.groups();
+      for (let at = 0; at < ordered.length; at++) {
+        const group = ordered[at];
         if (open === 0) break;
         if (group.priority !== level) {
           for (const worker of pending) {
@@ -1063,6 +1065,15 @@ export class SchedulerCore {
           pending = [];
           level = group.priority;
           if (open === 0) break;
+          const levelGroups = prefill ? [] : jointCandidates(ordered, at);
+          if (levelGroups.length >= 2) {
+            for (const worker of workers) {
+              if (blocked.has(worker) || !hasRoom(worker)) continue;
+              this.#placeJointly(worker, levelGroups, add);
+              if (!hasRoom(worker)) open--;
+            }
+            if (open === 0) break;
+          }
         }
         if (group.nodes > 0) continue;
         // Every submit of a group asks the same: one fit check serves all of them.
@@ -1103,6 +1114,116 @@ export class SchedulerCore {
         }
       }
     }
+  }
+
+  /**
+   * Resources spec §5.3 (and §5.4 `--min-utilization`): at one priority level, the tasks of
+   * different requests placed on a worker are chosen jointly to maximise the summed value, not
+   * greedily by value per task (a 12-CPU worker takes four 3-CPU tasks of weight 2 before one
+   * `all` task of weight 1), and only sets that keep the worker's minimal utilization count.
+   * When the greedy order already is the best set, nothing is placed here: the caller's greedy
+   * loop does it, so common rounds are unchanged. Levels with one request, and requests with
+   * variants, stay greedy.
+   */
+  #placeJointly(
+    worker: WorkerRecord,
+    candidates: readonly QueueGroup[],
+    add: (workerId: WorkerId, task: AssignedTask) => void,
+  ): void {
+    const groups: QueueGroup[] = [];
+    for (const group of candidates) {
+      const submit = group.front();
+      if (submit === null) continue;
+      if (this.#fitVariant(worker, submit.variants[0], 1) !== Fit.Now) continue;
+      groups.push(group);
+    }
+    if (groups.length < 2) return;
+    // Room per resource: free at 1x, and within the prefill factor for all the worker holds.
+    const room = worker.totals.map((total, id) =>
+      Math.min(
+        (total ?? 0) - (worker.used[id] ?? 0),
+        (total ?? 0) * worker.prefill - (worker.used[id] ?? 0) - (worker.prefilled[id] ?? 0),
+      )
+    );
+    const amountsOf = groups.map((group) =>
+      group.first!.variants[0].needs.map((need) => ({
+        id: need.resourceId,
+        amount: need.all ? worker.totals[need.resourceId] ?? 0 : need.amount,
+      }))
+    );
+    const limits = groups.map((group, g) => {
+      let limit = JOINT_MAX_COUNT;
+      for (const { id, amount } of amountsOf[g]) {
+        if (amount > 0) limit = Math.min(limit, Math.floor((room[id] ?? 0) / amount));
+      }
+      return group.countWaiting(limit);
+    });
+    // Room for every waiting task of the level: greedy takes them all, which no set beats.
+    const wanted: number[] = [];
+    amountsOf.forEach((amounts, g) => {
+      for (const { id, amount } of amounts) wanted[id] = (wanted[id] ?? 0) + limits[g] * amount;
+    });
+    if (wanted.every((amount, id) => amount === undefined || amount <= (room[id] ?? 0))) return;
+    const cpus = worker.totals[0] ?? 0;
+    const minCpus = worker.configuration.minUtilization * cpus - (worker.used[0] ?? 0);
+    // Depth first, larger counts of earlier groups first: the first complete set is the greedy
+    // one, and only a strictly better set replaces it.
+    const counts = groups.map(() => 0);
+    let best: number[] | null = null;
+    let bestValue = -1;
+    let greedy: number[] | null = null;
+    let budget = JOINT_SEARCH_NODES;
+    // Value per CPU unit of the best remaining request: what the free CPUs could add at most.
+    const densityFrom: number[] = [];
+    densityFrom[groups.length] = 0;
+    for (let g = groups.length - 1; g >= 0; g--) {
+      const cpuAmount = amountsOf[g].find((entry) => entry.id === 0)?.amount ?? 0;
+      const density = cpuAmount > 0 ? groups[g].value / cpuAmount : Infinity;
+      densityFrom[g] = Math.max(densityFrom[g + 1], density);
+    }
+    const search = (g: number, value: number, cpusTaken: number): void => {
+      if (budget-- <= 0) return;
+      if (best !== null && value + (room[0] ?? 0) * densityFrom[g] <= bestValue + 1e-12) return;
+      if (g === groups.length) {
+        greedy ??= counts.slice();
+        const qualifies = worker.configuration.minUtilization <= 0 || cpusTaken >= minCpus;
+        if (qualifies && value > bestValue + 1e-12) {
+          best = counts.slice();
+          bestValue = value;
+        }
+        return;
+      }
+      const amounts = amountsOf[g];
+      let most = limits[g];
+      for (const { id, amount } of amounts) {
+        if (amount > 0) most = Math.min(most, Math.floor((room[id] ?? 0) / amount));
+      }
+      const cpuAmount = amounts.find((entry) => entry.id === 0)?.amount ?? 0;
+      for (let count = most; count >= 0; count--) {
+        for (const { id, amount } of amounts) room[id] -= count * amount;
+        counts[g] = count;
+        search(g + 1, value + count * groups[g].value, cpusTaken + count * cpuAmount);
+        for (const { id, amount } of amounts) room[id] += count * amount;
+      }
+      counts[g] = 0;
+    };
+    search(0, 0, 0);
+    const chosen: number[] | null = best;
+    if (chosen === null || sameCounts(chosen, greedy)) return;
+    groups.forEach((group, g) => {
+      let submit = group.front();
+      for (let placed = 0; placed < chosen[g] && submit !== null;) {
+        const index = submit.takeNext();
+        if (index < 0) {
+          submit = group.front();
+          this.#queue.touch();
+          continue;
+        }
+        this.#fittingVariant = 0;
+        add(worker.id, this.#assign(worker, submit, index));
+        placed++;
+      }
+    });
   }
 
   *#runningRecords(): Iterable<WorkerRecord> {
@@ -1345,6 +1466,36 @@ export class SchedulerCore {
   #runningWorker(workerId: WorkerId): WorkerRecord | undefined {
     return this.#running.has(workerId) ? this.#workers.get(workerId) : undefined;
   }
+}
+
+/** How many requests of one priority `#placeJointly` weighs together (more: greedy). */
+const JOINT_MAX_GROUPS = 8;
+/** How many partial sets it looks at before it keeps the best found so far. */
+const JOINT_SEARCH_NODES = 4_000;
+/** The most tasks of one request it considers for one worker (tasks that take nothing). */
+const JOINT_MAX_COUNT = 1_024;
+
+/**
+ * The groups of the priority level starting at `ordered[from]` that `#placeJointly` weighs:
+ * single-node, one request variant, tasks waiting; none when there are more than
+ * JOINT_MAX_GROUPS of them.
+ */
+function jointCandidates(ordered: readonly QueueGroup[], from: number): QueueGroup[] {
+  const priority = ordered[from].priority;
+  const groups: QueueGroup[] = [];
+  for (let at = from; at < ordered.length && ordered[at].priority === priority; at++) {
+    const group = ordered[at];
+    if (group.nodes > 0) continue;
+    const submit = group.front();
+    if (submit === null || submit.variants.length !== 1) continue;
+    groups.push(group);
+    if (groups.length > JOINT_MAX_GROUPS) return [];
+  }
+  return groups;
+}
+
+function sameCounts(a: readonly number[], b: readonly number[] | null): boolean {
+  return b !== null && a.every((count, i) => count === b[i]);
 }
 
 /** What a worker is told of a task placed on it. */

@@ -470,3 +470,40 @@ Deno.test("SchedulerCore puts larger tasks first at equal priority (resources sp
   assert.deepEqual(env2.schedule().get(1)!.map((t) => t.jobId), [first, 1]);
   assert.equal(urgent, 4);
 });
+
+/** Job ids of the tasks placed on the worker to run now (prefilled ones left out). */
+function placedNow(env: CoreTestEnv, workerId: number): number[] {
+  const placements = [...env.core.workers.get(workerId)!.placements.values()];
+  return placements.filter((placement) => !placement.prefilled).map((p) => p.submit.job.id);
+}
+
+Deno.test("SchedulerCore chooses the tasks of one priority jointly (resources spec §5.3): four 3-CPU tasks of weight 2 before one `all` task", () => {
+  const env = new CoreTestEnv();
+  env.addWorker(1, 12);
+  const all = env.submit([[0, 0, 1]], requesting({ name: "cpus", amount: 0, policy: "all" }));
+  const small = env.submit([[0, 3, 1]], {
+    template: { resources: [{ ...CPU, amount: 30_000 }], weight: 2 },
+  });
+  env.schedule();
+  assert.deepEqual(placedNow(env, 1), [small, small, small, small]);
+  assert.equal(env.counts(all).waiting, 1);
+});
+
+Deno.test("SchedulerCore fills a --min-utilization 1 worker with the set that uses it whole: two 6-CPU tasks, not one 8-CPU task", () => {
+  const env = new CoreTestEnv();
+  env.addWorker(1, 12, { minUtilization: 1 });
+  const eight = env.submit([[0, 0, 1]], requesting({ ...CPU, amount: 80_000 }));
+  const six = env.submit([[0, 1, 1]], requesting({ ...CPU, amount: 60_000 }));
+  env.schedule();
+  assert.deepEqual(placedNow(env, 1), [six, six]);
+  assert.equal(env.counts(eight).waiting, 1);
+});
+
+Deno.test("SchedulerCore keeps the greedy order when it already is the best set", () => {
+  const env = new CoreTestEnv();
+  env.addWorker(1, 4);
+  env.submit([[0, 7, 1]]);
+  const big = env.submit([[0, 0, 1]], requesting({ ...CPU, amount: 40_000 }));
+  env.schedule();
+  assert.deepEqual(placedNow(env, 1), [big]);
+});

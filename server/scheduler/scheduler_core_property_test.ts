@@ -358,7 +358,8 @@ class Simulation {
               record?.placements.get(`${assigned.jobId}:${assigned.taskId}`)?.prefilled === true;
             this.check(
               !beyond || prefilled,
-              () => `task ${keyOf(task)} placed beyond 1x of worker ${command.workerId} unprefilled`,
+              () =>
+                `task ${keyOf(task)} placed beyond 1x of worker ${command.workerId} unprefilled`,
             );
             task.prefilled = prefilled;
             if (prefilled) this.#prefilled.push([worker!, task.submit]);

@@ -47,6 +47,17 @@ export class QueueGroup {
     return this.#submits[this.#head] ?? null;
   }
 
+  /** How many tasks its submits have waiting, counted no further than `limit`. */
+  countWaiting(limit: number): number {
+    let count = 0;
+    for (let i = this.#head; i < this.#submits.length && count < limit; i++) {
+      const submit = this.#submits[i];
+      count += submit.requeued.length +
+        (submit.untouchedWaiting ? submit.ids.count - submit.cursor : 0);
+    }
+    return Math.min(count, limit);
+  }
+
   insert(submit: SubmitRecord): void {
     const submits = this.#submits;
     let low = this.#head;

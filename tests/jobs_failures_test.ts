@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import {
   hqAt,
+  hqCommand,
   hqOkAt,
   processesWith,
   submitJob,
@@ -403,6 +404,49 @@ Deno.test({
       for (const pid of processesWith(["sleep", "1000"], marker)) Deno.kill(pid, "SIGKILL");
     }
   },
+});
+
+// A batch system or a terminal often kills the whole process group: the watcher must not be in it.
+Deno.test("the tasks of a worker killed with SIGKILL together with its process group end with it", async () => {
+  await using cwd = await tempDir();
+  await using server = await TestServer.start();
+  // In a session (and so a process group) of its own, which the test can kill whole.
+  const worker = new Deno.Command("setsid", {
+    args: hqCommand(["worker", "start", "--server-dir", server.dir, "--cpus", "2"]),
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const marker = newMarker();
+  try {
+    await server.waitForWorkerState(1, "RUNNING");
+    const id = await submitJob(server, ["--array", "1-2", "--env", marker, "sleep", "1000"], {
+      cwd: cwd.path,
+    });
+    await waitUntil(
+      async () => (await taskObjects(server, id)).every((task) => task.state === "running"),
+      { what: "the server to see both tasks running" },
+    );
+    await waitUntil(() => processesWith(["sleep", "1000"], marker).length === 2, {
+      what: "two tasks to run",
+    });
+    // The watcher hears of new tasks in batches (every 20 ms).
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    Deno.kill(-worker.pid, "SIGKILL");
+    await worker.status;
+    await waitUntil(() => processesWith(["sleep", "1000"], marker).length === 0, {
+      timeoutMs: 5_000,
+      what: "the tasks to end with their worker",
+    });
+  } finally {
+    try {
+      Deno.kill(-worker.pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    await worker.status;
+    for (const pid of processesWith(["sleep", "1000"], marker)) Deno.kill(pid, "SIGKILL");
+  }
 });
 
 // --- Bad input ---

@@ -4,8 +4,9 @@
  * set one, so a small `awk` process watches instead: the worker writes `+<pgid>` when a task
  * group starts and `-<pgid>` once its leader is reaped, on a pipe only the worker holds. When the
  * pipe closes (the worker is gone, however it ended) awk sends SIGTERM to the groups still
- * listed, then SIGKILL a second later. It ignores the terminal's and batch system's signals, so
- * it outlives a worker killed with its whole process group. One process per worker, a few
+ * listed, then SIGKILL a second later. It runs in a session of its own (`setsid`, where the
+ * system has it) and ignores the terminal's and batch system's signals, so it outlives a worker
+ * killed with its whole process group, even by SIGKILL, which it could not ignore. One process per worker, a few
  * hundred KB; lines are batched and written every FLUSH_MS (a write per task cost ~10% of the
  * task rate), so a task started within that time before a SIGKILL may outlive its worker.
  */
@@ -38,12 +39,15 @@ export class OrphanGuard {
   /** Starts the watcher; null (with a warning) where `sh`/`awk` cannot be started. */
   static start(): OrphanGuard | null {
     try {
-      const child = new Deno.Command("sh", {
-        args: ["-c", 'trap "" HUP INT TERM QUIT; exec awk "$1"', "sh", AWK_PROGRAM],
-        stdin: "piped",
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
+      const shell = ["sh", "-c", 'trap "" HUP INT TERM QUIT; exec awk "$1"', "sh", AWK_PROGRAM];
+      let child: Deno.ChildProcess;
+      try {
+        child = spawnWatcher(["setsid", ...shell]);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+        // No `setsid`: still in the worker's group, out of reach of a group SIGKILL only.
+        child = spawnWatcher(shell);
+      }
       child.unref();
       child.status.catch(() => {});
       return new OrphanGuard(child.stdin.getWriter());
@@ -85,4 +89,13 @@ export class OrphanGuard {
       );
     });
   }
+}
+
+function spawnWatcher([program, ...args]: string[]): Deno.ChildProcess {
+  return new Deno.Command(program, {
+    args,
+    stdin: "piped",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
 }

@@ -560,6 +560,10 @@ export class SchedulerCore {
           byWorker.set(workerId, refs);
           const worker = this.#workers.get(workerId);
           if (worker && slot === Slot.Running) worker.runningTasks--;
+          // Only prefilled there, never started: users never see it on that worker.
+          if (worker?.placements.get(`${job.id}:${submit.ids.idAt(index)}`)?.prefilled) {
+            table.setWorkerId(index, null);
+          }
           this.#release(worker, job.id, submit.ids.idAt(index));
           // A started task ends at the cancel: its makespan stops growing there.
           if (table.startedMs(index) !== null) table.setFinishedMs(index, this.#nowMs);

@@ -507,3 +507,14 @@ Deno.test("SchedulerCore keeps the greedy order when it already is the best set"
   env.schedule();
   assert.deepEqual(placedNow(env, 1), [big]);
 });
+
+Deno.test("SchedulerCore shows no worker for a canceled task that was only prefilled there", () => {
+  const env = new CoreTestEnv();
+  env.addWorker(1, 1);
+  const job = env.submit([[0, 1, 1]]);
+  const [running] = env.schedule().get(1)!;
+  env.start(1, running);
+  env.handle({ type: "job-canceled", jobId: job, reason: null });
+  const detail = expandJobDetail(env.core.jobs.get(job)!.detail({}));
+  assert.deepEqual(detail.tasks.map((task) => task.workerId), [1, null]);
+});

@@ -50,9 +50,11 @@ export interface RestoredAllocation {
 type JobRestoredEvent = Extract<CoreEvent, { type: "job-restored" }>;
 
 /** A job as the records so far left it: what `job-restored` carries, tasks in columns. */
-type JobState = Omit<JobRestoredEvent, "type" | "tasks" | "canceledSubmits"> & {
+type JobState = Omit<JobRestoredEvent, "type" | "tasks" | "canceledSubmits" | "firstInstance"> & {
   tasks: TouchedTasks;
   canceledSubmits: number;
+  /** Runs that had crashed (ended without `server-stop`) when the job was created. */
+  crashedRunsBefore: number;
 };
 
 /** Task states in `TouchedTasks`: `RESTORED_TASK_STATES`' indexes, and running. */
@@ -77,6 +79,12 @@ class TouchedTasks {
   states = new Uint8Array(0);
   /** The instance of the last start, or -1 if it never started. */
   lastInstance = new Int32Array(0);
+  /**
+   * Runs that had crashed before its last start, times 2, plus 1 when it waited again (a lost
+   * worker, a stopped server) before the next crash: then that crashed run may have started it
+   * once more, unjournaled.
+   */
+  sinceCrash = new Uint32Array(0);
   crashes = new Uint32Array(0);
   /** 0 for none. */
   workerIds = new Uint32Array(0);
@@ -127,14 +135,27 @@ class TouchedTasks {
     this.taskIds = grown(this.taskIds);
     this.states = grown(this.states);
     this.lastInstance = grown(this.lastInstance);
+    this.sinceCrash = grown(this.sinceCrash);
     this.crashes = grown(this.crashes);
     this.workerIds = grown(this.workerIds);
     this.startedMs = grown(this.startedMs);
     this.finishedMs = grown(this.finishedMs);
   }
 
-  /** Columns as `job-restored` carries them; running tasks wait again. Consumes this. */
-  columns(): RestoredTaskColumns {
+  /** A running task waits again (its worker was lost, or the server stopped). */
+  waitAgain(at: number, crashedRuns: number): void {
+    this.states[at] = WAITING;
+    if (this.sinceCrash[at] >>> 1 === crashedRuns) this.sinceCrash[at] |= 1;
+  }
+
+  /**
+   * Columns as `job-restored` carries them; running tasks wait again. A waiting task runs as its
+   * next instance, past any a crashed run may have started unjournaled (starts are flushed with
+   * the flush period): one more for each crash since its last journaled start, but none for the
+   * first when it was running then (that instance is the one to pass); never below
+   * `firstInstance`. `crashedRuns` counts the crashed runs of the whole journal. Consumes this.
+   */
+  columns(firstInstance: number, crashedRuns: number): RestoredTaskColumns {
     const count = this.count;
     const instanceIds = new Uint32Array(this.lastInstance.buffer, 0, count);
     for (let at = 0; at < count; at++) {
@@ -142,8 +163,12 @@ class TouchedTasks {
       if (state === RUNNING) state = this.states[at] = WAITING;
       const last = this.lastInstance[at];
       if (state === WAITING) {
-        // A task that started and waits again runs as the next instance.
-        instanceIds[at] = last + 1;
+        let next = last + 1;
+        if (last >= 0) {
+          const crashes = crashedRuns - (this.sinceCrash[at] >>> 1);
+          if (crashes > 0) next = last + crashes + (this.sinceCrash[at] & 1);
+        }
+        instanceIds[at] = Math.max(next, firstInstance);
         this.workerIds[at] = 0;
         this.startedMs[at] = NaN;
         this.finishedMs[at] = NaN;
@@ -174,6 +199,10 @@ export class JournalRestorer {
   #maxJobId = 0;
   #maxWorkerId = 0;
   #events = 0;
+  /** Runs that ended without `server-stop`: each may have started tasks it never journaled. */
+  #crashedRuns = 0;
+  /** A `server-start` was replayed and no `server-stop` after it (yet). */
+  #runOpen = false;
   #maxQueueId = 0;
   readonly #queues = new Map<number, RestoredQueue>();
   /** Which queue each allocation (manager job id) belongs to. */
@@ -202,10 +231,13 @@ export class JournalRestorer {
         this.#maxJobId = Math.max(this.#maxJobId, event.lastJobId ?? 0);
         this.#maxWorkerId = Math.max(this.#maxWorkerId, event.lastWorkerId ?? 0);
         // The previous run ended (crashed or stopped): its tasks wait again, no crash counted.
+        if (this.#runOpen) this.#crashedRuns++;
         this.#stopAllRunning();
+        this.#runOpen = true;
         break;
       case "server-stop":
         this.#stopAllRunning();
+        this.#runOpen = false;
         break;
       case "worker-connected": {
         this.#maxWorkerId = Math.max(this.#maxWorkerId, event.workerId);
@@ -260,7 +292,7 @@ export class JournalRestorer {
             if (tasks.workerIds[at] !== event.workerId) continue;
             this.#unlink(job, at);
             if (CRASH_REASONS.has(event.reason)) tasks.crashes[at]++;
-            tasks.states[at] = WAITING;
+            tasks.waitAgain(at, this.#crashedRuns);
           }
         }
         break;
@@ -317,6 +349,7 @@ export class JournalRestorer {
         const at = tasks.at(event.taskId);
         tasks.states[at] = RUNNING;
         tasks.lastInstance[at] = event.instanceId;
+        tasks.sinceCrash[at] = 2 * this.#crashedRuns;
         tasks.workerIds[at] = event.workerIds[0];
         tasks.startedMs[at] = timeMs;
         tasks.finishedMs[at] = NaN;
@@ -350,19 +383,30 @@ export class JournalRestorer {
   }
 
   finish(): RestoredState {
+    // A run that did not end with server-stop crashed (or is still running: a journal file is
+    // restored by the next run only).
+    if (this.#runOpen) this.#crashedRuns++;
+    this.#runOpen = false;
     this.#stopAllRunning();
-    const jobs = [...this.#jobs.values()].sort((a, b) => a.jobId - b.jobId).map((job) => ({
-      type: "job-restored" as const,
-      jobId: job.jobId,
-      name: job.name,
-      maxFails: job.maxFails,
-      isOpen: job.isOpen,
-      cancelReason: job.cancelReason,
-      submittedMs: job.submittedMs,
-      submits: job.submits,
-      canceledSubmits: job.canceledSubmits,
-      tasks: job.tasks.columns(),
-    }));
+    const crashedRuns = this.#crashedRuns;
+    const jobs = [...this.#jobs.values()].sort((a, b) => a.jobId - b.jobId).map((job) => {
+      // Each crash since the job was created may have started each of its waiting tasks once
+      // more, unjournaled (starts are flushed with the flush period): they run past that.
+      const firstInstance = crashedRuns - job.crashedRunsBefore;
+      return {
+        type: "job-restored" as const,
+        jobId: job.jobId,
+        name: job.name,
+        maxFails: job.maxFails,
+        isOpen: job.isOpen,
+        cancelReason: job.cancelReason,
+        submittedMs: job.submittedMs,
+        submits: job.submits,
+        canceledSubmits: job.canceledSubmits,
+        tasks: job.tasks.columns(firstInstance, crashedRuns),
+        ...(firstInstance > 0 ? { firstInstance } : {}),
+      };
+    });
     return {
       serverUid: this.#serverUid,
       nextJobId: this.#maxJobId + 1,
@@ -387,6 +431,7 @@ export class JournalRestorer {
       submittedMs: timeMs,
       submits: [],
       tasks: new TouchedTasks(),
+      crashedRunsBefore: this.#crashedRuns,
       canceledSubmits: 0,
     };
   }
@@ -408,7 +453,7 @@ export class JournalRestorer {
 
   #stopAllRunning(): void {
     for (const job of this.#runningJobs) {
-      for (const at of job.tasks.running) job.tasks.states[at] = WAITING;
+      for (const at of job.tasks.running) job.tasks.waitAgain(at, this.#crashedRuns);
       job.tasks.running.clear();
     }
     this.#runningJobs = new Set();

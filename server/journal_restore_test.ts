@@ -86,8 +86,8 @@ Deno.test("JournalRestorer: ended tasks keep their state, running ones wait as t
   );
   assert.deepEqual(
     [tasks.get(3)!.state, tasks.get(3)!.instanceId, tasks.get(3)!.crashes],
-    ["waiting", 1, 0],
-    "a stopped worker is no crash",
+    ["waiting", 2, 0],
+    "a stopped worker is no crash; waiting when the server died, it may have run as 1 unjournaled",
   );
   assert.equal(tasks.has(5), false, "never touched: plainly waiting");
 });
@@ -155,7 +155,73 @@ Deno.test("SchedulerCore recreates a restored job: counts, states, and only wait
   assert.equal(ids.length, 89);
   assert.ok(!ids.some((id) => id < 10 || id === 12), "finished tasks do not run again");
   assert.equal(assigned.find((task) => task.taskId === 10)!.instanceId, 1, "the next instance");
-  assert.equal(assigned.find((task) => task.taskId === 11)!.instanceId, 0);
+  // The journal ends without server-stop: the run crashed, and may have started task 11
+  // (instance 0) without journaling it.
+  assert.equal(assigned.find((task) => task.taskId === 11)!.instanceId, 1, "past a crash");
+});
+
+// Issue 15, item 9: after a crash a task could run again with an instance id it had had, when
+// its start had not been flushed to the journal yet.
+Deno.test("JournalRestorer: after each crash the waiting tasks of a job run past any unjournaled start", () => {
+  const restore = (events: JournalEvent[]) => {
+    const state = replay(events);
+    const core = new SchedulerCore();
+    for (const job of state.jobs) core.handle(job, 50_000);
+    core.handle(
+      { type: "worker-joined", workerId: 9, configuration: testWorkerConfiguration(100) },
+      50_001,
+    );
+    const assigned = core.handle({ type: "schedule" }, 50_002).flatMap((command) =>
+      command.type === "assign-tasks" ? command.tasks : []
+    );
+    const instances = new Map(
+      assigned.map((task) => [`${task.jobId}:${task.taskId}`, task.instanceId]),
+    );
+    const views = (jobId: number) => core.jobs.get(jobId)!.submits[0].table;
+    return { state, instances, views };
+  };
+  const start = (serverUid = "u"): JournalEvent => ({ type: "server-start", serverUid });
+  const stop: JournalEvent = { type: "server-stop" };
+  // Stopped cleanly: everything was journaled, nothing is bumped.
+  let { state, instances } = restore([
+    start(),
+    created(1, [[0, 3, 1]]),
+    started(1, 0, 0, 1),
+    { type: "task-finished", jobId: 1, taskId: 0 },
+    started(1, 1, 0, 1),
+    stop,
+  ]);
+  assert.equal(state.jobs[0].firstInstance, undefined);
+  assert.deepEqual([...instances], [["1:1", 1], ["1:2", 0], ["1:3", 0]]);
+  // Two crashes since job 1 was created (one before job 2 was), then a clean run.
+  const events: JournalEvent[] = [
+    start(),
+    created(1, [[0, 3, 1]]),
+    started(1, 0, 0, 1),
+    { type: "task-finished", jobId: 1, taskId: 0 },
+    started(1, 1, 0, 1),
+    start(), // The first run crashed.
+    created(2, [[0, 1, 1]]),
+    started(1, 1, 1, 2),
+    start(), // The second crashed too.
+    started(2, 0, 0, 3),
+    stop,
+  ];
+  let views;
+  ({ state, instances, views } = restore(events));
+  assert.deepEqual(state.jobs.map((job) => job.firstInstance), [2, 1]);
+  assert.deepEqual([...instances].sort(), [
+    ["1:1", 2], // Journaled as instance 1: the next one, 2, is past both crashes too.
+    ["1:2", 2], // Never journaled as started: each crashed run may have started it once.
+    ["1:3", 2],
+    ["2:0", 1], // Journaled as started in the clean run: its next instance.
+    ["2:1", 1], // Created after the first crash: only the second counts.
+  ]);
+  // A task that had ended keeps its instance id.
+  assert.equal(views(1).instanceId(0), 0);
+  // And when the run after them crashes too, once more.
+  ({ state } = restore(events.slice(0, -1)));
+  assert.deepEqual(state.jobs.map((job) => job.firstInstance), [3, 2]);
 });
 
 Deno.test("JournalRestorer skips the tasks of jobs a first pass found completed, and still counts their ids", () => {

@@ -70,6 +70,12 @@ export type CoreEvent =
      * @default {0}
      */
     canceledSubmits?: number;
+    /**
+     * The instance id of its tasks that the journal never showed started (and the least of those
+     * it did that wait again): the runs that crashed since the job was created may have started
+     * them unjournaled. @default {0}
+     */
+    firstInstance?: number;
   };
 
 /**

@@ -676,6 +676,10 @@ export class SchedulerCore {
     job.cancelReason = event.cancelReason;
     this.#jobs.set(job.id, job);
     for (const description of event.submits) this.#addSubmit(job, description);
+    const firstInstance = event.firstInstance ?? 0;
+    if (firstInstance > 0) {
+      for (const submit of job.submits) submit.table.setFirstInstance(firstInstance, this.#nowMs);
+    }
     const tasks = event.tasks;
     const order = this.#locateRestored(job, event);
     const { positions, submitOf, indexOf } = order;
@@ -694,9 +698,13 @@ export class SchedulerCore {
         for (let gap = submit.cursor; gap < index; gap++) submit.requeued.push(gap);
         submit.cursor = index + 1;
       }
-      if (tasks.instanceIds[at] !== 0) table.setInstanceId(index, tasks.instanceIds[at]);
-      for (let crash = 0; crash < tasks.crashes[at]; crash++) table.addCrash(index);
       const slot = RESTORED_SLOTS[tasks.states[at]];
+      // Ended tasks without their own instance id read 0, waiting ones the first instance.
+      const instanceId = tasks.instanceIds[at];
+      if (instanceId !== (slot === Slot.Waiting ? firstInstance : 0) || tasks.crashes[at] > 0) {
+        table.setInstanceId(index, instanceId);
+      }
+      for (let crash = 0; crash < tasks.crashes[at]; crash++) table.addCrash(index);
       if (slot === Slot.Waiting) {
         if (!submit.description.deps) submit.requeued.push(index);
         continue;

@@ -52,6 +52,12 @@ export class TaskTable {
 
   /** State of never-touched tasks (waiting, or canceled/aborted in bulk). */
   #untouchedState: Slot = Slot.Waiting;
+  /**
+   * The instance id of tasks without their own (0, or more after a crash: `setFirstInstance`),
+   * except for those that had ended by `#firstInstanceSinceMs`, which keep 0.
+   */
+  #firstInstance = 0;
+  #firstInstanceSinceMs = 0;
 
   /** @param count tasks in the table (chunks are never longer than needed). */
   constructor(private readonly count: number = Number.MAX_SAFE_INTEGER) {}
@@ -107,7 +113,23 @@ export class TaskTable {
   }
 
   instanceId(index: number): number {
-    return this.#rare?.get(index)?.instanceId ?? 0;
+    const own = this.#rare?.get(index)?.instanceId;
+    if (own !== undefined) return own;
+    if (this.#firstInstance === 0) return 0;
+    const state = this.state(index);
+    if (state >= Slot.Finished && (this.finishedMs(index) ?? 0) < this.#firstInstanceSinceMs) {
+      return 0; // Ended before the restore that set the first instance.
+    }
+    return this.#firstInstance;
+  }
+
+  /**
+   * From a restore at `sinceMs` on, tasks without an instance id of their own have `instanceId`
+   * (a crashed run may have started them with lower ones, unjournaled); those ended by then keep 0.
+   */
+  setFirstInstance(instanceId: number, sinceMs: number): void {
+    this.#firstInstance = instanceId;
+    this.#firstInstanceSinceMs = sinceMs;
   }
 
   setInstanceId(index: number, instanceId: number): void {
@@ -158,7 +180,13 @@ export class TaskTable {
     const rare = this.#rare ??= new Map();
     let info = rare.get(index);
     if (!info) {
-      info = { instanceId: 0, crashes: 0, error: null, nodeIds: null, retractedInstance: -1 };
+      info = {
+        instanceId: this.instanceId(index),
+        crashes: 0,
+        error: null,
+        nodeIds: null,
+        retractedInstance: -1,
+      };
       rare.set(index, info);
     }
     return info;

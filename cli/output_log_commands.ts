@@ -94,13 +94,13 @@ export function parseOutputLogSubcommand(words: string[]): OutputLogSubcommand {
 
 export const outputLogCommand: Command<CliContext> = defineCommand({
   name: "output-log",
-  about:
-    "Read the output streams of a directory (`--stream`): summary, jobs, cat <JOB> <stdout|stderr> [--task <IDS>] [--allow-unfinished], show [--job <JOB>] [--channel <CHANNEL>], export <JOB> [--task <IDS>]",
+  about: "Read the task output streamed into a directory (`hq submit --stream`)",
   args: {
     serverUid: option({ help: "Read only the streams of this server uid" }),
     path: positional({ help: "Directory of the stream files", required: true, valueName: "DIR" }),
     subcommand: positionalList({
-      help: "summary | jobs | cat | show | export, and its arguments",
+      help:
+        "summary | jobs | cat <JOB> <stdout|stderr> [--task <IDS>] [--allow-unfinished] | show [--job <JOB>] [--channel <CHANNEL>] | export <JOB> [--task <IDS>]",
       valueName: "SUBCOMMAND",
       required: true,
       trailing: true,

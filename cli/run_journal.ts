@@ -10,7 +10,7 @@ import {
   exportJournalEvent,
   exportJournalLine,
 } from "../common/journal/export_events.ts";
-import { decodeJournalRecord } from "../common/journal/journal_events.ts";
+import { decodeJournalRecord, isPublicJournalEvent } from "../common/journal/journal_events.ts";
 import {
   JournalCorruptedError,
   JournalReader,
@@ -61,7 +61,9 @@ export async function runJournalReplay(
   await withClient(context, async (client) => {
     client.onJournalRecords = (records) => {
       let text = "";
-      for (const [timeMs, event] of records) text += `${exportJournalLine({ timeMs, event })}\n`;
+      for (const [timeMs, event] of records) {
+        if (isPublicJournalEvent(event)) text += `${exportJournalLine({ timeMs, event })}\n`;
+      }
       writeStdout(text);
     };
     try {
@@ -117,6 +119,8 @@ function* readExportedEvents(path: string, bytes: Uint8Array): Generator<Exporte
     if (payload === undefined) break;
     const record = decodeJournalRecord(payload);
     if (record === null) throw corrupted(path, offset, "the record cannot be decoded");
+    // Ours, for the server's restore only: HyperQueue has no such event.
+    if (!isPublicJournalEvent(record.event)) continue;
     let exported: ExportedJournalEvent;
     try {
       exported = exportJournalEvent(record);

@@ -6,6 +6,7 @@ import { ConnectionClosedError, ConnectionError, HqError } from "../common/error
 import type { IdRange } from "../common/id_ranges.ts";
 import { parseIdSelector } from "../common/id_selector.ts";
 import type { JobDetailView, JobSummaryView, TaskView } from "../common/job_types.ts";
+import { isPublicJournalEvent } from "../common/journal/journal_events.ts";
 import type { IdSelector } from "../common/protocol.ts";
 import { expandJobDetail } from "../common/task_columns.ts";
 import type {
@@ -378,7 +379,12 @@ export class Hq implements AsyncDisposable {
     let ended = false;
     let failure: unknown = null;
     stream.onJournalRecords = (records) => {
-      batches.push(records.map(([timeMs, event]) => ({ timeMs, event })));
+      const batch: HqEvent[] = [];
+      for (const [timeMs, event] of records) {
+        // A server streams no internal event; one that did is skipped.
+        if (isPublicJournalEvent(event)) batch.push({ timeMs, event });
+      }
+      batches.push(batch);
       wake?.();
     };
     stream.request({ type: "journal-replay", live }).then(

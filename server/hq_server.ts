@@ -33,7 +33,7 @@ import { ServerJournal } from "./server_journal.ts";
 import { AutoallocService } from "./autoalloc/autoalloc_service.ts";
 import { synthesizeHistory } from "./synthesized_history.ts";
 import { takoDump } from "./tako_dump.ts";
-import type { JournalEvent } from "../common/journal/journal_events.ts";
+import { isPublicJournalEvent, type JournalEvent } from "../common/journal/journal_events.ts";
 
 const log = logger("server::hq_server");
 
@@ -405,9 +405,12 @@ export class HqServer {
     const transient = this.#workers.transientEvents;
     const isTransient = ([, event]: [number, JournalEvent]) =>
       event.type === "worker-overview" && transient.has(event);
+    // What is for the restore only (not exported) is not streamed either.
+    const isSkipped = (record: [number, JournalEvent]) =>
+      !isPublicJournalEvent(record[1]) || (!overviews && isTransient(record));
     const send = (records: Array<[number, JournalEvent]>) => {
-      if (!overviews && records.some(isTransient)) {
-        records = records.filter((record) => !isTransient(record));
+      if (records.some(isSkipped)) {
+        records = records.filter((record) => !isSkipped(record));
         if (records.length === 0) return;
       }
       connection.send({ type: "journal-records", records });
@@ -486,6 +489,12 @@ export class HqServer {
         return null; // Live only; never in the file.
       case "tasks-canceled":
       case "tasks-aborted": {
+        const tasks = event.tasks.filter(([jobId]) => liveJob(jobId));
+        if (tasks.length === 0) return null;
+        return tasks.length === event.tasks.length ? event : { ...event, tasks };
+      }
+      case "tasks-taken-back": {
+        // A restore needs them to never hand those instance ids out again.
         const tasks = event.tasks.filter(([jobId]) => liveJob(jobId));
         if (tasks.length === 0) return null;
         return tasks.length === event.tasks.length ? event : { ...event, tasks };

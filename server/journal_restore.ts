@@ -369,6 +369,27 @@ export class JournalRestorer {
         if (event.type === "task-failed") tasks.errors.set(at, event.error);
         break;
       }
+      case "tasks-taken-back":
+        // Assigned to a lost worker as these instances, never reported started: they may have
+        // started all the same, so each task's next instance is past them, as if it had started
+        // and its worker was lost (also for the crash count: this run may assign it once more).
+        for (const [jobId, taskId, instanceId] of event.tasks) {
+          const job = this.#jobs.get(jobId);
+          if (!job) continue;
+          const tasks = job.tasks;
+          const at = tasks.at(taskId);
+          const state = tasks.states[at];
+          if (state !== WAITING && state !== RUNNING) continue;
+          // Running only when a prune dropped the loss of the worker of its last start.
+          if (state === RUNNING) {
+            this.#unlink(job, at);
+            tasks.waitAgain(at, this.#crashedRuns);
+          }
+          if (instanceId <= tasks.lastInstance[at]) continue;
+          tasks.lastInstance[at] = instanceId;
+          tasks.sinceCrash[at] = 2 * this.#crashedRuns | 1;
+        }
+        break;
       case "tasks-canceled":
       case "tasks-aborted":
         for (const [jobId, taskId] of event.tasks) {

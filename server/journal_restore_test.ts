@@ -266,3 +266,121 @@ Deno.test("a job-cancel alone cancels every active task on restore, not tasks at
     aborted: 0,
   });
 });
+
+// Issue 15: an assignment to a worker lost before the task reported its start uses up the
+// instance id (the task may have started there); the server journals it as `tasks-taken-back`.
+Deno.test("SchedulerCore journals the instance ids a lost worker takes back from tasks it had not started", () => {
+  const state = replay([{ type: "server-start", serverUid: "u" }, created(1, [[0, 3, 1]]), {
+    type: "server-stop",
+  }]);
+  const core = new SchedulerCore();
+  core.recordHistory = true;
+  core.handle(state.jobs[0], 1_000);
+  core.handle(
+    { type: "worker-joined", workerId: 1, configuration: testWorkerConfiguration(4) },
+    1_001,
+  );
+  const assigned = core.handle({ type: "schedule" }, 1_002).flatMap((command) =>
+    command.type === "assign-tasks" ? command.tasks : []
+  );
+  assert.equal(assigned.length, 4);
+  core.handle(
+    { type: "task-started", workerId: 1, task: { jobId: 1, taskId: 0, instanceId: 0 } },
+    1_003,
+  );
+  core.takeHistory();
+  core.handle({ type: "worker-connection-closed", workerId: 1 }, 1_004);
+  const history = core.takeHistory();
+  assert.deepEqual(history.map((event) => event.type), ["worker-lost", "tasks-taken-back"]);
+  const takenBack = history[1] as Extract<JournalEvent, { type: "tasks-taken-back" }>;
+  assert.deepEqual(
+    takenBack.tasks.sort((a, b) => a[1] - b[1]),
+    [[1, 1, 0], [1, 2, 0], [1, 3, 0]],
+    "the running task is journaled by its start; the others by this",
+  );
+  // Lost again before any started: the next instance is taken back.
+  core.handle(
+    { type: "worker-joined", workerId: 2, configuration: testWorkerConfiguration(4) },
+    1_005,
+  );
+  core.handle({ type: "schedule" }, 1_006);
+  core.takeHistory();
+  core.handle({ type: "worker-connection-closed", workerId: 2 }, 1_007);
+  const again = core.takeHistory()[1] as Extract<JournalEvent, { type: "tasks-taken-back" }>;
+  assert.deepEqual(again.tasks.sort((a, b) => a[1] - b[1]), [
+    [1, 0, 1],
+    [1, 1, 1],
+    [1, 2, 1],
+    [1, 3, 1],
+  ]);
+  // Without a journal nothing is recorded.
+  const quiet = new SchedulerCore();
+  quiet.handle(state.jobs[0], 1_000);
+  quiet.handle(
+    { type: "worker-joined", workerId: 1, configuration: testWorkerConfiguration(4) },
+    1_001,
+  );
+  quiet.handle({ type: "schedule" }, 1_002);
+  quiet.handle({ type: "worker-connection-closed", workerId: 1 }, 1_003);
+  assert.deepEqual(quiet.takeHistory(), []);
+});
+
+Deno.test("JournalRestorer: instance ids taken back from a lost worker are never handed out again", () => {
+  const instances = (events: JournalEvent[]) => {
+    const state = replay(events);
+    const core = new SchedulerCore();
+    for (const job of state.jobs) core.handle(job, 50_000);
+    core.handle(
+      { type: "worker-joined", workerId: 9, configuration: testWorkerConfiguration(100) },
+      50_001,
+    );
+    const assigned = core.handle({ type: "schedule" }, 50_002).flatMap((command) =>
+      command.type === "assign-tasks" ? command.tasks : []
+    );
+    return Object.fromEntries(
+      assigned.map((task) => [`${task.jobId}:${task.taskId}`, task.instanceId]),
+    );
+  };
+  const start: JournalEvent = { type: "server-start", serverUid: "u" };
+  const stop: JournalEvent = { type: "server-stop" };
+  const lost = (workerId: number): JournalEvent => ({
+    type: "worker-lost",
+    workerId,
+    reason: "connection-lost",
+  });
+  const takenBack = (...tasks: Array<[number, number, number]>): JournalEvent => ({
+    type: "tasks-taken-back",
+    tasks,
+  });
+  const events: JournalEvent[] = [
+    start,
+    created(1, [[0, 4, 1]]),
+    started(1, 0, 0, 1),
+    lost(1),
+    takenBack([1, 1, 0], [1, 2, 0]),
+    // Task 1 again on worker 2, lost again before it started; task 2 started there.
+    started(1, 2, 1, 2),
+    lost(2),
+    takenBack([1, 1, 1]),
+    // A taken-back id below the last journaled start never lowers it (not expected, but safe).
+    takenBack([1, 2, 0]),
+    // Unknown jobs and tasks that ended are left alone.
+    takenBack([7, 0, 5]),
+    { type: "task-finished", jobId: 1, taskId: 3 },
+    takenBack([1, 3, 4]),
+  ];
+  assert.deepEqual(instances([...events, stop]), {
+    "1:0": 1, // Journaled start 0, lost.
+    "1:1": 2, // Taken back as 0, then as 1: never started as far as the journal knows.
+    "1:2": 2, // Taken back as 0, then started as 1 and lost.
+    "1:4": 0, // Untouched.
+  });
+  // The run crashed after that: each may have been assigned once more and started unjournaled.
+  assert.deepEqual(instances(events), { "1:0": 2, "1:1": 3, "1:2": 3, "1:4": 1 });
+  // A prune dropped the loss of the worker of the last start (the task looks running): taken back
+  // all the same, and it waits.
+  assert.deepEqual(
+    instances([start, created(1, [[0, 0, 1]]), started(1, 0, 0, 1), takenBack([1, 0, 1]), stop]),
+    { "1:0": 2 },
+  );
+});

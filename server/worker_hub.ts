@@ -336,9 +336,18 @@ export class WorkerHub {
 
   /** Hands what the core recorded to the journal (job idle only to live listeners). */
   #recordHistory(nowMs: number): void {
+    let lost = false;
     for (const event of this.core.takeHistory()) {
       if (event.type === "job-idle") this.#journal.recordLive(event, nowMs);
       else this.#journal.record(event, nowMs);
+      if (event.type === "worker-lost") lost = true;
+    }
+    // A lost worker's record (and the instance ids it takes back) is synced at once, not with the
+    // flush period (losses are rare): until it is on disk, a crash would let a restore hand out
+    // again the instance ids its tasks had, or take next.
+    // A failed journal (disk full) is retried by its own timer.
+    if (lost && this.#journal.hasFile && this.#journal.failure === null) {
+      this.#journal.flush().catch(() => {}); // Logged by flush.
     }
   }
 

@@ -376,3 +376,44 @@ Deno.test("a job whose tasks all ended before a crash, but whose completion was 
   assert.equal(await listed(), "1 FINISHED\n");
   assert.equal(await listed(), "", "its completion was recorded at the first restart");
 });
+
+// Issue 15: instance ids used up by assignments to lost workers are journaled as our own
+// `tasks-taken-back`, which HyperQueue has not: export leaves it out, prune keeps it for live jobs.
+Deno.test("tasks-taken-back is not exported nor replayed, and prune keeps it for live jobs", async () => {
+  const { journalRecords } = await import("./faults/_fault_harness.ts");
+  await using dir = await tempDir();
+  const journal = `${dir.path}/journal.bin`;
+  const serverDir = `${dir.path}/server`;
+  const writer = await JournalWriter.open(journal);
+  const events: JournalEvent[] = [
+    { type: "server-start", serverUid: "taken" },
+    {
+      type: "job-created",
+      jobId: 1,
+      name: "live",
+      maxFails: null,
+      attached: false,
+      submit: { template: testTaskTemplate(dir.path), ids: [[0, 1, 1]], entries: null },
+    },
+    { type: "tasks-taken-back", tasks: [[1, 0, 3], [2, 0, 0]] },
+    { type: "server-stop" },
+  ];
+  events.forEach((event, i) => writer.append(encodeJournalRecord(1_700_000_000_000 + i, event)));
+  await writer.close();
+  const exported = await hq(["journal", "export", journal]);
+  assert.equal(exported.code, 0, exported.stderr);
+  assert.deepEqual(types(exported.stdout), ["server-start", "job-created", "server-stop"]);
+  assert.match(exported.stderr, /Outputted 3 events/);
+  {
+    await using server = await TestServer.start({ serverDir, args: ["--journal", journal] });
+    const replayed = await server.hqOk(["journal", "replay"]);
+    assert.ok(!replayed.includes("taken-back"), replayed);
+    await server.hqOk(["journal", "prune"]);
+    await server.hqOk(["server", "stop"]);
+    await server.process.status();
+  }
+  const kept = (await journalRecords(journal)).filter((r) => r.event.type === "tasks-taken-back");
+  assert.deepEqual(kept.map((r) => r.event), [
+    { type: "tasks-taken-back", tasks: [[1, 0, 3]] },
+  ], "only the live job's part");
+});

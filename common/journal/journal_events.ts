@@ -15,6 +15,9 @@ export const JOURNAL_VERSION = 1;
 /** A task of a job, as `[job id, task id]` (a pair is smaller than an object in 1M-task logs). */
 export type JournalTaskRef = [jobId: number, taskId: number];
 
+/** A task of a job with one of its instance ids, as `[job id, task id, instance id]`. */
+export type JournalTaskInstance = [jobId: number, taskId: number, instanceId: number];
+
 export type JournalEvent =
   /** The server started (also after a restore); the uid it runs with. */
   | {
@@ -72,6 +75,14 @@ export type JournalEvent =
   | { type: "tasks-canceled"; tasks: JournalTaskRef[] }
   /** Tasks aborted by the system (`--max-fails` exceeded). */
   | { type: "tasks-aborted"; tasks: JournalTaskRef[] }
+  /**
+   * Ours (not exported; HyperQueue has no such event): right after a `worker-lost`, the tasks
+   * that had been assigned to the worker but not reported started, with the instance id each was
+   * assigned as. The task may have started on the worker all the same, so that id is used up: the
+   * server requeues it as the next one, and a restore must never hand it out again. Rare (worker
+   * losses only). Readers that do not know it may skip it.
+   */
+  | { type: "tasks-taken-back"; tasks: JournalTaskInstance[] }
   /** `hq alloc add` (a restored queue records nothing). */
   | { type: "autoalloc-queue-created"; queueId: number; params: QueueParams }
   | { type: "autoalloc-queue-removed"; queueId: number }
@@ -92,6 +103,16 @@ export type JournalEvent =
   | { type: "task-notify"; jobId: number; taskId: number; workerId: number; message: Uint8Array };
 
 export type JournalEventType = JournalEvent["type"];
+
+/** The events of ours that are for the server's restore only: never exported nor streamed. */
+export type InternalJournalEvent = Extract<JournalEvent, { type: "tasks-taken-back" }>;
+
+/** Whether an event is exported and streamed (all but `InternalJournalEvent`s). */
+export function isPublicJournalEvent(
+  event: JournalEvent,
+): event is Exclude<JournalEvent, InternalJournalEvent> {
+  return event.type !== "tasks-taken-back";
+}
 
 /** One journal record: when it happened and what. */
 export interface JournalRecord {

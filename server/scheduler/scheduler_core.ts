@@ -4,7 +4,11 @@
  * out; time is passed in. The resource scheduler of its own issue replaces `#schedule`.
  */
 import { requestVariants, type SubmitDescription } from "../../common/job_types.ts";
-import type { JournalEvent, JournalTaskRef } from "../../common/journal/journal_events.ts";
+import type {
+  JournalEvent,
+  JournalTaskInstance,
+  JournalTaskRef,
+} from "../../common/journal/journal_events.ts";
 import type { WorkerConfiguration, WorkerLostReason } from "../../common/protocol.ts";
 import type {
   AssignedTask,
@@ -390,6 +394,8 @@ export class SchedulerCore {
     this.#running.delete(worker.id);
     this.#changeClusterTotals(worker, -1);
     const commands: CoreCommand[] = [];
+    /** Instance ids of tasks assigned here but not reported started: they may have started. */
+    const takenBack: JournalTaskInstance[] = [];
     for (const placement of worker.placements.values()) {
       const { submit, index, nodes } = placement;
       if (nodes) {
@@ -404,7 +410,11 @@ export class SchedulerCore {
       const table = submit.table;
       const wasRunning = table.state(index) === Slot.Running;
       const crashLimit = submit.description.template.crashLimit;
-      table.setInstanceId(index, table.instanceId(index) + 1);
+      const instanceId = table.instanceId(index);
+      if (!wasRunning && this.recordHistory) {
+        takenBack.push([submit.job.id, submit.ids.idAt(index), instanceId]);
+      }
+      table.setInstanceId(index, instanceId + 1);
       table.setWorkerId(index, null);
       table.setStartedMs(index, null);
       this.#setSlot(submit, index, Slot.Waiting);
@@ -433,6 +443,9 @@ export class SchedulerCore {
         this.#enqueue(submit);
       }
     }
+    // Journaled (a restore raises these tasks past them): the loss requeued them as their next
+    // instance in memory only.
+    if (takenBack.length > 0) this.#history.push({ type: "tasks-taken-back", tasks: takenBack });
     worker.placements.clear();
     worker.used.fill(0);
     worker.prefilled.fill(0);

@@ -59,6 +59,10 @@ async function hqArray(tasks: number, dir: string): Promise<number> {
     args: [
       "run",
       "-A",
+      // HQ_BENCH_WORKER_PROF=DIR profiles the worker (bench/cpu_profile_top.ts DIR summarises it).
+      ...(Deno.env.get("HQ_BENCH_WORKER_PROF")
+        ? ["--cpu-prof", `--cpu-prof-dir=${Deno.env.get("HQ_BENCH_WORKER_PROF")}`]
+        : []),
       MAIN_TS,
       "worker",
       "start",

@@ -437,5 +437,3 @@ function wrap80(text: string): string {
   for (let i = 0; i < text.length; i += 80) lines.push(text.slice(i, i + 80));
   return lines.length === 0 ? "" : lines.join("\n");
 }
-
-/** `DD.MM.YYYY HH:MM:SS` in local time (task `Start`/`End`, §7.12). */

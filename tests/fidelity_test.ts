@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  cluster,
   hq,
   hqAt,
   hqOk,
@@ -16,27 +17,6 @@ import {
   waitForJob,
   waitUntil,
 } from "./harness.ts";
-
-/** A server and one `--cpus 2` worker that has registered; disposing stops both. */
-async function cluster(workerArgs: string[] = []) {
-  const server = await TestServer.start();
-  const worker = server.startWorker(["--cpus", "2", ...workerArgs]);
-  try {
-    await server.waitForWorkerState(1, "RUNNING");
-  } catch (error) {
-    await worker.stop("SIGKILL");
-    await server[Symbol.asyncDispose]();
-    throw error;
-  }
-  return {
-    server,
-    worker,
-    async [Symbol.asyncDispose]() {
-      await worker.stop("SIGTERM");
-      await server[Symbol.asyncDispose]();
-    },
-  };
-}
 
 // --- 1. Task spawn errors ---
 

@@ -3,24 +3,15 @@
  * the other tasks of that worker.
  */
 import assert from "node:assert/strict";
-import { hqCommand, submitJob, taskObjects, tempDir, TestServer, waitForJob } from "./harness.ts";
-
-/** A server with one registered `--cpus 2` worker. */
-async function cluster(
-  workerArgs: string[] = [],
-): Promise<AsyncDisposable & { server: TestServer }> {
-  const stack = new AsyncDisposableStack();
-  try {
-    const server = stack.use(await TestServer.start());
-    stack.use(server.startWorker(["--cpus", "2", ...workerArgs]));
-    await server.waitForWorkerState(1, "RUNNING");
-    const owned = stack.move();
-    return { server, [Symbol.asyncDispose]: () => owned.disposeAsync() };
-  } catch (error) {
-    await stack.disposeAsync();
-    throw error;
-  }
-}
+import {
+  cluster,
+  hqCommand,
+  submitJob,
+  taskObjects,
+  tempDir,
+  TestServer,
+  waitForJob,
+} from "./harness.ts";
 
 Deno.test("a FIFO (or a link) named hq-error fails its task instead of hanging the worker", async () => {
   await using cwd = await tempDir();

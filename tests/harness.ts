@@ -182,6 +182,26 @@ export class HqProcess implements AsyncDisposable {
   }
 }
 
+/**
+ * A server with one `--cpus 2` worker (id 1) that has registered. Disposing stops the worker
+ * first (SIGTERM: it stops its tasks), then the server.
+ */
+export async function cluster(
+  workerArgs: string[] = [],
+): Promise<AsyncDisposable & { server: TestServer }> {
+  const stack = new AsyncDisposableStack();
+  try {
+    const server = stack.use(await TestServer.start());
+    stack.use(server.startWorker(["--cpus", "2", ...workerArgs]));
+    await server.waitForWorkerState(1, "RUNNING");
+    const owned = stack.move();
+    return { server, [Symbol.asyncDispose]: () => owned.disposeAsync() };
+  } catch (error) {
+    await stack.disposeAsync();
+    throw error;
+  }
+}
+
 /** A server started with `hq server start` in its own temporary server directory. */
 export class TestServer implements AsyncDisposable {
   private constructor(

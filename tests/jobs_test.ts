@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  cluster,
   hqAt,
   hqOkAt,
   hqWithin,
@@ -21,26 +22,6 @@ import {
 const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 const JOB_INFO_KEYS = ["cancel_reason", "id", "is_open", "name", "task_count", "task_stats"];
 const TASK_STATS_KEYS = ["aborted", "canceled", "failed", "finished", "running", "waiting"];
-
-/**
- * A server with one `--cpus 2` worker (id 1) that has registered. Disposing stops the worker
- * first (SIGTERM: it stops its tasks), then the server.
- */
-async function cluster(
-  workerArgs: string[] = [],
-): Promise<AsyncDisposable & { server: TestServer }> {
-  const stack = new AsyncDisposableStack();
-  try {
-    const server = stack.use(await TestServer.start());
-    stack.use(server.startWorker(["--cpus", "2", ...workerArgs]));
-    await server.waitForWorkerState(1, "RUNNING");
-    const owned = stack.move();
-    return { server, [Symbol.asyncDispose]: () => owned.disposeAsync() };
-  } catch (error) {
-    await stack.disposeAsync();
-    throw error;
-  }
-}
 
 // deno-lint-ignore no-explicit-any
 async function jobDetail(server: TestServer, id: number): Promise<any> {

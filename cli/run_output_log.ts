@@ -1,5 +1,6 @@
 /** `hq output-log` (jobs spec §10.2): reads a stream directory and prints what was asked. */
 import { HqError } from "../common/errors.ts";
+import { type IdRange, IdRanges } from "../common/id_ranges.ts";
 import { type Color, colorsEnabled, paint } from "../common/output/colors.ts";
 import { writeStdout } from "../common/output/mod.ts";
 import { exportTasks, OutputLog, showLines } from "../client/output_log.ts";
@@ -72,10 +73,8 @@ async function run(
   }
 }
 
-function expand(ranges: Array<[number, number, number]>): number[] {
-  const ids: number[] = [];
-  for (const [start, end, step] of ranges) for (let id = start; id <= end; id += step) ids.push(id);
-  return ids;
+function expand(ranges: IdRange[]): number[] {
+  return [...new IdRanges(ranges)];
 }
 
 const WRITE_BYTES = 1024 * 1024;

@@ -497,7 +497,7 @@ export class TaskRunner {
       await stream.end(entry.ref);
       return null;
     } catch (error) {
-      return error instanceof Error ? error.message : String(error);
+      return describeError(error);
     }
   }
 

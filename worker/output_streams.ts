@@ -109,17 +109,17 @@ export class StreamFile {
 
   /** A task instance starts streaming. */
   start(task: TaskRefMessage): void {
-    this.#record({ kind: RECORD_START, channel: 0, ...refOf(task), timeMs: Date.now() }, null);
+    this.#record(RECORD_START, 0, task, null);
   }
 
   chunk(task: TaskRefMessage, channel: StreamChannel, data: Uint8Array): void {
     if (data.length === 0) return; // a zero-length chunk would end the instance
-    this.#record({ kind: RECORD_CHUNK, channel, ...refOf(task), timeMs: Date.now() }, data);
+    this.#record(RECORD_CHUNK, channel, task, data);
   }
 
   /** Ends the instance's output and resolves once all of it is written; throws `StreamError`. */
   end(task: TaskRefMessage): Promise<void> {
-    this.#record({ kind: RECORD_CHUNK, channel: 0, ...refOf(task), timeMs: Date.now() }, null);
+    this.#record(RECORD_CHUNK, 0, task, null);
     // Usually no write is in flight: the batch is written at once, a synchronous append of a few
     // KiB that costs less than a trip through Deno's thread pool (60-80 µs of worker CPU a task).
     // A file system slow enough to hold up the worker gets asynchronous writes from then on.
@@ -158,8 +158,15 @@ export class StreamFile {
     } catch { /* already closed after an error */ }
   }
 
-  #record(head: StreamRecordHead, data: Uint8Array | null): void {
+  #record(
+    kind: StreamRecordHead["kind"],
+    channel: StreamChannel,
+    task: TaskRefMessage,
+    data: Uint8Array | null,
+  ): void {
     if (this.#error) return;
+    const { jobId, taskId, instanceId } = task;
+    const head = { kind, channel, jobId, taskId, instanceId, timeMs: Date.now() };
     const bytes = new Uint8Array(RECORD_HEAD_BYTES + (data?.length ?? 0));
     writeRecordHead(new DataView(bytes.buffer), 0, head, data?.length ?? 0);
     if (data) bytes.set(data, RECORD_HEAD_BYTES);
@@ -212,10 +219,6 @@ export class StreamFile {
       this.file.close();
     } catch { /* ignore */ }
   }
-}
-
-function refOf(task: TaskRefMessage): { jobId: number; taskId: number; instanceId: number } {
-  return { jobId: task.jobId, taskId: task.taskId, instanceId: task.instanceId };
 }
 
 function concat(parts: Uint8Array[], length: number): Uint8Array {

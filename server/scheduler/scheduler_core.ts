@@ -574,10 +574,9 @@ export class SchedulerCore {
           const worker = this.#workers.get(workerId);
           if (worker && slot === Slot.Running) worker.runningTasks--;
           // Only prefilled there, never started: users never see it on that worker.
-          if (worker?.placements.get(`${job.id}:${submit.ids.idAt(index)}`)?.prefilled) {
+          if (this.#release(worker, job.id, submit.ids.idAt(index))?.prefilled) {
             table.setWorkerId(index, null);
           }
-          this.#release(worker, job.id, submit.ids.idAt(index));
           // A started task ends at the cancel: its makespan stops growing there.
           if (table.startedMs(index) !== null) table.setFinishedMs(index, this.#nowMs);
           this.#setSlot(submit, index, target);
@@ -894,12 +893,16 @@ export class SchedulerCore {
     return placement;
   }
 
-  /** Frees the resources a task held on a worker. */
-  #release(worker: WorkerRecord | undefined, jobId: JobId, taskId: number): void {
-    if (!worker) return;
+  /** Frees the resources a task held on a worker; the placement it had there, if any. */
+  #release(
+    worker: WorkerRecord | undefined,
+    jobId: JobId,
+    taskId: number,
+  ): Placement | undefined {
+    if (!worker) return undefined;
     const key = `${jobId}:${taskId}`;
     const placement = worker.placements.get(key);
-    if (!placement) return;
+    if (!placement) return undefined;
     worker.placements.delete(key);
     this.#addUse(
       worker,
@@ -913,6 +916,7 @@ export class SchedulerCore {
       this.#releaseOtherNodes(worker, placement);
     }
     if (worker.placements.size === 0) worker.idleSinceMs = this.#nowMs;
+    return placement;
   }
 
   /** Puts tasks a worker gave back (never started there) back in the queue, same instance. */

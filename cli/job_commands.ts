@@ -217,7 +217,8 @@ function integer(raw: string): number {
   return Number(raw);
 }
 
-function nonNegativeInteger(raw: string): number {
+/** Digits only, with clap's message otherwise (`invalid digit found in string`). */
+export function nonNegativeInteger(raw: string): number {
   if (!/^\d+$/.test(raw)) throw new Error("invalid digit found in string");
   return Number(raw);
 }

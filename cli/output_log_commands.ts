@@ -15,13 +15,10 @@ import {
 } from "./args.ts";
 import type { CliContext } from "./context.ts";
 import { lazyImport } from "./lazy_import.ts";
-import { parseArray } from "./job_commands.ts";
+import { nonNegativeInteger, parseArray } from "./job_commands.ts";
 import { UsageError } from "../common/errors.ts";
 
-function jobId(raw: string): number {
-  if (!/^\d+$/.test(raw.trim())) throw new Error("invalid digit found in string");
-  return Number(raw.trim());
-}
+const jobId = (raw: string) => nonNegativeInteger(raw.trim());
 
 const channel = (help: string) =>
   positional({

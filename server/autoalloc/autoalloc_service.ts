@@ -16,7 +16,7 @@ import { type ActiveAllocation, AllocatorCore } from "./allocator_core.ts";
 import { allocationManager } from "./allocation_manager.ts";
 import { pruneFailedDirs, submitAllocation } from "./allocation_dir.ts";
 import { dryRun } from "./dry_run.ts";
-import { hqLauncherPath } from "./hq_launcher.ts";
+import { hqLauncherPath } from "../../common/hq_launcher.ts";
 import { DEFAULT_SUBMIT_DELAYS_MS } from "./rate_limiter.ts";
 
 const log = logger("server::autoalloc");

@@ -8,7 +8,7 @@ import { HqClient } from "../client/mod.ts";
 import { UPLOT_JS } from "../client/assets/uplot.ts";
 import { DASHBOARD_CSS, DASHBOARD_JS, dashboardHtml } from "../client/dashboard/page.ts";
 import { DashboardState } from "../client/dashboard/state.ts";
-import { ConnectionError, HqError } from "../common/errors.ts";
+import { ConnectionError, formatErrorChain, HqError } from "../common/errors.ts";
 import { decodeJournalRecord } from "../common/journal/journal_events.ts";
 import { JournalReader, readJournalBytes } from "../common/journal/journal_file.ts";
 import { logger } from "../common/log.ts";
@@ -189,7 +189,11 @@ async function serve(
     });
   });
   // A stream that ends (the server stopped) leaves the page up with the last state.
-  stream?.then(() => log.info("The server closed the event stream"));
+  stream?.then(
+    () => log.info("The server closed the event stream"),
+    // One line, not an unhandled rejection's stack trace.
+    (error) => log.error(`The event stream failed: ${formatErrorChain(error)}`),
+  );
   await ended;
   stop.abort();
   await server.finished;

@@ -563,24 +563,19 @@ export class SchedulerCore {
       for (let index = 0; index < submit.cursor; index++) {
         const slot = table.state(index);
         if (slot === Slot.Assigned || slot === Slot.Running) {
+          const taskId = submit.ids.idAt(index);
           const workerId = table.workerId(index)!;
           const refs = byWorker.get(workerId) ?? [];
-          refs.push({
-            jobId: job.id,
-            taskId: submit.ids.idAt(index),
-            instanceId: table.instanceId(index),
-          });
+          refs.push({ jobId: job.id, taskId, instanceId: table.instanceId(index) });
           byWorker.set(workerId, refs);
           const worker = this.#workers.get(workerId);
           if (worker && slot === Slot.Running) worker.runningTasks--;
           // Only prefilled there, never started: users never see it on that worker.
-          if (this.#release(worker, job.id, submit.ids.idAt(index))?.prefilled) {
-            table.setWorkerId(index, null);
-          }
+          if (this.#release(worker, job.id, taskId)?.prefilled) table.setWorkerId(index, null);
           // A started task ends at the cancel: its makespan stops growing there.
           if (table.startedMs(index) !== null) table.setFinishedMs(index, this.#nowMs);
           this.#setSlot(submit, index, target);
-          stopped?.push([job.id, submit.ids.idAt(index)]);
+          stopped?.push([job.id, taskId]);
         } else if (slot === Slot.Waiting) {
           this.#setSlot(submit, index, target);
           stopped?.push([job.id, submit.ids.idAt(index)]);

@@ -639,13 +639,17 @@ interface PipeEnds {
   sink: PipeSink;
 }
 
+const DRAINED = Promise.resolve();
+
 class FfiTaskProcess implements TaskProcess {
   readonly started: Promise<void>;
   readonly exited: Promise<ProcessExit>;
-  readonly drained: Promise<void>;
-  #drain!: () => void;
-  /** Read ends not at end of file yet. */
-  readonly #openPipes = new Set<number>();
+  /** Made only when asked for while pipes are open: most tasks have none. */
+  #drained: Promise<void> | null = null;
+  #resolveDrained: (() => void) | null = null;
+  #isDrained = false;
+  /** Read ends not at end of file yet; null without pipes. */
+  #openPipes: Set<number> | null = null;
   #pipeReader: PipeReader | null = null;
   /** Set by stop(): the reaper then SIGKILLs the group before it reaps the leader. */
   stopping = false;
@@ -670,7 +674,6 @@ class FfiTaskProcess implements TaskProcess {
       this.#settle = resolve;
       this.#fail = reject;
     });
-    this.drained = new Promise((resolve) => this.#drain = resolve);
     // A caller may watch only one of the two: the other's rejection is not an unhandled one.
     this.started.catch(() => {});
     this.exited.catch(() => {});
@@ -680,24 +683,35 @@ class FfiTaskProcess implements TaskProcess {
     return this.#pid;
   }
 
+  get drained(): Promise<void> {
+    if (this.#isDrained) return DRAINED;
+    return this.#drained ??= new Promise((resolve) => this.#resolveDrained = resolve);
+  }
+
+  #drain(): void {
+    this.#isDrained = true;
+    this.#resolveDrained?.();
+  }
+
   get pipesOpen(): boolean {
-    return this.#openPipes.size > 0;
+    return (this.#openPipes?.size ?? 0) > 0;
   }
 
   attachPipes(reader: PipeReader, pipes: PipeEnds[]): void {
     this.#pipeReader = reader;
+    const open = this.#openPipes = new Set();
     for (const { read, sink } of pipes) {
-      this.#openPipes.add(read);
+      open.add(read);
       reader.watch(read, sink.onData.bind(sink), () => {
-        this.#openPipes.delete(read);
-        if (this.#openPipes.size === 0) this.#drain();
+        open.delete(read);
+        if (open.size === 0) this.#drain();
       });
     }
   }
 
   abandonPipes(): void {
     // Only pipes still open: a closed one's number may already belong to another task's pipe.
-    for (const fd of [...this.#openPipes]) this.#pipeReader?.abandon(fd);
+    if (this.#openPipes) { for (const fd of [...this.#openPipes]) this.#pipeReader?.abandon(fd); }
   }
 
   kill(signal: TaskSignal): void {
@@ -753,7 +767,7 @@ class FfiTaskProcess implements TaskProcess {
     this.#state = "ended";
     // What the task printed is in its pipes: read now, no wake-up of the pipe reader needed. A
     // pipe that what the task left behind still holds open stays watched.
-    for (const fd of [...this.#openPipes]) this.#pipeReader?.drain(fd);
+    if (this.#openPipes) { for (const fd of [...this.#openPipes]) this.#pipeReader?.drain(fd); }
     if (exit instanceof Error) this.#fail(exit);
     else this.#settle(exit);
   }

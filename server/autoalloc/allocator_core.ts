@@ -135,11 +135,6 @@ export class AllocatorCore {
     this.#nextQueueId = Math.max(this.#nextQueueId, nextQueueId);
   }
 
-  /** The id the next `addQueue` will take. */
-  get nextQueueId(): number {
-    return this.#nextQueueId;
-  }
-
   get hasActiveQueue(): boolean {
     for (const queue of this.#queues.values()) if (!queue.paused) return true;
     return false;
@@ -527,11 +522,6 @@ export class AllocatorCore {
       }
     }
     return found;
-  }
-
-  /** Whether any queue has an allocation that is queued or running. */
-  get hasActiveAllocations(): boolean {
-    return this.activeAllocations().length > 0;
   }
 
   list(): QueueView[] {

@@ -417,15 +417,19 @@ function taskIdsText(job: JobDetailView): string {
 
 /** The hostname of the task's worker; one line per node for a multi-node task. */
 function workerCell(job: JobDetailView, task: TaskView): string {
-  const ids = task.nodeIds ?? (task.workerId === null ? [] : [task.workerId]);
-  return ids.map((id) => job.workerHostnames[id] ?? "").join("\n");
+  return workerIdsOf(task).map((id) => job.workerHostnames[id] ?? "").join("\n");
+}
+
+/** The task's workers: every node of a multi-node task, else its one worker, if any. */
+function workerIdsOf(task: TaskView): number[] {
+  return task.nodeIds ?? (task.workerId === null ? [] : [task.workerId]);
 }
 
 /** HyperQueue's `Workers` row: `w1,w2`, or `w1,w2, … (N total)`, every node counted. */
 function workersText(job: JobDetailView): string {
   const ids = new Set<number>();
   for (const task of job.tasks) {
-    for (const id of task.nodeIds ?? (task.workerId === null ? [] : [task.workerId])) ids.add(id);
+    for (const id of workerIdsOf(task)) ids.add(id);
   }
   const names = [...ids].sort((a, b) => a - b).map((id) => job.workerHostnames[id] ?? "N/A");
   if (names.length <= 2) return names.join(",");

@@ -14,7 +14,7 @@ import {
   type TaskJson,
   taskObjects,
   tempDir,
-  TestServer,
+  type TestServer,
   waitForJob,
   waitUntil,
 } from "./harness.ts";

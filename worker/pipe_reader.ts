@@ -51,8 +51,10 @@ export class PipeReader {
   readonly #events = offHeapBytes(MAX_EVENTS * EPOLL_EVENT_BYTES);
   readonly #eventsView = new DataView(this.#events.buffer);
   readonly #event = offHeapBytes(EPOLL_EVENT_BYTES);
+  readonly #eventView = new DataView(this.#event.buffer);
   readonly #buffer = offHeapBytes(READ_BYTES);
   readonly #fds = offHeapBytes(8);
+  readonly #fdsView = new Int32Array(this.#fds.buffer);
   readonly #errno: Deno.UnsafePointerView;
   #nextToken = 1;
   #looping = false;
@@ -72,8 +74,8 @@ export class PipeReader {
   /** A new pipe, both ends close-on-exec, the read end non-blocking: `[readEnd, writeEnd]`. */
   pipe(): [number, number] {
     if (this.#libc.pipe2(this.#fds, O_CLOEXEC) !== 0) throw new Error("pipe2 failed");
-    const view = new Int32Array(this.#fds.buffer);
-    const [read, write] = [view[0], view[1]];
+    const read = this.#fdsView[0];
+    const write = this.#fdsView[1];
     // Only the read end: the task's end stays blocking, as a program expects of its stdout. A
     // new read end's status flags are O_RDONLY alone (close-on-exec is a descriptor flag).
     if (this.#libc.fcntl(read, F_SETFL, O_RDONLY | O_NONBLOCK) !== 0) {
@@ -131,7 +133,7 @@ export class PipeReader {
 
   #addToEpoll(watched: Watched): void {
     watched.token = this.#nextToken++;
-    const view = new DataView(this.#event.buffer);
+    const view = this.#eventView;
     view.setUint32(0, EPOLLIN, true);
     view.setUint32(4, watched.token >>> 0, true);
     view.setUint32(8, Math.floor(watched.token / 2 ** 32), true);

@@ -14,6 +14,7 @@ import type { ServerJournal } from "../server_journal.ts";
 import type { RestoredQueue } from "../journal_restore.ts";
 import { type ActiveAllocation, AllocatorCore } from "./allocator_core.ts";
 import { allocationManager } from "./allocation_manager.ts";
+import { AllocationSubmitError } from "./manager_command.ts";
 import { pruneFailedDirs, submitAllocation } from "./allocation_dir.ts";
 import { dryRun } from "./dry_run.ts";
 import { hqLauncherPath } from "../../common/hq_launcher.ts";
@@ -306,7 +307,7 @@ export class AutoallocService {
             Date.now(),
           );
         } catch (error) {
-          const scriptPath = (error as { scriptPath?: string }).scriptPath ?? null;
+          const scriptPath = error instanceof AllocationSubmitError ? error.scriptPath : null;
           this.#core.submitFailed(queueId, { message: describeError(error), scriptPath });
           break;
         } finally {

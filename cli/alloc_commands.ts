@@ -5,7 +5,7 @@
  * (exit 1) as the spec words them, while malformed values stay usage errors (exit 2).
  */
 import { parseId } from "../common/id_selector.ts";
-import type { ManagerName } from "../common/autoalloc.ts";
+import type { AllocationStatus, ManagerName } from "../common/autoalloc.ts";
 import {
   parseCpuDefinition,
   parseResourceDefinition,
@@ -150,8 +150,6 @@ export const allocAddArgs = {
 };
 export type AllocAddArgs = ArgValues<typeof allocAddArgs>;
 
-export type AllocationFilter = "queued" | "running" | "finished" | "failed";
-
 const queueIdArg = {
   queueId: positional({
     help: "Id of the allocation queue",
@@ -163,10 +161,10 @@ const queueIdArg = {
 
 export const allocInfoArgs = {
   ...queueIdArg,
-  filter: option<AllocationFilter>({
+  filter: option<AllocationStatus>({
     help: "Show only allocations in this state",
     possibleValues: ["queued", "running", "finished", "failed"],
-    parse: (raw) => raw as AllocationFilter,
+    parse: (raw) => raw as AllocationStatus,
   }),
 };
 export type AllocInfoArgs = ArgValues<typeof allocInfoArgs>;

@@ -38,6 +38,7 @@ export const EPOLL_EVENT_BYTES = 12;
 export const ENOENT = 2;
 export const EINTR = 4;
 export const EAGAIN = 11;
+export const EACCES = 13;
 export const EINVAL = 22;
 
 /** glibc x86_64 sizes, rounded up: posix_spawnattr_t 336, file actions 80, sigset_t 128. */

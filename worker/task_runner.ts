@@ -29,11 +29,10 @@ import {
 } from "./task_process.ts";
 import { noteTaskEnded } from "./memory_trim.ts";
 import { LocalQueue, type QueuedTask } from "./core/local_queue.ts";
+// Linux's errno values, which HyperQueue's hints are chosen by.
+import { EACCES, ENOENT } from "./_libc.ts";
 
 const log = logger("worker::task_runner");
-// Linux's errno values, which HyperQueue's hints are chosen by.
-const ENOENT = 2;
-const EACCES = 13;
 
 /** How long a streamed task's pipes may stay open after it exited (held by what it left behind). */
 const PIPE_DRAIN_MS = 1_000;

@@ -16,16 +16,14 @@ export interface HwSamplerOptions {
 
 /** Samples the machine; CPU usage is over the time since the previous sample. */
 export class HwSampler {
-  #previousCpu: CpuTimes[] | null = null;
+  /** The first sample's CPU usage is measured from the sampler's creation. */
+  #previousCpu: CpuTimes[] = readCpuTimes();
 
-  constructor(private readonly options: HwSamplerOptions = {}) {
-    // The first sample's CPU usage is measured from now.
-    this.#previousCpu = readCpuTimes();
-  }
+  constructor(private readonly options: HwSamplerOptions = {}) {}
 
   async sample(): Promise<HwState> {
     const cpu = readCpuTimes();
-    const previous = this.#previousCpu ?? cpu;
+    const previous = this.#previousCpu;
     this.#previousCpu = cpu;
     const [nvidia, amd] = await Promise.all([
       this.options.nvidia ? nvidiaGpus() : null,

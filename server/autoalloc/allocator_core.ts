@@ -296,11 +296,7 @@ export class AllocatorCore {
       return [];
     }
     const demands = new Map<number, QueueDemand>();
-    for (
-      const demand of computeDemand([...shapes], candidates.map(demandQueue), [
-        ...knownResourceNames,
-      ])
-    ) {
+    for (const demand of computeDemand(shapes, candidates.map(demandQueue), knownResourceNames)) {
       demands.set(demand.queueId, demand);
     }
     const planned: PlannedSubmission[] = [];

@@ -93,9 +93,9 @@ export function waitingShapeLabel(
  *   unlimited probing worker cannot be judged, and it still asks for one worker.
  */
 export function computeDemand(
-  shapes: WaitingShape[],
-  queues: DemandQueue[],
-  knownResourceNames: string[],
+  shapes: readonly WaitingShape[],
+  queues: readonly DemandQueue[],
+  knownResourceNames: readonly string[],
 ): QueueDemand[] {
   const single = prepareShapes(shapes.filter((shape) => shape.nodes === 0 && shape.count > 0));
   const multi = shapes.filter((shape) => shape.nodes > 0 && shape.count > 0)

@@ -171,6 +171,8 @@ export class TaskRunner {
    * time request no longer fits the worker's remaining time.
    */
   #startQueued(): void {
+    // Each task's end comes here: with nothing queued, no pass (its sets, maps and closure).
+    if (this.#queue.size === 0) return;
     const endMs = this.options.endMs ?? null;
     const handedBack: TaskRefMessage[] = [];
     this.#queue.next(endMs === null ? null : endMs - Date.now(), (decision) => {

@@ -40,7 +40,10 @@ export interface QueueParams {
    * the queue's workers until a real one connects; null when neither was given (probing mode).
    */
   cliResources: ResourceDescriptorItem[] | null;
-  /** The user's raw `--cpus`/`--resource` texts, for the journal export's `cli_resource_descriptor`. */
+  /**
+   * The user's raw `--cpus`/`--resource` texts, kept in the journal as given (the export's
+   * `cli_resource_descriptor` is built from `cliResources`); nothing reads them back yet.
+   */
   cliResourceTexts: { cpus: string | null; resources: string[] };
 }
 

@@ -112,6 +112,7 @@ export class StreamFile {
     this.#record(RECORD_START, 0, task, null);
   }
 
+  /** `data` is kept as it is until written (the pipe reader hands over bytes of its own). */
   chunk(task: TaskRefMessage, channel: StreamChannel, data: Uint8Array): void {
     if (data.length === 0) return; // a zero-length chunk would end the instance
     this.#record(RECORD_CHUNK, channel, task, data);
@@ -167,15 +168,19 @@ export class StreamFile {
     if (this.#error) return;
     const { jobId, taskId, instanceId } = task;
     const head = { kind, channel, jobId, taskId, instanceId, timeMs: Date.now() };
-    const bytes = new Uint8Array(RECORD_HEAD_BYTES + (data?.length ?? 0));
+    const bytes = new Uint8Array(RECORD_HEAD_BYTES);
     writeRecordHead(new DataView(bytes.buffer), 0, head, data?.length ?? 0);
-    if (data) bytes.set(data, RECORD_HEAD_BYTES);
-    this.#append(bytes);
+    // The data is not copied behind its head here: the batch write copies both once.
+    this.#append(bytes, data);
   }
 
-  #append(bytes: Uint8Array): void {
+  #append(bytes: Uint8Array, data: Uint8Array | null = null): void {
     this.#pending.push(bytes);
     this.#pendingBytes += bytes.length;
+    if (data) {
+      this.#pending.push(data);
+      this.#pendingBytes += data.length;
+    }
     if (this.#pendingBytes >= BATCH_BYTES) this.#writeBatch();
     // Not cleared by the batches written meanwhile (a task's end, say): one timer per interval
     // however many tasks start and end in it.
